@@ -1,0 +1,22 @@
+"""escucha: speech emotion recognition, measured on speakers it has never heard.
+
+>>> import escucha
+>>> model = escucha.load_model()            # the bundled model
+>>> model.predict("clip.wav").label
+'angry'
+"""
+
+__version__ = "0.1.0"
+
+from .errors import EscuchaError, AudioError, CorpusError, ModelError, ConfigError  # noqa: E402
+from .labels import EMOTIONS  # noqa: E402
+
+__all__ = ["__version__", "load_model", "EMOTIONS", "EscuchaError", "AudioError", "CorpusError",
+           "ModelError", "ConfigError"]
+
+
+def load_model(path=None):
+    """Load a trained model folder (``None``: the bundled model). See :class:`escucha.inference.Predictor`."""
+    from .inference import load_model as _load
+
+    return _load(path)

@@ -1,0 +1,137 @@
+"""Decoding with soundfile (libsndfile) and resampling with soxr."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import AudioError
+
+__all__ = ["load_audio", "audio_info", "resample", "to_mono", "valid_audio"]
+
+
+def _first_line(e: BaseException) -> str:
+    s = str(e).strip()
+    return s.splitlines()[0] if s else type(e).__name__
+
+
+def valid_audio(y: np.ndarray, *, name: str = "audio", min_samples: int = 1) -> np.ndarray:
+    """Check that ``y`` is a usable float signal of shape ``(T,)`` or ``(C, T)``.
+
+    Raises :class:`AudioError` naming ``name`` when it is empty, shorter than ``min_samples``,
+    not floating point, of more than two dimensions, or contains NaN/Inf.
+    Returns ``y`` unchanged.
+    """
+    if not isinstance(y, np.ndarray):
+        raise AudioError(f"{name}: expected a numpy array, got {type(y).__name__}")
+    if y.ndim not in (1, 2):
+        raise AudioError(f"{name}: expected shape (samples,) or (channels, samples), got {y.shape}")
+    if not np.issubdtype(y.dtype, np.floating):
+        raise AudioError(f"{name}: expected floating-point samples, got dtype {y.dtype}")
+    n = y.shape[-1]
+    if n == 0:
+        raise AudioError(f"{name}: audio is empty (0 samples)")
+    if n < min_samples:
+        raise AudioError(f"{name}: audio is too short ({n} samples, need at least {min_samples})")
+    if not np.all(np.isfinite(y)):
+        raise AudioError(f"{name}: audio contains NaN or infinite samples")
+    return y
+
+
+def audio_info(path: str | os.PathLike) -> dict:
+    """Header facts without decoding: ``sample_rate, frames, channels, duration, format, subtype``."""
+    import soundfile as sf
+
+    path = Path(path)
+    if not path.exists():
+        raise AudioError(f"{path}: file not found")
+    try:
+        info = sf.info(str(path))
+    except Exception as e:
+        raise AudioError(f"{path}: not a readable audio file ({_first_line(e)})") from None
+    return {
+        "sample_rate": int(info.samplerate), "frames": int(info.frames), "channels": int(info.channels),
+        "duration": info.frames / info.samplerate if info.samplerate else 0.0,
+        "format": info.format, "subtype": info.subtype,
+    }
+
+
+def to_mono(y: np.ndarray) -> np.ndarray:
+    """Average channels: ``(C, T) -> (T,)``; ``(T,)`` is returned as is."""
+    return y.mean(axis=0) if y.ndim == 2 else y
+
+
+def resample(y: np.ndarray, orig_sr: int, target_sr: int, *, quality: str = "HQ") -> np.ndarray:
+    """Resample ``(T,)`` or ``(C, T)`` float audio with soxr (anti-aliased)."""
+    if orig_sr == target_sr:
+        return y
+    import soxr
+
+    if orig_sr <= 0 or target_sr <= 0:
+        raise AudioError(f"sample rates must be positive, got {orig_sr} -> {target_sr}")
+    if y.ndim == 2:
+        return np.ascontiguousarray(soxr.resample(y.T, orig_sr, target_sr, quality=quality).T, dtype=np.float32)
+    return soxr.resample(y, orig_sr, target_sr, quality=quality).astype(np.float32, copy=False)
+
+
+def load_audio(
+    path: str | os.PathLike,
+    *,
+    sample_rate: int | None = None,
+    mono: bool = True,
+    min_duration: float = 0.0,
+    offset: float = 0.0,
+    duration: float | None = None,
+) -> tuple[np.ndarray, int]:
+    """Decode an audio file to float32.
+
+    Parameters
+    ----------
+    path : path
+        Any format libsndfile decodes (WAV incl. mu-law/A-law, FLAC, OGG, MP3 ...).
+    sample_rate : int or None
+        Resample to this rate (Hz); ``None`` keeps the file's rate.
+    mono : bool
+        Mix channels down to ``(T,)``; otherwise return ``(C, T)``.
+    min_duration : float
+        Seconds; shorter audio raises :class:`AudioError`.
+    offset, duration : float
+        Seconds to skip and to read (``None``: to the end).
+
+    Returns
+    -------
+    y : np.ndarray, float32, shape ``(T,)`` or ``(C, T)``
+    sr : int
+    """
+    import soundfile as sf
+
+    path = Path(path)
+    if not path.exists():
+        raise AudioError(f"{path}: file not found")
+    if path.is_dir():
+        raise AudioError(f"{path}: is a folder, not an audio file")
+    try:
+        with sf.SoundFile(str(path)) as f:
+            sr = int(f.samplerate)
+            start = int(round(offset * sr))
+            if start:
+                f.seek(min(start, f.frames))
+            frames = -1 if duration is None else int(round(duration * sr))
+            data = f.read(frames=frames, dtype="float32", always_2d=True)
+    except AudioError:
+        raise
+    except Exception as e:
+        raise AudioError(f"{path}: cannot decode audio ({_first_line(e)})") from None
+    y = data.T  # (C, T)
+    valid_audio(y, name=str(path))
+    if mono:
+        y = to_mono(y)
+    if sample_rate is not None and sample_rate != sr:
+        y = resample(y, sr, sample_rate)
+        sr = sample_rate
+    y = np.ascontiguousarray(y, dtype=np.float32)
+    if min_duration and y.shape[-1] < min_duration * sr:
+        raise AudioError(f"{path}: audio is too short ({y.shape[-1] / sr:.3f} s, need at least {min_duration:g} s)")
+    return y, sr

@@ -1,0 +1,47 @@
+"""``escucha predict FILE... [--model PATH] [--json]``."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+
+def register(sub):
+    p = sub.add_parser("predict", help="say which emotion each recording expresses")
+    p.add_argument("files", nargs="+", help="audio files, or folders (searched for .wav/.flac)")
+    p.add_argument("--model", help="model or run folder (default: the bundled model)")
+    p.add_argument("--json", action="store_true", help='print a JSON list of {"file", "label", "probabilities"}')
+    p.set_defaults(func=run_predict)
+
+
+def expand_inputs(items) -> list[str]:
+    from ..corpora.manifest import AUDIO_EXTENSIONS
+
+    out = []
+    for it in items:
+        p = Path(it)
+        if p.is_dir():
+            found = sorted(str(f) for f in p.rglob("*") if f.suffix.lower() in AUDIO_EXTENSIONS + (".ogg", ".mp3"))
+            out += found
+        else:
+            out.append(str(p))
+    return out
+
+
+def run_predict(args) -> int:
+    from ..inference import load_model
+
+    predictor = load_model(args.model)
+    files = expand_inputs(args.files)
+    preds, errors = predictor.predict_files(files, show_progress=len(files) > 20)
+    for f, msg in errors:
+        print(f"escucha: error: {msg}", file=sys.stderr)
+    if args.json:
+        print(json.dumps([p.to_dict() for p in preds], indent=None))
+    else:
+        for p in preds:
+            probs = "  ".join(f"{k} {v:.2f}" for k, v in sorted(p.probabilities.items(), key=lambda kv: -kv[1]))
+            print(f"{p.file}: {p.label} ({p.confidence:.0%})   {probs}")
+    return 1 if errors else 0

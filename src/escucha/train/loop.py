@@ -1,0 +1,300 @@
+"""The training loop: one run = split, load, train with model selection, test, write the run folder.
+
+Override points (subclass :class:`Trainer`): :meth:`Trainer.forward` (waveforms -> logits) and
+:meth:`Trainer.objective` (logits, soft targets -> loss). A non-finite loss skips the step; too
+many in a row stop the run with a clear error instead of writing a broken model.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .. import __version__
+from ..corpora.manifest import Utterance
+from ..data.splits import Split, all_split, random_split, speaker_split
+from ..data.waveforms import PreprocessConfig, WaveformCache, load_waveforms
+from ..errors import ConfigError, EscuchaError
+from ..evaluate.metrics import classification_report
+from ..features import FeatureConfig, FeatureExtractor
+from ..inference.predictor import Predictor
+from ..labels import EMOTIONS
+from ..models import count_parameters, create_model, model_spec
+from ..utils.io import atomic_write_json, atomic_write_text
+from ..utils.progress import progress
+from .augment import augment_waveforms, spec_augment
+from .checkpoint import save_checkpoint
+from .config import TrainConfig
+
+__all__ = ["Trainer", "fit", "make_split", "labels_for", "TrainingError"]
+
+
+class TrainingError(EscuchaError):
+    """Training cannot go on (e.g. the loss stopped being finite)."""
+
+
+def labels_for(records: list[Utterance]) -> list[str]:
+    """Label order: RAVDESS order for known emotions, then any others alphabetically."""
+    present = {r.emotion for r in records}
+    return [e for e in EMOTIONS if e in present] + sorted(present - set(EMOTIONS))
+
+
+def make_split(records: list[Utterance], config: TrainConfig) -> Split:
+    if config.split == "actors":
+        return speaker_split(records, k=config.folds, fold=config.fold, val_speakers=config.val_speakers,
+                             seed=config.seed)
+    if config.split == "random":
+        return random_split(records, seed=config.seed)
+    return all_split(records, val_speakers=config.val_speakers if config.select == "val_uar" else 0,
+                     seed=config.seed)
+
+
+def feature_config_for(config: TrainConfig) -> FeatureConfig:
+    spec = model_spec(config.model)
+    fcfg = FeatureConfig.from_dict({**spec.features, **config.features})
+    if fcfg.kind not in spec.accepts:
+        raise ConfigError(f"model {config.model!r} takes {' or '.join(spec.accepts)} features, not {fcfg.kind!r}")
+    return fcfg
+
+
+def checkpoint_config(config: TrainConfig, labels: list[str], fcfg: FeatureConfig, in_channels: int) -> dict:
+    pcfg = PreprocessConfig(sample_rate=fcfg.sample_rate, trim_db=config.trim_db, loudness_db=config.loudness_db)
+    return {
+        "model": {"name": config.model, "args": dict(config.model_args), "in_channels": in_channels},
+        "labels": labels,
+        "features": fcfg.to_dict(),
+        "preprocess": asdict(pcfg),
+        "clip_seconds": config.clip_seconds,
+        "escucha_version": __version__,
+    }
+
+
+class Trainer:
+    """Holds the model, front end and optimisation state of one run."""
+
+    def __init__(self, config: TrainConfig, labels: list[str]):
+        self.config = config
+        self.labels = labels
+        self.fcfg = feature_config_for(config)
+        self.frontend = FeatureExtractor(self.fcfg)
+        self.model = create_model(config.model, n_classes=len(labels), in_channels=self.fcfg.n_channels,
+                                  **config.model_args)
+        self.gen = torch.Generator().manual_seed(config.seed)
+
+    # override point 1
+    def forward(self, wav: torch.Tensor, *, train: bool,
+                mix: tuple[float, torch.Tensor] | None = None) -> torch.Tensor:
+        """Waveforms ``(B, T)`` -> logits ``(B, K)``. In training, augmentation is applied and
+        ``mix=(lam, perm)`` mixes each example's features with those of ``perm`` (mixup)."""
+        cfg = self.config.augment
+        if train:
+            wav = augment_waveforms(wav, self.fcfg.sample_rate, cfg, self.gen)
+        x = self.frontend(wav)
+        if train:
+            x = spec_augment(x, cfg, self.gen)
+        if mix is not None:
+            lam, perm = mix
+            x = lam * x + (1 - lam) * x[perm]
+        return self.model(x)
+
+    # override point 2
+    def objective(self, logits: torch.Tensor, targets: torch.Tensor, class_weights: torch.Tensor | None) -> torch.Tensor:
+        """Cross-entropy against soft ``targets`` ``(B, K)``, weighted per class if given."""
+        logp = F.log_softmax(logits, dim=-1)
+        loss = -(targets * logp).sum(dim=-1)
+        if class_weights is not None:
+            w = targets @ class_weights
+            return (loss * w).sum() / w.sum()
+        return loss.mean()
+
+
+def _crop_batch(waves: list[np.ndarray], idx: np.ndarray, length: int, rng: np.random.Generator) -> torch.Tensor:
+    out = np.zeros((len(idx), length), dtype=np.float32)
+    for j, i in enumerate(idx):
+        y = waves[i]
+        n = len(y)
+        if n >= length:
+            s = int(rng.integers(0, n - length + 1))
+            out[j] = y[s:s + length]
+        else:
+            s = int(rng.integers(0, length - n + 1))
+            out[j, s:s + n] = y
+    return torch.from_numpy(out)
+
+
+def _write_csv(path: Path, rows: list[dict]) -> None:
+    if not rows:
+        return
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
+    w.writeheader()
+    w.writerows(rows)
+    atomic_write_text(path, buf.getvalue())
+
+
+def _score(pred: Predictor, waves: list[np.ndarray], y: np.ndarray) -> tuple[np.ndarray, float, dict]:
+    probs = pred.predict_proba_waveforms(waves)
+    nll = float(-np.mean(np.log(np.clip(probs[np.arange(len(y)), y], 1e-8, 1)))) if len(y) else float("nan")
+    rep = classification_report(y, probs.argmax(1), pred.labels)
+    return probs, nll, rep
+
+
+def prediction_rows(records: list[Utterance], probs: np.ndarray, labels: list[str]) -> list[dict]:
+    rows = []
+    for r, p in zip(records, probs):
+        k = int(np.argmax(p))
+        rows.append({"file": r.path, "speaker": r.speaker, "true": r.emotion, "predicted": labels[k],
+                     "confidence": f"{p[k]:.4f}", **{f"p_{lab}": f"{v:.4f}" for lab, v in zip(labels, p)}})
+    return rows
+
+
+def fit(records: list[Utterance], config: TrainConfig, out_dir: str | Path, *, split: Split | None = None,
+        cache: WaveformCache | bool | None = True, show_progress: bool = True, overwrite: bool = False,
+        waves: list[np.ndarray] | None = None) -> dict:
+    """Train one model and write the run folder.
+
+    Writes ``config.json`` (the TrainConfig and the split), ``metrics.csv`` (one row per epoch),
+    ``checkpoint/`` (best model by validation UAR, or the last epoch), and when there is a test
+    set ``test_metrics.json`` and ``predictions.csv``. Returns a summary dict.
+
+    ``waves`` may pass already-loaded waveforms (aligned with ``records``) to skip decoding.
+    """
+    out = Path(out_dir)
+    if out.exists() and any(out.iterdir()) and not overwrite:
+        raise ConfigError(f"{out}: run folder exists and is not empty; choose another --out or pass --force")
+    out.mkdir(parents=True, exist_ok=True)
+    t_start = time.time()
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    torch.manual_seed(config.seed)
+    rng = np.random.default_rng(config.seed)
+
+    labels = labels_for(records)
+    lab_idx = {lab: i for i, lab in enumerate(labels)}
+    split = split or make_split(records, config)
+    if not split.train:
+        raise ConfigError("the training split is empty")
+    trainer = Trainer(config, labels)
+    fcfg = trainer.fcfg
+    ckpt_cfg = checkpoint_config(config, labels, fcfg, fcfg.n_channels)
+    atomic_write_json(out / "config.json", {"train": config.to_dict(), "split": split.to_dict(),
+                                            "labels": labels, "features": fcfg.to_dict(),
+                                            "n_parameters": count_parameters(trainer.model),
+                                            "escucha_version": __version__})
+    if waves is None:
+        pcfg = PreprocessConfig.from_dict(ckpt_cfg["preprocess"])
+        needed = sorted(set(split.train) | set(split.val) | set(split.test))
+        loaded = load_waveforms([records[i].path for i in needed], pcfg, cache=cache)
+        waves_by_idx = dict(zip(needed, loaded))
+    else:
+        waves_by_idx = dict(enumerate(waves))
+    y_all = np.array([lab_idx[r.emotion] for r in records])
+    tr = np.array(split.train)
+    tr_waves = [waves_by_idx[i] for i in split.train]
+    y_tr = y_all[tr]
+    counts = np.bincount(y_tr, minlength=len(labels)).astype(float)
+    class_w = None
+    if config.balance == "weights":
+        w = np.where(counts > 0, counts.sum() / (len(labels) * np.maximum(counts, 1)), 0.0)
+        class_w = torch.tensor(w, dtype=torch.float32)
+    clip = int(round(config.clip_seconds * fcfg.sample_rate))
+    bs = config.batch_size
+    steps = max(1, len(tr) // bs)
+    model = trainer.model
+    opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=config.lr, total_steps=config.epochs * steps,
+                                                pct_start=0.15, anneal_strategy="cos")
+    pred = Predictor([model], ckpt_cfg)
+    val_waves = [waves_by_idx[i] for i in split.val]
+    y_val = y_all[split.val] if split.val else np.array([], dtype=int)
+    history: list[dict] = []
+    best = {"val_uar": -1.0, "val_loss": math.inf, "epoch": 0}
+    bad_steps = 0
+    eps = config.label_smoothing
+    K = len(labels)
+    ep_bar = progress(range(1, config.epochs + 1), desc=f"train {config.model}", unit="epoch",
+                      disable=not show_progress or None)
+    for epoch in ep_bar:
+        t0 = time.time()
+        model.train()
+        if config.balance == "sampler":
+            p = (1.0 / counts[y_tr]) / (1.0 / counts[y_tr]).sum()
+            order = rng.choice(len(tr), size=steps * bs, replace=True, p=p)
+        else:
+            order = rng.permutation(len(tr))[: steps * bs]
+        tot_loss, tot_correct, tot_n = 0.0, 0, 0
+        for s in range(steps):
+            bi = order[s * bs:(s + 1) * bs]
+            wav = _crop_batch(tr_waves, bi, clip, rng)
+            tgt = torch.from_numpy(y_tr[bi])
+            soft = F.one_hot(tgt, K).float() * (1 - eps) + eps / K
+            mix = None
+            if config.augment.mixup_alpha > 0:
+                lam = float(rng.beta(config.augment.mixup_alpha, config.augment.mixup_alpha))
+                perm = torch.from_numpy(rng.permutation(len(bi)))
+                mix = (lam, perm)
+                soft = lam * soft + (1 - lam) * soft[perm]
+            logits = trainer.forward(wav, train=True, mix=mix)
+            loss = trainer.objective(logits, soft, class_w)
+            if not torch.isfinite(loss):
+                bad_steps += 1
+                opt.zero_grad(set_to_none=True)
+                if bad_steps >= 10:
+                    raise TrainingError(f"loss was not finite for {bad_steps} steps in a row at epoch {epoch}; "
+                                        f"lower --lr (now {config.lr})")
+                sched.step()
+                continue
+            bad_steps = 0
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+            opt.step()
+            sched.step()
+            tot_loss += float(loss.detach()) * len(bi)
+            tot_correct += int((logits.argmax(-1) == tgt).sum())
+            tot_n += len(bi)
+        row = {"epoch": epoch, "lr": f"{sched.get_last_lr()[0]:.6f}",
+               "train_loss": round(tot_loss / max(tot_n, 1), 5), "train_acc": round(tot_correct / max(tot_n, 1), 5)}
+        model.eval()
+        if split.val:
+            _, vloss, vrep = _score(pred, val_waves, y_val)
+            row.update({"val_loss": round(vloss, 5), "val_acc": round(vrep["accuracy"], 5),
+                        "val_uar": round(vrep["uar"], 5)})
+            improved = (vrep["uar"] > best["val_uar"] + 1e-9
+                        or (abs(vrep["uar"] - best["val_uar"]) <= 1e-9 and vloss < best["val_loss"]))
+            if config.select == "val_uar" and improved:
+                best = {"val_uar": vrep["uar"], "val_loss": vloss, "epoch": epoch}
+                save_checkpoint(out / "checkpoint", model, {**ckpt_cfg, "selected": {"epoch": epoch, "val_uar": vrep["uar"]}})
+        row["seconds"] = round(time.time() - t0, 2)
+        history.append(row)
+        _write_csv(out / "metrics.csv", history)
+        if hasattr(ep_bar, "set_postfix"):
+            post = {"loss": row["train_loss"], "acc": row["train_acc"]}
+            if "val_uar" in row:
+                post["val_uar"] = row["val_uar"]
+            ep_bar.set_postfix(post)
+    if config.select == "last" or not split.val:
+        best = {"epoch": config.epochs, "val_uar": history[-1].get("val_uar"), "val_loss": history[-1].get("val_loss")}
+        save_checkpoint(out / "checkpoint", model, {**ckpt_cfg, "selected": {"epoch": config.epochs}})
+    train_minutes = (time.time() - t_start) / 60
+    summary = {"run_dir": str(out), "model": config.model, "n_parameters": count_parameters(model),
+               "best_epoch": best["epoch"], "best_val_uar": best["val_uar"], "train_minutes": round(train_minutes, 3)}
+    if split.test:
+        best_pred = Predictor.from_checkpoint(out / "checkpoint")
+        test_recs = [records[i] for i in split.test]
+        probs, tloss, trep = _score(best_pred, [waves_by_idx[i] for i in split.test], y_all[split.test])
+        trep = {**trep, "loss": tloss, "split": split.to_dict(), "best_epoch": best["epoch"]}
+        atomic_write_json(out / "test_metrics.json", trep)
+        _write_csv(out / "predictions.csv", prediction_rows(test_recs, probs, labels))
+        summary["test"] = {k: trep[k] for k in ("n", "accuracy", "uar", "macro_f1")}
+    atomic_write_json(out / "summary.json", summary)
+    return summary
