@@ -50,8 +50,8 @@ def resolve_checkpoint_dir(path: str | os.PathLike) -> Path:
         p = p.parent
     elif p.is_file() and p.suffix == ".safetensors":
         p = p.parent
-    if p.is_dir() and not (p / "config.json").is_file() and (p / "checkpoint" / "config.json").is_file():
-        p = p / "checkpoint"
+    if p.is_dir() and (p / "checkpoint" / "config.json").is_file():
+        p = p / "checkpoint"  # a run folder
     if not p.exists():
         raise ModelError(f"{path}: model not found")
     if not (p / "config.json").is_file():

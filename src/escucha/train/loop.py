@@ -248,10 +248,9 @@ def fit(records: list[Utterance], config: TrainConfig, out_dir: str | Path, *, s
             if not torch.isfinite(loss):
                 bad_steps += 1
                 opt.zero_grad(set_to_none=True)
-                if bad_steps >= 10:
+                if bad_steps >= min(10, steps):
                     raise TrainingError(f"loss was not finite for {bad_steps} steps in a row at epoch {epoch}; "
                                         f"lower --lr (now {config.lr})")
-                sched.step()
                 continue
             bad_steps = 0
             opt.zero_grad(set_to_none=True)
