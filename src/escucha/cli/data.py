@@ -17,6 +17,10 @@ def register(sub):
                     help="keep speech (default), song or all clips")
     ix.add_argument("--modality", choices=["audio-only", "audio-video", "video-only", "all"], default="all")
     ix.set_defaults(func=run_index)
+    dl = dsub.add_parser("download", help="download and extract a corpus (checksum-verified)")
+    dl.add_argument("corpus", choices=["ravdess"])
+    dl.add_argument("dir", help="folder to download into")
+    dl.set_defaults(func=run_download)
 
 
 def run_index(args) -> int:
@@ -31,4 +35,12 @@ def run_index(args) -> int:
     emo = ", ".join(f"{k} {v}" for k, v in s["emotions"].items())
     print(f"wrote {path}: {s['clips']} clips, {s['speakers']} speakers, {s['hours'] * 60:.1f} min ({emo})",
           file=sys.stderr)
+    return 0
+
+
+def run_download(args) -> int:
+    from ..corpora.download import RESOURCES, download_corpus
+
+    path = download_corpus(args.corpus, args.dir)
+    print(f"{args.corpus} is in {path} (licence: {RESOURCES[args.corpus].licence})", file=sys.stderr)
     return 0
