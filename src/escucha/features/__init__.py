@@ -18,7 +18,7 @@ from ..errors import ConfigError
 
 __all__ = ["FeatureConfig", "FeatureExtractor", "mel_filterbank", "dct_matrix", "power_to_db"]
 
-KINDS = ("raw", "logmel", "mfcc")
+KINDS = ("raw", "logmel", "mfcc", "egemaps")
 
 
 @dataclass
@@ -27,7 +27,8 @@ class FeatureConfig:
 
     Attributes
     ----------
-    kind : {"raw", "logmel", "mfcc"}
+    kind : {"raw", "logmel", "mfcc", "egemaps"}
+        ``egemaps``: the 88 eGeMAPS v02 functionals of openSMILE over the whole input, ``(B, 88, 1)``.
     sample_rate : int
         Hz; audio is resampled to this rate before features.
     n_fft, win_length, hop_length : int
@@ -40,8 +41,9 @@ class FeatureConfig:
         Mel filterbank range in Hz (``fmax=None``: Nyquist).
     top_db : float or None
         Floor of the dB spectrum below each clip's maximum (librosa's ``power_to_db``).
-    normalize : {"none", "utterance"}
-        ``"utterance"``: zero mean, unit variance per band over time, for each clip.
+    normalize : {"none", "utterance", "clip"}
+        ``"utterance"``: zero mean, unit variance per band over time, for each clip (removes the
+        spectral envelope); ``"clip"``: one mean and variance over the whole clip (keeps it).
     """
 
     kind: str = "logmel"
@@ -59,8 +61,8 @@ class FeatureConfig:
     def __post_init__(self):
         if self.kind not in KINDS:
             raise ConfigError(f"feature kind {self.kind!r} is unknown; choose one of {', '.join(KINDS)}")
-        if self.normalize not in ("none", "utterance"):
-            raise ConfigError(f"feature normalize {self.normalize!r} is unknown; choose 'none' or 'utterance'")
+        if self.normalize not in ("none", "utterance", "clip"):
+            raise ConfigError(f"feature normalize {self.normalize!r} is unknown; choose 'none', 'utterance' or 'clip'")
         if self.sample_rate < 1000:
             raise ConfigError(f"feature sample_rate {self.sample_rate} Hz is too low")
         if self.win_length > self.n_fft:
@@ -69,7 +71,7 @@ class FeatureConfig:
     @property
     def n_channels(self) -> int:
         """Feature channels: 1 for raw, ``n_mels`` for log-mel, ``n_mfcc`` for MFCC."""
-        return {"raw": 1, "logmel": self.n_mels, "mfcc": self.n_mfcc}[self.kind]
+        return {"raw": 1, "logmel": self.n_mels, "mfcc": self.n_mfcc, "egemaps": 88}[self.kind]
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -139,7 +141,8 @@ class FeatureExtractor(nn.Module):
         super().__init__()
         self.config = config
         c = config
-        if c.kind != "raw":
+        self._smile = None
+        if c.kind in ("logmel", "mfcc"):
             self.register_buffer("window", torch.hann_window(c.win_length, periodic=True), persistent=False)
             fb = mel_filterbank(sr=c.sample_rate, n_fft=c.n_fft, n_mels=c.n_mels, fmin=c.fmin, fmax=c.fmax)
             self.register_buffer("mel_fb", torch.from_numpy(fb), persistent=False)
@@ -160,6 +163,8 @@ class FeatureExtractor(nn.Module):
         c = self.config
         if c.kind == "raw":
             x = wav.unsqueeze(1)
+        elif c.kind == "egemaps":
+            x = self.egemaps(wav)
         else:
             x = power_to_db(self.mel_power(wav), top_db=c.top_db)
             if c.kind == "mfcc":
@@ -168,7 +173,25 @@ class FeatureExtractor(nn.Module):
             mean = x.mean(dim=-1, keepdim=True)
             std = x.std(dim=-1, keepdim=True)
             x = (x - mean) / (std + 1e-5)
+        elif c.normalize == "clip":
+            dims = tuple(range(1, x.dim()))
+            mean = x.mean(dim=dims, keepdim=True)
+            std = x.std(dim=dims, keepdim=True)
+            x = (x - mean) / (std + 1e-5)
         return x
+
+    def egemaps(self, wav: torch.Tensor) -> torch.Tensor:
+        """eGeMAPS v02 functionals ``(B, 88, 1)`` computed by openSMILE (C++), one clip at a time."""
+        if self._smile is None:
+            try:
+                import opensmile
+            except ImportError:
+                raise ConfigError("eGeMAPS features need the 'opensmile' package: pip install opensmile") from None
+            self._smile = opensmile.Smile(feature_set=opensmile.FeatureSet.eGeMAPSv02,
+                                          feature_level=opensmile.FeatureLevel.Functionals)
+        rows = [self._smile.process_signal(w.detach().cpu().numpy(), self.config.sample_rate).to_numpy()[0]
+                for w in wav]
+        return torch.from_numpy(np.stack(rows).astype(np.float32)).unsqueeze(-1)
 
     def n_frames(self, n_samples: int) -> int:
         return n_samples if self.config.kind == "raw" else 1 + n_samples // self.config.hop_length

@@ -72,7 +72,9 @@ class Predictor:
         self.preprocess_config = PreprocessConfig.from_dict(config.get("preprocess", {}))
         self.preprocess_config.sample_rate = self.feature_config.sample_rate
         self.sample_rate = self.feature_config.sample_rate
-        self.clip_samples = int(round(config["clip_seconds"] * self.sample_rate))
+        clip = config.get("clip_seconds")
+        # None: the model takes each input whole (e.g. utterance-level functionals), no windows
+        self.clip_samples = None if clip is None else int(round(clip * self.sample_rate))
         self.frontend = FeatureExtractor(self.feature_config).eval()
         for m in self.models:
             m.eval()
@@ -97,6 +99,9 @@ class Predictor:
 
     def predict_proba_waveforms(self, waves: Iterable[np.ndarray], *, batch_size: int = 64) -> np.ndarray:
         """``(N, n_classes)`` for preprocessed mono waveforms at :attr:`sample_rate` (any lengths)."""
+        if self.clip_samples is None:
+            out = [self.predict_windows(np.asarray(y, dtype=np.float32)[None])[0] for y in waves]
+            return np.stack(out) if out else np.zeros((0, len(self.labels)), dtype=np.float32)
         wins, owner = [], []
         for i, y in enumerate(waves):
             w = clip_windows(y, self.clip_samples)

@@ -43,7 +43,7 @@ class TrainConfig:
     features: dict = field(default_factory=dict)     # overrides of the model's preset
     trim_db: float | None = None
     loudness_db: float | None = -23.0
-    clip_seconds: float = 3.0
+    clip_seconds: float | None = 3.0  # None: whole clips (utterance-level models)
     epochs: int = 30
     batch_size: int = 32
     lr: float = 3e-3
@@ -78,7 +78,7 @@ class TrainConfig:
             raise ConfigError(f"epochs must be >= 1, got {self.epochs}")
         if self.batch_size < 2:
             raise ConfigError(f"batch_size must be >= 2, got {self.batch_size}")
-        if self.clip_seconds <= 0:
+        if self.clip_seconds is not None and self.clip_seconds <= 0:
             raise ConfigError(f"clip_seconds must be > 0, got {self.clip_seconds}")
 
     def to_dict(self) -> dict:

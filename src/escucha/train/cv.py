@@ -42,7 +42,7 @@ def cross_validate(records: list[Utterance], config: TrainConfig, out_dir: str |
     for f in range(k):
         cfg_f = config.replace(fold=f)
         split = speaker_split(records, k=k, fold=f, val_speakers=config.val_speakers, seed=config.seed)
-        s = fit(records, cfg_f, out / f"fold-{f}", split=split, waves=waves, show_progress=show_progress,
+        s = fit(records, cfg_f, out / f"fold-{f}", split=split, waves=waves, cache=cache, show_progress=show_progress,
                 overwrite=overwrite)
         reports.append({**s["test"], "fold": f, "best_epoch": s["best_epoch"], "train_minutes": s["train_minutes"],
                         "test_speakers": fold_speakers[f]})

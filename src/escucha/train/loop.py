@@ -206,6 +206,9 @@ def fit(records: list[Utterance], config: TrainConfig, out_dir: str | Path, *, s
     if config.balance == "weights":
         w = np.where(counts > 0, counts.sum() / (len(labels) * np.maximum(counts, 1)), 0.0)
         class_w = torch.tensor(w, dtype=torch.float32)
+    pred = Predictor([trainer.model], ckpt_cfg)
+    if getattr(trainer.model, "closed_form", False):
+        return _fit_closed_form(trainer, pred, records, split, waves_by_idx, y_all, ckpt_cfg, out, t_start, cache)
     clip = int(round(config.clip_seconds * fcfg.sample_rate))
     bs = config.batch_size
     steps = max(1, len(tr) // bs)
@@ -213,7 +216,6 @@ def fit(records: list[Utterance], config: TrainConfig, out_dir: str | Path, *, s
     opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=config.lr, total_steps=config.epochs * steps,
                                                 pct_start=0.15, anneal_strategy="cos")
-    pred = Predictor([model], ckpt_cfg)
     val_waves = [waves_by_idx[i] for i in split.val]
     y_val = y_all[split.val] if split.val else np.array([], dtype=int)
     history: list[dict] = []
@@ -284,8 +286,14 @@ def fit(records: list[Utterance], config: TrainConfig, out_dir: str | Path, *, s
     if config.select == "last" or not split.val:
         best = {"epoch": config.epochs, "val_uar": history[-1].get("val_uar"), "val_loss": history[-1].get("val_loss")}
         save_checkpoint(out / "checkpoint", model, {**ckpt_cfg, "selected": {"epoch": config.epochs}})
+    return _finish(out, model, split, records, waves_by_idx, y_all, labels, best, t_start)
+
+
+def _finish(out, model, split, records, waves_by_idx, y_all, labels, best, t_start) -> dict:
+    """Score the saved checkpoint on the test speakers and write the summary."""
     train_minutes = (time.time() - t_start) / 60
-    summary = {"run_dir": str(out), "model": config.model, "n_parameters": count_parameters(model),
+    summary = {"run_dir": str(out), "model": json.loads((out / "config.json").read_text())["train"]["model"],
+               "n_parameters": count_parameters(model),
                "best_epoch": best["epoch"], "best_val_uar": best["val_uar"], "train_minutes": round(train_minutes, 3)}
     if split.test:
         best_pred = Predictor.from_checkpoint(out / "checkpoint")
@@ -297,3 +305,47 @@ def fit(records: list[Utterance], config: TrainConfig, out_dir: str | Path, *, s
         summary["test"] = {k: trep[k] for k in ("n", "accuracy", "uar", "macro_f1")}
     atomic_write_json(out / "summary.json", summary)
     return summary
+
+
+def _fit_closed_form(trainer, pred, records, split, waves_by_idx, y_all, ckpt_cfg, out, t_start, cache) -> dict:
+    """Models with a ``fit(X, y, X_val=, y_val=)`` method (e.g. eGeMAPS + SVM): one feature pass,
+    one fit, no epochs."""
+    t0 = time.time()
+    idx = sorted(set(split.train) | set(split.val))
+    feats = cached_features([waves_by_idx[i] for i in idx], trainer.frontend, cache)
+    X = dict(zip(idx, feats))
+    X_tr = np.stack([X[i] for i in split.train])
+    X_val = np.stack([X[i] for i in split.val]) if split.val else None
+    info = trainer.model.fit(X_tr, y_all[split.train], X_val=X_val,
+                             y_val=y_all[split.val] if split.val else None, seed=trainer.config.seed)
+    trainer.model.eval()
+    row = {"epoch": 1, **{k: v for k, v in info.items()}, "seconds": round(time.time() - t0, 2)}
+    if split.val:
+        _, vloss, vrep = _score(pred, [waves_by_idx[i] for i in split.val], y_all[split.val])
+        row.update({"val_loss": round(vloss, 5), "val_acc": round(vrep["accuracy"], 5), "val_uar": round(vrep["uar"], 5)})
+    _write_csv(out / "metrics.csv", [row])
+    save_checkpoint(out / "checkpoint", trainer.model,
+                    {**ckpt_cfg, "model": {**ckpt_cfg["model"], "args": {**ckpt_cfg["model"]["args"], "C": info["C"]}},
+                     "selected": info})
+    best = {"epoch": 1, "val_uar": row.get("val_uar")}
+    return _finish(out, trainer.model, split, records, waves_by_idx, y_all, trainer.labels, best, t_start)
+
+
+def cached_features(waves: list[np.ndarray], frontend: FeatureExtractor, cache) -> list[np.ndarray]:
+    """Features of whole waveforms ``(C, T')`` each, cached on disk by waveform bytes + feature config."""
+    import hashlib
+
+    if cache is True:
+        cache = WaveformCache()
+    settings = json.dumps(frontend.config.to_dict(), sort_keys=True).encode()
+    out = []
+    for y in progress(waves, desc=f"{frontend.config.kind} features", unit="clip"):
+        key = hashlib.blake2b(np.ascontiguousarray(y).tobytes() + settings, digest_size=20).hexdigest()
+        f = cache.get("f" + key) if cache else None
+        if f is None:
+            with torch.inference_mode():
+                f = frontend(torch.from_numpy(np.ascontiguousarray(y))[None])[0].numpy()
+            if cache:
+                cache.put("f" + key, f)
+        out.append(f)
+    return out
