@@ -70,3 +70,19 @@ def test_zip_slip_is_refused(tmp_path):
     with pytest.raises(CorpusError, match="outside"):
         extract_zip(bad, tmp_path / "target")
     assert not (tmp_path / "evil.txt").exists()
+
+
+def test_atomic_write_keeps_old_file_on_failure_and_normal_permissions(tmp_path):
+    import os
+
+    from escucha.utils.io import atomic_path, atomic_write_text
+
+    p = atomic_write_text(tmp_path / "out.txt", "v1")
+    umask = os.umask(0)
+    os.umask(umask)
+    assert (p.stat().st_mode & 0o777) == 0o666 & ~umask
+    with pytest.raises(RuntimeError):
+        with atomic_path(p) as tmp:
+            tmp.write_text("half")
+            raise RuntimeError("crash")
+    assert p.read_text() == "v1" and [f.name for f in tmp_path.iterdir()] == ["out.txt"]
