@@ -74,6 +74,36 @@ class CRNN(nn.Module):
         return self.head(self.pool(h))
 
 
+class TDNN(nn.Module):
+    """1-D convolutions over time with the mel bands as channels (x-vector style), dilated to
+    widen the temporal context, then attentive statistics pooling."""
+
+    def __init__(self, n_classes: int = 8, in_channels: int = 64, channels: int = 128,
+                 dilations=(1, 2, 3), dropout: float = 0.1, head_dropout: float = 0.3):
+        super().__init__()
+        layers = [nn.Conv1d(in_channels, channels, 5, padding=2, bias=False), nn.BatchNorm1d(channels),
+                  nn.ReLU(inplace=True)]
+        for d in dilations:
+            layers += [nn.Conv1d(channels, channels, 3, padding=d, dilation=d, bias=False), nn.BatchNorm1d(channels),
+                       nn.ReLU(inplace=True), nn.Dropout(dropout)]
+        layers += [nn.Conv1d(channels, 2 * channels, 1, bias=False), nn.BatchNorm1d(2 * channels), nn.ReLU(inplace=True)]
+        self.body = nn.Sequential(*layers)
+        self.pool = AttentiveStatsPool(2 * channels, hidden=64)
+        self.head = nn.Sequential(nn.Dropout(head_dropout), nn.Linear(4 * channels, 128), nn.ReLU(inplace=True),
+                                  nn.Dropout(head_dropout), nn.Linear(128, n_classes))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.body(x)                       # (B, 2C, T)
+        return self.head(self.pool(h.transpose(1, 2)))
+
+
+@register_model("tdnn", features={**_LOGMEL, "normalize": "clip"},
+                description="dilated 1-D CNN over log-mel frames + attentive statistics pooling",
+                accepts=("logmel", "mfcc"))
+def tdnn(n_classes: int, in_channels: int = 64, **kw) -> nn.Module:
+    return TDNN(n_classes=n_classes, in_channels=in_channels, **kw)
+
+
 @register_model("cnn", features=_LOGMEL, description="4-block log-mel CNN, mean+max pooling",
                 accepts=("logmel", "mfcc"))
 def cnn(n_classes: int, in_channels: int = 64, **kw) -> nn.Module:
