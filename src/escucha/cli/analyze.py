@@ -1,0 +1,138 @@
+"""``escucha analyze FILE | DIR | -``: emotions over a whole call, a folder of calls, or a live stream.
+
+    escucha analyze call.wav                       # segments and summary as text
+    escucha analyze call.wav --json                # the result as JSON on stdout
+    escucha analyze call.wav -o out/ --plot        # out/call.wav.json, .segments.csv, .timeline.png
+    escucha analyze stereo.wav --channels split --channel-names agent,customer
+    escucha analyze calls/ -o out/ --jobs 4        # resumable batch, out/summary.csv, out/errors.csv
+    arecord -q -t raw -f S16_LE -r 16000 -c 1 | escucha analyze - --rate 16000
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+
+def register(sub):
+    import argparse
+
+    p = sub.add_parser("analyze", help="emotions over time in long recordings, folders of calls, or live audio",
+                       description="Voice activity (Silero VAD), emotion windows over speech, smoothing and a "
+                                   "per-call summary. INPUT is an audio file, a folder (batch) or - (raw PCM on stdin).",
+                       epilog="examples:\n" + __doc__.split("\n\n", 1)[1].split('"""')[0].rstrip(),
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("input", metavar="INPUT", help="audio file, folder of audio files, or - for raw PCM on stdin")
+    p.add_argument("--model", help="model or run folder (default: the bundled model)")
+    p.add_argument("--json", action="store_true", help="print the result as JSON on stdout (file and stdin input)")
+    p.add_argument("-o", "--out", metavar="DIR", help="write <name>.json and <name>.segments.csv here "
+                                                      "(a folder input also gets summary.csv and errors.csv)")
+    p.add_argument("--plot", action="store_true", help="also write <name>.timeline.png (needs -o)")
+    p.add_argument("--window", type=float, metavar="S", help="analysis window in seconds (default: the model's clip)")
+    p.add_argument("--hop", type=float, metavar="S", help="seconds between windows (default: half a window)")
+    p.add_argument("--smooth", type=float, default=3.0, metavar="S",
+                   help="average window probabilities over this many seconds (0: off; default 3)")
+    p.add_argument("--channels", choices=("mono", "split"), default="mono",
+                   help="mono: mix channels down; split: each channel is its own speaker (default mono)")
+    p.add_argument("--channel-names", metavar="A,B", help="names of the analysed channels, e.g. agent,customer")
+    p.add_argument("--max-segment", type=float, default=10.0, metavar="S",
+                   help="cut longer speech turns into pieces of at most this length (default 10)")
+    p.add_argument("--vad-threshold", type=float, default=0.5, metavar="P", help="Silero speech threshold (default 0.5)")
+    p.add_argument("--jobs", type=int, default=1, metavar="N", help="parallel worker processes for a folder")
+    p.add_argument("--threads", type=int, default=1, metavar="N", help="threads per worker (default 1)")
+    p.add_argument("--force", action="store_true", help="re-analyse files already done in -o")
+    p.add_argument("--rate", type=int, metavar="HZ", help="sample rate of raw PCM on stdin (required with -)")
+    p.add_argument("--format", default="s16le", choices=("s16le", "s32le", "f32le"),
+                   help="sample format of raw PCM on stdin (default s16le)")
+    p.add_argument("--channels-in", type=int, default=1, metavar="N", help="interleaved channels on stdin (default 1)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=run_analyze)
+
+
+def _fmt_segment(seg) -> str:
+    top = sorted(seg.probability_dict().items(), key=lambda kv: -kv[1])[:3]
+    probs = "  ".join(f"{k} {v:.2f}" for k, v in top)
+    return f"{seg.start:8.2f} {seg.end:8.2f}  {seg.channel:<10} {seg.label:<10} ({seg.confidence:.0%})   {probs}"
+
+
+def _fmt_summary(res) -> str:
+    s = res.summary
+    lines = [f"{res.file or 'stdin'}: {res.duration:.1f} s, speech {s['speech_seconds']:.1f} s "
+             f"({s['speech_ratio']:.0%}), {s['segments']} segments, dominant {s['dominant'] or 'n/a'}"]
+
+    def block(name, b):
+        shares = ", ".join(f"{k} {v:.0%}" for k, v in sorted(b["emotion_share"].items(), key=lambda kv: -kv[1]) if v > 0)
+        first, last = b["first_third"]["dominant"] or "n/a", b["last_third"]["dominant"] or "n/a"
+        return f"  {name}: {shares or 'no speech'}; first third {first} -> last third {last}"
+
+    lines.append(block("all", s))
+    for ch, b in s.get("channels", {}).items():
+        lines.append(block(ch, b))
+    return "\n".join(lines)
+
+
+def run_analyze(args) -> int:
+    import json
+
+    import torch
+
+    from ..errors import ConfigError
+    from ..inference import load_model
+    from ..longaudio import VADConfig, analyze_file, analyze_folder, analyze_stream
+
+    if args.threads < 1:
+        raise ConfigError(f"--threads must be >= 1, got {args.threads}")
+    torch.set_num_threads(args.threads)
+    if args.plot and not args.out:
+        raise ConfigError("--plot writes a PNG file: give an output folder with -o DIR")
+    vad = VADConfig(threshold=args.vad_threshold, max_segment=args.max_segment)
+    opts = dict(window=args.window, hop=args.hop, smooth=args.smooth, channels=args.channels,
+                channel_names=args.channel_names, vad=vad)
+    src = args.input
+    if src != "-" and not Path(src).exists():
+        raise ConfigError(f"{src}: no such file or folder")
+    if src != "-" and Path(src).is_dir():
+        if not args.out:
+            raise ConfigError(f"{src} is a folder: give an output folder with -o DIR")
+        predictor = load_model(args.model)
+        rep = analyze_folder(src, predictor, args.out, jobs=args.jobs, force=args.force, plot=args.plot,
+                             show_progress=not args.quiet, threads=args.threads, **opts)
+        for f, msg in rep.errors:
+            print(f"escucha: error: {msg}", file=sys.stderr)
+        print(f"analysed {len(rep.analysed)} file(s) ({rep.audio_seconds / 3600:.2f} h of audio) in {rep.seconds:.0f} s, "
+              f"skipped {len(rep.skipped)} already done, {len(rep.errors)} failed; "
+              f"summary: {rep.summary_csv}, errors: {rep.errors_csv}")
+        return 1 if rep.errors else 0
+
+    predictor = load_model(args.model)
+    if src == "-":
+        if not args.rate:
+            raise ConfigError("reading raw PCM from stdin needs --rate HZ (and --format, --channels-in if not "
+                              "s16le mono)")
+
+        def show(seg):
+            if not args.json:
+                print(_fmt_segment(seg), flush=True)
+
+        res = analyze_stream(sys.stdin.buffer, predictor, sample_rate=args.rate, sample_format=args.format,
+                             channels_in=args.channels_in, on_segment=show, stop_on_interrupt=True, **opts)
+    else:
+        from ..audio import audio_info
+        from ..utils.progress import progress
+
+        seconds = audio_info(src)["duration"]
+        bar = progress(total=round(seconds), desc="analysing", unit="s audio",
+                       disable=True if args.quiet or seconds < 120 else None,
+                       bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.0f}/{total:.0f} s audio [{elapsed}<{remaining}]")
+        with bar:
+            res = analyze_file(src, predictor, on_progress=lambda t: bar.update(min(t, bar.total) - bar.n), **opts)
+        if not args.json:
+            for seg in res.segments:
+                print(_fmt_segment(seg))
+    if args.out:
+        res.write(args.out, plot=args.plot)
+    if args.json:
+        print(json.dumps(res.to_dict()))
+    else:
+        print(_fmt_summary(res))
+    return 0
