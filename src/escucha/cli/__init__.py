@@ -15,7 +15,7 @@ from .. import __version__
 from ..errors import EscuchaError
 
 #: command modules (escucha.cli.<name>), in the order shown by --help
-COMMAND_MODULES = ["data", "train", "evaluate", "predict", "models", "explore", "report", "analyze"]
+COMMAND_MODULES = ["data", "train", "evaluate", "predict", "ensemble", "models", "explore", "report", "analyze"]
 
 
 def _showwarning(message, category, filename, lineno, file=None, line=None):

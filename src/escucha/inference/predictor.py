@@ -20,7 +20,8 @@ from ..data.waveforms import PreprocessConfig, preprocess
 from ..errors import AudioError, EscuchaError, ModelError
 from ..features import FeatureConfig, FeatureExtractor
 
-__all__ = ["Prediction", "Predictor", "load_model", "bundled_model_dir", "clip_windows"]
+__all__ = ["Prediction", "Predictor", "EnsemblePredictor", "load_model", "bundled_model_dir", "clip_windows",
+           "make_ensemble"]
 
 
 @dataclass
@@ -163,10 +164,108 @@ class Predictor:
         return preds, errors
 
 
+class EnsemblePredictor(Predictor):
+    """Averages the probabilities of member checkpoints that may differ in architecture,
+    features and sample rate (e.g. a raw-waveform CNN and eGeMAPS + SVM).
+
+    Its folder holds ``config.json`` with ``"ensemble": [{"path": "member-0", "weight": 1.0}, ...]``
+    and one checkpoint folder per member. Members must share labels and preprocessing. Audio is
+    prepared once at :attr:`sample_rate` (the highest member rate) and resampled per member.
+    """
+
+    def __init__(self, members: Sequence[Predictor], weights: Sequence[float], config: dict):
+        labels = list(members[0].labels)
+        pre = members[0].preprocess_config
+        for m in members[1:]:
+            if list(m.labels) != labels:
+                raise ModelError(f"ensemble members disagree on labels: {m.labels} vs {labels}")
+            if (m.preprocess_config.trim_db, m.preprocess_config.loudness_db) != (pre.trim_db, pre.loudness_db):
+                raise ModelError("ensemble members must share preprocessing (trim_db, loudness_db)")
+        self.members = list(members)
+        self.weights = np.asarray(weights, dtype=np.float64) / float(np.sum(weights))
+        self.config = config
+        self.labels = labels
+        self.models = [mod for m in members for mod in m.models]
+        self.sample_rate = max(m.sample_rate for m in members)
+        self.feature_config = members[int(np.argmax([m.sample_rate for m in members]))].feature_config
+        self.preprocess_config = PreprocessConfig(sample_rate=self.sample_rate, trim_db=pre.trim_db,
+                                                  loudness_db=pre.loudness_db)
+        self.clip_samples = int(round(float(config.get("clip_seconds") or 3.0) * self.sample_rate))
+
+    @classmethod
+    def from_checkpoint(cls, path: str | os.PathLike) -> "EnsemblePredictor":
+        import json
+
+        from ..train.checkpoint import resolve_checkpoint_dir
+
+        d = resolve_checkpoint_dir(path)
+        cfg = json.loads((d / "config.json").read_text())
+        members = [Predictor.from_checkpoint(d / m["path"]) for m in cfg["ensemble"]]
+        return cls(members, [float(m.get("weight", 1.0)) for m in cfg["ensemble"]], cfg)
+
+    def _for_member(self, m: Predictor, waves: Iterable[np.ndarray]) -> list[np.ndarray]:
+        # Loudness normalisation is a gain, so normalising again at the member's rate gives what
+        # the member computes on its own (up to resampling order).
+        cfg = PreprocessConfig(sample_rate=m.sample_rate, trim_db=None, loudness_db=m.preprocess_config.loudness_db)
+        return [preprocess(resample(np.asarray(y, dtype=np.float32), self.sample_rate, m.sample_rate), m.sample_rate, cfg)
+                for y in waves]
+
+    def predict_proba_waveforms(self, waves: Iterable[np.ndarray], *, batch_size: int = 64) -> np.ndarray:
+        waves = list(waves)
+        return sum(w * m.predict_proba_waveforms(self._for_member(m, waves), batch_size=batch_size)
+                   for w, m in zip(self.weights, self.members)).astype(np.float32)
+
+    @torch.inference_mode()
+    def predict_windows(self, windows: np.ndarray, *, batch_size: int = 64) -> np.ndarray:
+        """Each window is given whole to every member (resampled to its rate)."""
+        return self.predict_proba_waveforms(list(windows), batch_size=batch_size)
+
+
 def load_model(path: str | os.PathLike | None = None) -> Predictor:
-    """Load a trained model (a checkpoint folder or run folder); ``None`` loads the bundled one."""
+    """Load a trained model (a checkpoint folder, a run folder or an ensemble folder);
+    ``None`` loads the bundled one."""
+    import json
+
+    from ..train.checkpoint import resolve_checkpoint_dir
+
     if path is None:
         path = bundled_model_dir()
         if not (path / "config.json").is_file():
             raise ModelError(f"{path}: no bundled model in this installation; pass --model RUN_DIR")
-    return Predictor.from_checkpoint(path)
+    d = resolve_checkpoint_dir(path)
+    try:
+        is_ensemble = "ensemble" in json.loads((d / "config.json").read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise ModelError(f"{d / 'config.json'}: not valid JSON ({e})") from None
+    return (EnsemblePredictor if is_ensemble else Predictor).from_checkpoint(d)
+
+
+def make_ensemble(model_dirs: Sequence[str | os.PathLike], out_dir: str | os.PathLike, *,
+                  weights: Sequence[float] | None = None, clip_seconds: float = 3.0, force: bool = False):
+    """Copy member checkpoints into ``out_dir/member-K`` and write the ensemble ``config.json``."""
+    import shutil
+
+    from ..errors import ConfigError
+    from ..train.checkpoint import FORMAT, VERSION, resolve_checkpoint_dir
+    from ..utils.io import atomic_write_json
+
+    out = Path(out_dir)
+    if out.exists() and any(out.iterdir()) and not force:
+        raise ConfigError(f"{out}: folder exists and is not empty; pass --force to replace it")
+    weights = list(weights) if weights else [1.0] * len(model_dirs)
+    if len(weights) != len(model_dirs) or len(model_dirs) < 2:
+        raise ConfigError(f"an ensemble needs >= 2 members and one weight each (got {len(model_dirs)} members, "
+                          f"{len(weights)} weights)")
+    members = [Predictor.from_checkpoint(p) for p in model_dirs]  # validates every member
+    out.mkdir(parents=True, exist_ok=True)
+    entries = []
+    for i, (p, w) in enumerate(zip(model_dirs, weights)):
+        src = resolve_checkpoint_dir(p)
+        dst = out / f"member-{i}"
+        shutil.rmtree(dst, ignore_errors=True)
+        shutil.copytree(src, dst)
+        entries.append({"path": dst.name, "weight": float(w), "model": members[i].config["model"]["name"]})
+    cfg = {"format": FORMAT, "version": VERSION, "ensemble": entries, "labels": members[0].labels,
+           "clip_seconds": clip_seconds}
+    atomic_write_json(out / "config.json", cfg)
+    return EnsemblePredictor.from_checkpoint(out)

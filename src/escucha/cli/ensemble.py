@@ -1,0 +1,23 @@
+"""``escucha ensemble MODEL MODEL... -o OUT``: one model folder that averages several."""
+
+from __future__ import annotations
+
+import sys
+
+
+def register(sub):
+    p = sub.add_parser("ensemble", help="combine trained models (any architectures) into one averaged model")
+    p.add_argument("models", nargs="+", help="model, run or CV fold folders")
+    p.add_argument("-o", "--out", required=True, help="folder to write the ensemble into")
+    p.add_argument("--weights", nargs="+", type=float, help="one weight per model (default: equal)")
+    p.add_argument("--force", action="store_true", help="replace a non-empty output folder")
+    p.set_defaults(func=run_ensemble)
+
+
+def run_ensemble(args) -> int:
+    from ..inference import make_ensemble
+
+    ens = make_ensemble(args.models, args.out, weights=args.weights, force=args.force)
+    names = ", ".join(f"{m.config['model']['name']} ×{w:.2f}" for m, w in zip(ens.members, ens.weights))
+    print(f"wrote {args.out}: {names}", file=sys.stderr)
+    return 0
