@@ -105,3 +105,13 @@ def test_config_file_and_overrides(tmp_path):
         load_config(p)
     with pytest.raises(ConfigError, match="split"):
         TrainConfig(split="by-clip")
+
+
+def test_training_seed_does_not_move_speakers_between_folds(recs, tmp_path):
+    from escucha.train.loop import make_split
+
+    a = make_split(recs, TrainConfig(**SMOKE, seed=1))
+    b = make_split(recs, TrainConfig(**SMOKE, seed=2))
+    c = make_split(recs, TrainConfig(**SMOKE, seed=1, split_seed=5))
+    assert a.speakers == b.speakers
+    assert a.speakers != c.speakers or a.test != c.test

@@ -54,7 +54,9 @@ class TrainConfig:
     folds: int = 5
     fold: int = 0
     val_speakers: int = 2
-    seed: int = 0
+    seed: int = 0                     # initialisation, batch order, augmentation
+    split_seed: int = 0               # which speakers go to which fold (kept apart from `seed`
+                                      # so that runs with different seeds share their folds)
     threads: int = 0                  # 0: torch's default
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     select: str = "val_uar"           # model selection: val_uar | last

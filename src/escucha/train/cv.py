@@ -34,14 +34,14 @@ def cross_validate(records: list[Utterance], config: TrainConfig, out_dir: str |
     out = Path(out_dir)
     if out.exists() and any(out.iterdir()) and not overwrite:
         raise ConfigError(f"{out}: folder exists and is not empty; choose another --out or pass --force")
-    fold_speakers = speaker_folds(records, k=k, seed=config.seed)
+    fold_speakers = speaker_folds(records, k=k, seed=config.split_seed)
     fcfg = feature_config_for(config)
     pcfg = PreprocessConfig.from_dict(checkpoint_config(config, labels_for(records), fcfg, 0)["preprocess"])
     waves = load_waveforms([r.path for r in records], pcfg, cache=cache)
     reports, rows = [], []
     for f in range(k):
         cfg_f = config.replace(fold=f)
-        split = speaker_split(records, k=k, fold=f, val_speakers=config.val_speakers, seed=config.seed)
+        split = speaker_split(records, k=k, fold=f, val_speakers=config.val_speakers, seed=config.split_seed)
         s = fit(records, cfg_f, out / f"fold-{f}", split=split, waves=waves, cache=cache, show_progress=show_progress,
                 overwrite=overwrite)
         reports.append({**s["test"], "fold": f, "best_epoch": s["best_epoch"], "train_minutes": s["train_minutes"],

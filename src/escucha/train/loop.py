@@ -51,11 +51,11 @@ def labels_for(records: list[Utterance]) -> list[str]:
 def make_split(records: list[Utterance], config: TrainConfig) -> Split:
     if config.split == "actors":
         return speaker_split(records, k=config.folds, fold=config.fold, val_speakers=config.val_speakers,
-                             seed=config.seed)
+                             seed=config.split_seed)
     if config.split == "random":
-        return random_split(records, seed=config.seed)
+        return random_split(records, seed=config.split_seed)
     return all_split(records, val_speakers=config.val_speakers if config.select == "val_uar" else 0,
-                     seed=config.seed)
+                     seed=config.split_seed)
 
 
 def feature_config_for(config: TrainConfig) -> FeatureConfig:
