@@ -15,7 +15,8 @@ def _common(p):
     p.add_argument("--epochs", type=int)
     p.add_argument("--batch-size", type=int)
     p.add_argument("--lr", type=float)
-    p.add_argument("--seed", type=int)
+    p.add_argument("--seed", type=int, help="initialisation / augmentation seed (default 0)")
+    p.add_argument("--split-seed", type=int, help="seed of the speaker-fold assignment (default 0)")
     p.add_argument("--trim-db", type=float, help="trim leading/trailing silence quieter than this (dB below peak)")
     p.add_argument("--clip-seconds", type=float, help="training crop length in seconds")
     p.add_argument("--threads", type=int, help="CPU threads for torch (default: all)")
@@ -49,7 +50,7 @@ def _load(args, **extra):
     from ..corpora import scan_corpus
     from ..train.config import load_config
 
-    over = dict(model=args.model, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
+    over = dict(model=args.model, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed, split_seed=args.split_seed,
                 trim_db=args.trim_db, clip_seconds=args.clip_seconds, threads=args.threads,
                 val_speakers=args.val_speakers, **extra)
     cfg = load_config(args.config, **over)
