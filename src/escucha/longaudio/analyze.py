@@ -268,11 +268,21 @@ def _model_id(predictor) -> str:
     return hashlib.blake2b(blob, digest_size=6).hexdigest()
 
 
+def _model_window(predictor) -> float:
+    """Default analysis window in seconds: the model's clip, or 3 s for whole-input models."""
+    if predictor.clip_samples is None:
+        return DEFAULT_WHOLE_INPUT_WINDOW
+    return predictor.clip_samples / predictor.sample_rate
+
+
+DEFAULT_WHOLE_INPUT_WINDOW = 3.0
+
+
 def analysis_settings(predictor, *, window: float | None = None, hop: float | None = None, smooth: float = 3.0,
                       channels: str = "mono", vad: VADConfig | None = None) -> dict:
     """The settings that determine a result, as stored in its JSON (without channel names):
     window/hop/smooth in seconds after defaults, channel mode, VAD settings, model identity."""
-    clip = predictor.clip_samples / predictor.sample_rate
+    clip = _model_window(predictor)
     window = float(window) if window is not None else clip
     return {"window": window, "hop": float(hop) if hop is not None else window / 2, "smooth": float(smooth),
             "channels": channels, "vad": (vad or VADConfig()).to_dict(),
@@ -339,7 +349,7 @@ class CallAnalyzer:
         self.channels_in = int(channels_in)
         self.mode = channels
         self.names = channel_names_for(self.channels_in, channels, channel_names)
-        self.window = float(window) if window is not None else predictor.clip_samples / predictor.sample_rate
+        self.window = float(window) if window is not None else _model_window(predictor)
         self.hop = float(hop) if hop is not None else self.window / 2
         if not 0.1 <= self.window <= 60:
             raise ConfigError(f"window must be between 0.1 and 60 seconds, got {self.window}")
@@ -463,6 +473,8 @@ class CallAnalyzer:
         except AudioError:
             pass  # e.g. trimming left nothing: keep the window as heard
         clip = self.predictor.clip_samples
+        if clip is None:  # whole-input model (e.g. eGeMAPS functionals): give it the window as heard
+            return y
         if len(y) == clip:
             return y
         out = np.zeros(clip, np.float32)
@@ -482,8 +494,11 @@ class CallAnalyzer:
         a = max(a, c.buffer.start)
         spans = self._spans(len(y))
         if len(y):
-            raw = self.predictor.predict_windows(np.stack([self._prepare(y[p:q]) for p, q in spans]),
-                                                 batch_size=self.batch_size)
+            wins = [self._prepare(y[p:q]) for p, q in spans]
+            if self.predictor.clip_samples is None:
+                raw = self.predictor.predict_proba_waveforms(wins, batch_size=self.batch_size)
+            else:
+                raw = self.predictor.predict_windows(np.stack(wins), batch_size=self.batch_size)
         else:
             raw = np.full((1, len(self.labels)), 1.0 / len(self.labels), np.float32)
             spans = [(0, 0)]
