@@ -18,7 +18,7 @@ from ..errors import ConfigError
 
 __all__ = ["FeatureConfig", "FeatureExtractor", "mel_filterbank", "dct_matrix", "power_to_db"]
 
-KINDS = ("raw", "logmel", "mfcc", "egemaps")
+KINDS = ("raw", "logmel", "mfcc", "egemaps", "encoder")
 
 
 @dataclass
@@ -29,6 +29,8 @@ class FeatureConfig:
     ----------
     kind : {"raw", "logmel", "mfcc", "egemaps"}
         ``egemaps``: the 88 eGeMAPS v02 functionals of openSMILE over the whole input, ``(B, 88, 1)``.
+        ``encoder``: hidden states ``(B, D, frames)`` of a pretrained wav2vec2 / HuBERT / WavLM
+        checkpoint read from the local folder ``encoder_path`` (``transformers``; never downloaded).
     sample_rate : int
         Hz; audio is resampled to this rate before features.
     n_fft, win_length, hop_length : int
@@ -57,8 +59,13 @@ class FeatureConfig:
     fmax: float | None = None
     top_db: float | None = 80.0
     normalize: str = "none"
+    encoder_path: str | None = None
+    encoder_layer: int = -1
 
     def __post_init__(self):
+        if self.kind == "encoder" and not self.encoder_path:
+            raise ConfigError("encoder features need encoder_path: a local folder with a pretrained "
+                              "wav2vec2 / HuBERT / WavLM checkpoint (config.json + weights)")
         if self.kind not in KINDS:
             raise ConfigError(f"feature kind {self.kind!r} is unknown; choose one of {', '.join(KINDS)}")
         if self.normalize not in ("none", "utterance", "clip"):
@@ -71,6 +78,8 @@ class FeatureConfig:
     @property
     def n_channels(self) -> int:
         """Feature channels: 1 for raw, ``n_mels`` for log-mel, ``n_mfcc`` for MFCC."""
+        if self.kind == "encoder":
+            return int(_encoder_config(self.encoder_path).hidden_size)
         return {"raw": 1, "logmel": self.n_mels, "mfcc": self.n_mfcc, "egemaps": 88}[self.kind]
 
     def to_dict(self) -> dict:
@@ -80,6 +89,17 @@ class FeatureConfig:
     def from_dict(cls, d: dict) -> "FeatureConfig":
         known = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in d.items() if k in known})
+
+
+def _encoder_config(path: str):
+    try:
+        from transformers import AutoConfig
+    except ImportError:
+        raise ConfigError("encoder features need the 'transformers' package: pip install 'escucha[encoders]'") from None
+    try:
+        return AutoConfig.from_pretrained(path, local_files_only=True)
+    except (OSError, ValueError) as e:
+        raise ConfigError(f"{path}: not a pretrained encoder folder ({str(e).splitlines()[0]})") from None
 
 
 def _hz_to_mel(f):
@@ -142,6 +162,7 @@ class FeatureExtractor(nn.Module):
         self.config = config
         c = config
         self._smile = None
+        self._encoder = None
         if c.kind in ("logmel", "mfcc"):
             self.register_buffer("window", torch.hann_window(c.win_length, periodic=True), persistent=False)
             fb = mel_filterbank(sr=c.sample_rate, n_fft=c.n_fft, n_mels=c.n_mels, fmin=c.fmin, fmax=c.fmax)
@@ -165,6 +186,8 @@ class FeatureExtractor(nn.Module):
             x = wav.unsqueeze(1)
         elif c.kind == "egemaps":
             x = self.egemaps(wav)
+        elif c.kind == "encoder":
+            x = self.encode(wav)
         else:
             x = power_to_db(self.mel_power(wav), top_db=c.top_db)
             if c.kind == "mfcc":
@@ -192,6 +215,18 @@ class FeatureExtractor(nn.Module):
         rows = [self._smile.process_signal(w.detach().cpu().numpy(), self.config.sample_rate).to_numpy()[0]
                 for w in wav]
         return torch.from_numpy(np.stack(rows).astype(np.float32)).unsqueeze(-1)
+
+    @torch.no_grad()
+    def encode(self, wav: torch.Tensor) -> torch.Tensor:
+        """Frozen pretrained encoder: hidden states of layer ``encoder_layer``, ``(B, D, frames)``."""
+        if self._encoder is None:
+            _encoder_config(self.config.encoder_path)  # clear errors for a bad folder / no transformers
+            from transformers import AutoModel
+
+            self._encoder = AutoModel.from_pretrained(self.config.encoder_path, local_files_only=True).eval()
+        x = (wav - wav.mean(dim=-1, keepdim=True)) / (wav.std(dim=-1, keepdim=True) + 1e-7)
+        out = self._encoder(x, output_hidden_states=True)
+        return out.hidden_states[self.config.encoder_layer].transpose(1, 2).contiguous()
 
     def n_frames(self, n_samples: int) -> int:
         return n_samples if self.config.kind == "raw" else 1 + n_samples // self.config.hop_length
