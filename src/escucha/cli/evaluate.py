@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 import warnings
+from pathlib import Path
 
 
 def register(sub):
@@ -64,7 +65,7 @@ def run_evaluate(args) -> int:
     if args.predictions:
         from ..train.loop import _write_csv
 
-        _write_csv(__import__("pathlib").Path(args.predictions), rows)
+        _write_csv(Path(args.predictions), rows)
     if args.json:
         print(json.dumps(report))
     else:
