@@ -47,20 +47,25 @@ def test_data_index_writes_manifest(fake_ravdess, tmp_path):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["data", "index", "/no/such/dir", "-o", "x.csv"], "folder not found"),
+    (["data", "index", "/no/such/dir", "-o", "x.csv"], "no such file or folder"),
     (["predict", "--model", "/no/such/model", "x.wav"], "model not found"),
-    (["train", "--data", "/no/such/dir"], "folder not found"),
+    (["train", "--data", "/no/such/dir"], "no such file or folder"),
     (["train", "--data", "{fake}", "--model", "resnet", "--epochs", "1"], "unknown model 'resnet'"),
     (["train", "--data", "{fake}", "--model", "m5", "--features", "mfcc"], "takes raw features"),
+    (["predict", "--model", "/no/such/model", "."], "model not found"),
+    (["predict", "{empty}"], "no audio files found"),
+    (["train", "--data", "{fake}", "--model", "m5", "--folds", "9"], "use --folds 3 or fewer"),
 ])
 def test_bad_input_is_one_line_not_a_traceback(args, message, fake_ravdess, tmp_path):
-    args = [a.replace("{fake}", str(fake_ravdess)) for a in args]
+    (tmp_path / "empty").mkdir()
+    args = [a.replace("{fake}", str(fake_ravdess)).replace("{empty}", str(tmp_path / "empty")) for a in args]
     r = subprocess.run([sys.executable, "-m", "escucha", *args], capture_output=True, text=True, env=ENV,
                        cwd=tmp_path, timeout=120)
     assert r.returncode == 2
     assert "Traceback" not in r.stderr
     errors = [ln for ln in r.stderr.splitlines() if ln.startswith("escucha: error:")]
     assert len(errors) == 1 and message in errors[0]
+    assert not list(tmp_path.glob("runs/*")), "a failed run left a folder behind"
 
 
 def test_predict_json_and_bad_file_among_good(tiny_model, fake_ravdess, tmp_path):
@@ -90,6 +95,7 @@ def test_train_cli_writes_run_folder(fake_ravdess, tmp_path):
 def test_evaluate_json(tiny_model, fake_ravdess):
     r = escucha("evaluate", fake_ravdess, "--model", tiny_model, "--json")
     assert r.returncode == 0, r.stderr
+    assert "speakers evaluated were in the model's training data" in r.stderr
     rep = json.loads(r.stdout)
     for key in ("n", "accuracy", "uar", "macro_f1", "labels", "confusion", "per_class"):
         assert key in rep

@@ -92,7 +92,7 @@ def test_song_is_recognised_and_filterable(tmp_path):
 
 
 @pytest.mark.parametrize("setup, message", [
-    (lambda p: p / "missing", "folder not found"),
+    (lambda p: p / "missing", "no such file or folder"),
     (lambda p: p, "no .wav or .flac files"),
 ])
 def test_missing_or_empty_folder_is_clear_error(tmp_path, setup, message):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -13,8 +14,11 @@ __all__ = ["load_audio", "audio_info", "resample", "to_mono", "valid_audio"]
 
 
 def _first_line(e: BaseException) -> str:
+    """libsndfile's message without its "Error opening 'file': " prefix (we name the file)."""
     s = str(e).strip()
-    return s.splitlines()[0] if s else type(e).__name__
+    s = s.splitlines()[0] if s else type(e).__name__
+    s = re.sub(r"^Error opening .*?: ", "", s)
+    return s.rstrip(".")
 
 
 def valid_audio(y: np.ndarray, *, name: str = "audio", min_samples: int = 1) -> np.ndarray:
@@ -50,7 +54,7 @@ def audio_info(path: str | os.PathLike) -> dict:
     try:
         info = sf.info(str(path))
     except Exception as e:
-        raise AudioError(f"{path}: not a readable audio file ({_first_line(e)})") from None
+        raise AudioError(f"{path}: cannot decode audio ({_first_line(e)})") from None
     return {
         "sample_rate": int(info.samplerate), "frames": int(info.frames), "channels": int(info.channels),
         "duration": info.frames / info.samplerate if info.samplerate else 0.0,

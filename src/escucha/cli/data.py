@@ -15,10 +15,11 @@ def register(sub):
     ix.add_argument("--strict", action="store_true", help="fail on a file whose name does not parse")
     ix.add_argument("--vocal-channel", choices=["speech", "song", "all"], default="speech",
                     help="keep speech (default), song or all clips")
-    ix.add_argument("--modality", choices=["audio-only", "audio-video", "video-only", "all"], default="all")
+    ix.add_argument("--modality", choices=["audio-only", "audio-video", "video-only", "all"], default="all",
+                    help="keep only this RAVDESS modality (default all)")
     ix.set_defaults(func=run_index)
     dl = dsub.add_parser("download", help="download and extract a corpus (checksum-verified)")
-    dl.add_argument("corpus", choices=["ravdess"])
+    dl.add_argument("corpus", choices=["ravdess"], help="corpus to fetch (RAVDESS speech, 24 actors, ~208 MB)")
     dl.add_argument("dir", help="folder to download into")
     dl.set_defaults(func=run_download)
 

@@ -28,6 +28,11 @@ def evaluate_records(predictor, records, *, show_progress=True):
     from ..utils.progress import progress
 
     labels = predictor.labels
+    heard = {f"{r.corpus}:{r.speaker}" for r in records} & predictor.trained_speakers
+    if heard:
+        warnings.warn(f"{len(heard)} of the {len({(r.corpus, r.speaker) for r in records})} speakers evaluated were in "
+                      f"the model's training data ({', '.join(sorted(heard)[:6])}{', ...' if len(heard) > 6 else ''}); "
+                      "this score does not measure accuracy on new voices")
     usable = [r for r in records if r.emotion in labels]
     if len(usable) < len(records):
         missing = sorted({r.emotion for r in records} - set(labels))

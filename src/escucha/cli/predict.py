@@ -10,20 +10,25 @@ from pathlib import Path
 
 def register(sub):
     p = sub.add_parser("predict", help="say which emotion each recording expresses")
-    p.add_argument("files", nargs="+", help="audio files, or folders (searched for .wav/.flac)")
+    p.add_argument("files", nargs="+", help="audio files, or folders (searched for .wav, .flac, .ogg, .mp3)")
     p.add_argument("--model", help="model or run folder (default: the bundled model)")
     p.add_argument("--json", action="store_true", help='print a JSON list of {"file", "label", "probabilities"}')
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run_predict)
 
 
 def expand_inputs(items) -> list[str]:
     from ..corpora.manifest import AUDIO_EXTENSIONS
 
+    from ..errors import CorpusError
+
     out = []
     for it in items:
         p = Path(it)
         if p.is_dir():
             found = sorted(str(f) for f in p.rglob("*") if f.suffix.lower() in AUDIO_EXTENSIONS + (".ogg", ".mp3"))
+            if not found:
+                raise CorpusError(f"{p}: no audio files found (.wav, .flac, .ogg, .mp3)")
             out += found
         else:
             out.append(str(p))
@@ -35,7 +40,7 @@ def run_predict(args) -> int:
 
     predictor = load_model(args.model)
     files = expand_inputs(args.files)
-    preds, errors = predictor.predict_files(files, show_progress=len(files) > 20)
+    preds, errors = predictor.predict_files(files, show_progress=len(files) > 20 and not args.quiet)
     for f, msg in errors:
         print(f"escucha: error: {msg}", file=sys.stderr)
     if args.json:

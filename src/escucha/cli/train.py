@@ -11,10 +11,11 @@ def _common(p):
     p.add_argument("--data", required=True, help="RAVDESS folder or manifest CSV")
     p.add_argument("--config", help="JSON file of training options (see configs/); flags override it")
     p.add_argument("--model", help="model name (see 'escucha models'); default cnn")
-    p.add_argument("--features", choices=["raw", "logmel", "mfcc"], help="input features (default: the model's)")
-    p.add_argument("--epochs", type=int)
-    p.add_argument("--batch-size", type=int)
-    p.add_argument("--lr", type=float)
+    p.add_argument("--features", choices=["raw", "logmel", "mfcc", "egemaps", "encoder"],
+                   help="input features (default: the model's; see 'escucha models')")
+    p.add_argument("--epochs", type=int, help="passes over the training clips (default 30 or the config's)")
+    p.add_argument("--batch-size", type=int, help="clips per step (default 32)")
+    p.add_argument("--lr", type=float, help="peak learning rate of the one-cycle schedule (default 3e-3)")
     p.add_argument("--seed", type=int, help="initialisation / augmentation seed (default 0)")
     p.add_argument("--split-seed", type=int, help="seed of the speaker-fold assignment (default 0)")
     p.add_argument("--trim-db", type=float, help="trim leading/trailing silence quieter than this (dB below peak)")
@@ -41,7 +42,7 @@ def register(sub):
 
     c = sub.add_parser("cv", help="k-fold cross-validation by speaker; reports mean ± std")
     _common(c)
-    c.add_argument("--folds", type=int, default=5)
+    c.add_argument("--folds", type=int, default=5, help="speaker folds; each is the test set once (default 5)")
     c.add_argument("--out", default=None, help="folder to create (default runs/cv-<model>)")
     c.set_defaults(func=run_cv)
 

@@ -114,7 +114,7 @@ def scan_ravdess(
 
     root = Path(root)
     if not root.exists():
-        raise CorpusError(f"{root}: folder not found")
+        raise CorpusError(f"{root}: no such file or folder")
     if not root.is_dir():
         raise CorpusError(f"{root}: not a folder")
     keep_vc = set(vocal_channels) if vocal_channels is not None else None

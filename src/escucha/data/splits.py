@@ -51,7 +51,8 @@ def speaker_folds(records: list[Utterance], *, k: int = 5, seed: int = 0) -> lis
     if k < 2:
         raise ConfigError(f"need at least 2 folds, got k={k}")
     if k > len(speakers):
-        raise ConfigError(f"cannot make {k} speaker folds from {len(speakers)} speakers")
+        raise ConfigError(f"cannot make {k} speaker folds from {len(speakers)} speakers; "
+                          f"use --folds {max(2, len(speakers) // 2)} or fewer, or --split all")
     rng = np.random.default_rng(seed)
     folds: list[list[str]] = [[] for _ in range(k)]
     i = 0
@@ -67,7 +68,8 @@ def _pick_val_speakers(train_speakers: list[str], genders: dict[str, str], n: in
     if n <= 0:
         return []
     if n >= len(train_speakers):
-        raise ConfigError(f"cannot hold out {n} validation speakers from {len(train_speakers)} training speakers")
+        raise ConfigError(f"cannot hold out {n} validation speakers from {len(train_speakers)} training speakers; "
+                          f"lower --val-speakers")
     rng = np.random.default_rng(seed + 7919)
     by_g = defaultdict(list)
     for s in train_speakers:

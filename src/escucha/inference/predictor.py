@@ -65,6 +65,11 @@ def bundled_model_dir() -> Path:
 class Predictor:
     """Emotion probabilities from audio, for one checkpoint (single model or ensemble)."""
 
+    @property
+    def trained_speakers(self) -> set[str]:
+        """``"corpus:speaker"`` ids the model was trained (or validated) on, if recorded."""
+        return set(self.config.get("trained_on", {}).get("speakers", []))
+
     def __init__(self, models: Sequence[torch.nn.Module], config: dict):
         self.models = list(models)
         self.config = config
@@ -265,7 +270,8 @@ def make_ensemble(model_dirs: Sequence[str | os.PathLike], out_dir: str | os.Pat
         shutil.rmtree(dst, ignore_errors=True)
         shutil.copytree(src, dst)
         entries.append({"path": dst.name, "weight": float(w), "model": members[i].config["model"]["name"]})
+    heard = sorted({s for m in members for s in m.config.get("trained_on", {}).get("speakers", [])})
     cfg = {"format": FORMAT, "version": VERSION, "ensemble": entries, "labels": members[0].labels,
-           "clip_seconds": clip_seconds}
+           "clip_seconds": clip_seconds, "trained_on": {"speakers": heard}}
     atomic_write_json(out / "config.json", cfg)
     return EnsemblePredictor.from_checkpoint(out)

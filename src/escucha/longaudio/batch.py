@@ -174,6 +174,10 @@ def analyze_folder(folder: str | os.PathLike, predictor, out_dir: str | os.PathL
         raise ConfigError(f"jobs must be >= 1, got {jobs}")
     t0 = time.time()
     files = find_audio_files(folder, exclude=out_dir)
+    if not files:
+        from ..errors import CorpusError
+
+        raise CorpusError(f"{folder}: no audio files found to analyse")
     report = BatchReport(out_dir=out_dir)
     settings = analysis_settings(predictor, window=options.get("window"), hop=options.get("hop"),
                                  smooth=options.get("smooth", 3.0), channels=options.get("channels", "mono"),

@@ -208,7 +208,7 @@ def check_writable(html_path: str | os.PathLike, *, force: bool) -> None:
     """Refuse to replace an existing report unless ``force``."""
     p = Path(html_path)
     if p.exists() and not force:
-        raise ConfigError(f"{p}: a report already exists; pass --force (force=True) to replace it")
+        raise ConfigError(f"{p}: a report already exists; pass --force to replace it")
     if p.exists() and p.is_dir():
         raise ConfigError(f"{p}: is a folder, cannot write a report there")
 

@@ -171,7 +171,6 @@ def fit(records: list[Utterance], config: TrainConfig, out_dir: str | Path, *, s
     out = Path(out_dir)
     if out.exists() and any(out.iterdir()) and not overwrite:
         raise ConfigError(f"{out}: run folder exists and is not empty; choose another --out or pass --force")
-    out.mkdir(parents=True, exist_ok=True)
     t_start = time.time()
     if config.threads:
         torch.set_num_threads(config.threads)
@@ -180,12 +179,17 @@ def fit(records: list[Utterance], config: TrainConfig, out_dir: str | Path, *, s
 
     labels = labels_for(records)
     lab_idx = {lab: i for i, lab in enumerate(labels)}
+    trainer = Trainer(config, labels)          # unknown model / features fail before the split
     split = split or make_split(records, config)
     if not split.train:
         raise ConfigError("the training split is empty")
-    trainer = Trainer(config, labels)
     fcfg = trainer.fcfg
     ckpt_cfg = checkpoint_config(config, labels, fcfg, fcfg.n_channels)
+    # which voices the model has heard: evaluate warns when scored on them
+    ckpt_cfg["trained_on"] = {"corpora": sorted({records[i].corpus for i in split.train}),
+                              "speakers": sorted({f"{records[i].corpus}:{records[i].speaker}"
+                                                  for i in set(split.train) | set(split.val)})}
+    out.mkdir(parents=True, exist_ok=True)      # only once the run is known to be valid
     atomic_write_json(out / "config.json", {"train": config.to_dict(), "split": split.to_dict(),
                                             "labels": labels, "features": fcfg.to_dict(),
                                             "n_parameters": count_parameters(trainer.model),
