@@ -51,3 +51,20 @@ def test_ensemble_refuses_to_overwrite_and_needs_two(two_models, tmp_path):
         make_ensemble([a, b], tmp_path / "e")
     with pytest.raises(ConfigError, match=">= 2 members"):
         make_ensemble([a], tmp_path / "f")
+
+
+def test_band_routing_sends_telephone_audio_to_narrow_members(two_models, tmp_path):
+    import soxr
+
+    a, b = two_models
+    ens = make_ensemble([a, b], tmp_path / "routed", bands=["wide", "narrow"])
+    rng = np.random.default_rng(0)
+    wide = (0.1 * rng.standard_normal(32000)).astype(np.float32)          # full-band noise
+    narrow = soxr.resample(soxr.resample(wide, 16000, 8000), 8000, 16000)  # telephone band
+    assert ens.band_of(wide) == "wide" and ens.band_of(narrow) == "narrow"
+    pa, pb = load_model(a), load_model(b)
+    got = ens.predict_proba_waveforms([wide, narrow])
+    np.testing.assert_allclose(got[0], pa.predict(wide, sample_rate=16000).probabilities_array(pa.labels), atol=2e-3)
+    np.testing.assert_allclose(got[1], pb.predict(narrow, sample_rate=16000).probabilities_array(pb.labels), atol=2e-3)
+    with pytest.raises(ConfigError, match="bands"):
+        make_ensemble([a, b], tmp_path / "bad", bands=["wide"])

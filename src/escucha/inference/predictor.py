@@ -36,6 +36,10 @@ class Prediction:
     def confidence(self) -> float:
         return self.probabilities[self.label]
 
+    def probabilities_array(self, labels: Sequence[str]) -> np.ndarray:
+        """Probabilities in the order of ``labels``, shape ``(len(labels),)``."""
+        return np.array([self.probabilities[lab] for lab in labels], dtype=np.float32)
+
     def to_dict(self) -> dict:
         return {"file": self.file, "label": self.label,
                 "probabilities": {k: round(v, 6) for k, v in self.probabilities.items()}}
@@ -169,6 +173,14 @@ class Predictor:
         return preds, errors
 
 
+#: Ensemble routing: energy above this frequency, relative to the total, below NARROWBAND_MAX_DB
+#: marks telephone-band audio (clean studio speech measured -23 dB at worst, G.711 telephone
+#: simulations -32 dB at most even with a lower 3.8 kHz cut).
+NARROWBAND_CUT_HZ = 4200.0
+NARROWBAND_MAX_DB = -35.0
+BANDS = ("any", "wide", "narrow")
+
+
 class EnsemblePredictor(Predictor):
     """Averages the probabilities of member checkpoints that may differ in architecture,
     features and sample rate (e.g. a raw-waveform CNN and eGeMAPS + SVM).
@@ -178,7 +190,8 @@ class EnsemblePredictor(Predictor):
     prepared once at :attr:`sample_rate` (the highest member rate) and resampled per member.
     """
 
-    def __init__(self, members: Sequence[Predictor], weights: Sequence[float], config: dict):
+    def __init__(self, members: Sequence[Predictor], weights: Sequence[float], config: dict,
+                 bands: Sequence[str] | None = None):
         labels = list(members[0].labels)
         pre = members[0].preprocess_config
         for m in members[1:]:
@@ -188,6 +201,10 @@ class EnsemblePredictor(Predictor):
                 raise ModelError("ensemble members must share preprocessing (trim_db, loudness_db)")
         self.members = list(members)
         self.weights = np.asarray(weights, dtype=np.float64) / float(np.sum(weights))
+        self.bands = list(bands) if bands else ["any"] * len(self.members)
+        bad = set(self.bands) - set(BANDS)
+        if bad or len(self.bands) != len(self.members):
+            raise ModelError(f"ensemble member bands must be one of {', '.join(BANDS)}, one per member; got {self.bands}")
         self.config = config
         self.labels = labels
         self.models = [mod for m in members for mod in m.models]
@@ -206,7 +223,20 @@ class EnsemblePredictor(Predictor):
         d = resolve_checkpoint_dir(path)
         cfg = json.loads((d / "config.json").read_text())
         members = [Predictor.from_checkpoint(d / m["path"]) for m in cfg["ensemble"]]
-        return cls(members, [float(m.get("weight", 1.0)) for m in cfg["ensemble"]], cfg)
+        return cls(members, [float(m.get("weight", 1.0)) for m in cfg["ensemble"]], cfg,
+                   bands=[m.get("band", "any") for m in cfg["ensemble"]])
+
+    def band_of(self, y: np.ndarray) -> str:
+        """``"narrow"`` for telephone-band input (almost no energy above 4.2 kHz), else ``"wide"``."""
+        if self.sample_rate <= 2 * NARROWBAND_CUT_HZ:
+            return "narrow"
+        spec = np.abs(np.fft.rfft(np.asarray(y, dtype=np.float64))) ** 2
+        freqs = np.fft.rfftfreq(len(y), 1.0 / self.sample_rate)
+        total = float(spec.sum())
+        if total <= 0:
+            return "wide"
+        ratio_db = 10 * np.log10(float(spec[freqs > NARROWBAND_CUT_HZ].sum()) / total + 1e-12)
+        return "narrow" if ratio_db < NARROWBAND_MAX_DB else "wide"
 
     def _for_member(self, m: Predictor, waves: Iterable[np.ndarray]) -> list[np.ndarray]:
         # Loudness normalisation is a gain, so normalising again at the member's rate gives what
@@ -216,9 +246,25 @@ class EnsemblePredictor(Predictor):
                 for y in waves]
 
     def predict_proba_waveforms(self, waves: Iterable[np.ndarray], *, batch_size: int = 64) -> np.ndarray:
+        """Weighted mean of the members' probabilities. Members marked ``band: narrow`` (e.g.
+        trained with telephone augmentation) answer only for telephone-band inputs and ``wide``
+        ones only for full-band inputs; ``any`` members always answer."""
         waves = list(waves)
-        return sum(w * m.predict_proba_waveforms(self._for_member(m, waves), batch_size=batch_size)
-                   for w, m in zip(self.weights, self.members)).astype(np.float32)
+        out = np.zeros((len(waves), len(self.labels)), dtype=np.float64)
+        if not waves:
+            return out.astype(np.float32)
+        routed = set(self.bands) != {"any"}
+        bands = [self.band_of(y) for y in waves] if routed else ["any"] * len(waves)
+        for band in sorted(set(bands)):
+            idx = [i for i, b in enumerate(bands) if b == band]
+            active = [k for k, b in enumerate(self.bands) if b in (band, "any")] or list(range(len(self.members)))
+            wsum = float(sum(self.weights[k] for k in active))
+            group = [waves[i] for i in idx]
+            for k in active:
+                m = self.members[k]
+                out[idx] += (self.weights[k] / wsum) * m.predict_proba_waveforms(self._for_member(m, group),
+                                                                                 batch_size=batch_size)
+        return out.astype(np.float32)
 
     @torch.inference_mode()
     def predict_windows(self, windows: np.ndarray, *, batch_size: int = 64) -> np.ndarray:
@@ -246,7 +292,8 @@ def load_model(path: str | os.PathLike | None = None) -> Predictor:
 
 
 def make_ensemble(model_dirs: Sequence[str | os.PathLike], out_dir: str | os.PathLike, *,
-                  weights: Sequence[float] | None = None, clip_seconds: float = 3.0, force: bool = False):
+                  weights: Sequence[float] | None = None, bands: Sequence[str] | None = None,
+                  clip_seconds: float = 3.0, force: bool = False):
     """Copy member checkpoints into ``out_dir/member-K`` and write the ensemble ``config.json``."""
     import shutil
 
@@ -261,6 +308,9 @@ def make_ensemble(model_dirs: Sequence[str | os.PathLike], out_dir: str | os.Pat
     if len(weights) != len(model_dirs) or len(model_dirs) < 2:
         raise ConfigError(f"an ensemble needs >= 2 members and one weight each (got {len(model_dirs)} members, "
                           f"{len(weights)} weights)")
+    bands = list(bands) if bands else ["any"] * len(model_dirs)
+    if len(bands) != len(model_dirs) or set(bands) - set(BANDS):
+        raise ConfigError(f"bands must be one of {', '.join(BANDS)} per member; got {bands}")
     members = [Predictor.from_checkpoint(p) for p in model_dirs]  # validates every member
     out.mkdir(parents=True, exist_ok=True)
     entries = []
@@ -269,7 +319,8 @@ def make_ensemble(model_dirs: Sequence[str | os.PathLike], out_dir: str | os.Pat
         dst = out / f"member-{i}"
         shutil.rmtree(dst, ignore_errors=True)
         shutil.copytree(src, dst)
-        entries.append({"path": dst.name, "weight": float(w), "model": members[i].config["model"]["name"]})
+        entries.append({"path": dst.name, "weight": float(w), "band": bands[i],
+                        "model": members[i].config["model"]["name"]})
     heard = sorted({s for m in members for s in m.config.get("trained_on", {}).get("speakers", [])})
     cfg = {"format": FORMAT, "version": VERSION, "ensemble": entries, "labels": members[0].labels,
            "clip_seconds": clip_seconds, "trained_on": {"speakers": heard}}
