@@ -37,6 +37,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     warnings.showwarning = _showwarning
+    if getattr(args, "quiet", False):
+        import os
+
+        os.environ["ESCUCHA_PROGRESS"] = "0"  # every bar, including the library's own
     try:
         rc = args.func(args)
     except EscuchaError as e:
