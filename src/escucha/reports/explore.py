@@ -402,8 +402,8 @@ def _clip_section(rep, plots, r: Utterance, trim_db: float, root: Path):
             rep.figure("clip", plots.to_png(fig), caption=(
                 f"Top: waveform at {sr // 1000} kHz (shaded: the part kept when trimming silence "
                 f"{trim_db:g} dB below the loudest frame). Bottom: log-mel power spectrogram, "
-                f"{MEL['n_mels']} bands to {MEL['fmax'] / 1000:g} kHz, 25 ms windows, 10 ms hop — the "
-                f"front end the models use. Choose another clip with --clip.")), nav="One clip")
+                f"{MEL['n_mels']} bands to {MEL['fmax'] / 1000:g} kHz, 25 ms windows, 10 ms hop — "
+                f"computed by escucha's own feature code (the log-mel models use 64 bands). Choose another clip with --clip.")), nav="One clip")
 
 
 def _grid_section(rep, plots, records):
