@@ -23,6 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchmarks/fusion.py
+
 
 def inference_ms(model_dir: Path, *, seconds: float = 3.0, repeats: int = 30) -> float:
     import torch
@@ -50,6 +52,9 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default="runs/bench")
     ap.add_argument("--folds", type=int, default=5)
     ap.add_argument("--reuse", action="store_true", help="read existing cv_summary.json instead of training")
+    ap.add_argument("--fusion", nargs="+", default=[], metavar="NAME=A,B,C",
+                    help="also score an equal-weight ensemble of the listed configs' CV runs (late fusion, "
+                         "fold by fold); its speed is measured on an ensemble of their fold-0 models")
     args = ap.parse_args(argv)
 
     from escucha.corpora import scan_corpus
@@ -72,6 +77,32 @@ def main(argv=None) -> int:
         m = s["mean_std"]
         rows.append({"model": f"{name} ({s['model']})", "acc": m["accuracy"], "uar": m["uar"], "f1": m["macro_f1"],
                      "params": run_cfg["n_parameters"], "train_min": s["train_minutes_total"], "ms": ms})
+
+    for spec in args.fusion:
+        import tempfile
+
+        from fusion import load, scores
+
+        from escucha.inference import make_ensemble
+
+        name, members = spec.split("=", 1)
+        dirs = [Path(args.out) / m for m in members.split(",")]
+        runs = [load(d) for d in dirs]
+        labels = runs[0][1]
+
+        def vec(r):
+            return np.array([float(r[f"p_{lab}"]) for lab in labels])
+
+        base = runs[0][0]
+        m = scores(base, lambda k: sum(vec(by[k]) for by, _ in runs) / len(runs), labels)
+        summaries = [json.loads((d / "cv_summary.json").read_text()) for d in dirs]
+        params = sum(json.loads((d / "fold-0" / "config.json").read_text())["n_parameters"] for d in dirs)
+        with tempfile.TemporaryDirectory() as tmp:
+            make_ensemble([d / "fold-0" for d in dirs], Path(tmp) / "ens")
+            ms = inference_ms(Path(tmp) / "ens")
+        rows.append({"model": f"{name} (ensemble of {', '.join(members.split(','))})", "acc": m["accuracy"],
+                     "uar": m["uar"], "f1": m["macro_f1"], "params": params,
+                     "train_min": sum(s["train_minutes_total"] for s in summaries), "ms": ms})
 
     def pm(d):
         return f"{d['mean']:.3f} ± {d['std']:.3f}"

@@ -41,6 +41,7 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("cv_dirs", nargs="+")
     ap.add_argument("--weights", nargs="+", type=float)
+    ap.add_argument("--confusion", action="store_true", help="also print the fusion's pooled confusion and recalls")
     args = ap.parse_args(argv)
     runs = [load(d) for d in args.cv_dirs]
     labels = runs[0][1]
@@ -60,6 +61,14 @@ def main(argv=None):
     s = scores(base, lambda k: sum(wi * vec(by[k]) for wi, (by, _) in zip(w, runs)) / sum(w), labels)
     print("| fusion (" + " + ".join(f"{wi:g}×{d}" for wi, d in zip(w, args.cv_dirs)) + ") | "
           + " | ".join(f"{s[m]['mean']:.3f} ± {s[m]['std']:.3f}" for m in ("accuracy", "uar", "macro_f1")) + " |")
+    if args.confusion:
+        li = {lab: i for i, lab in enumerate(labels)}
+        files = sorted(base)
+        p = np.stack([sum(wi * vec(by[k]) for wi, (by, _) in zip(w, runs)) for k in files])
+        rep = classification_report([li[base[k]["true"]] for k in files], p.argmax(1), labels)
+        print("\npooled confusion (rows = true):\n" + " " * 10 + " ".join(f"{lab[:6]:>6s}" for lab in labels))
+        for lab, row in zip(labels, rep["confusion"]):
+            print(f"{lab:10s}" + " ".join(f"{v:6d}" for v in row) + f"   recall {rep['per_class'][lab]['recall']:.2f}")
     return 0
 
 
