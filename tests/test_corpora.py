@@ -123,3 +123,13 @@ def test_real_ravdess_index(real_ravdess):
     assert {r.sample_rate for r in recs} == {48000}
     assert sum(r.emotion == "neutral" for r in recs) == 80
     assert all(2.5 < r.duration < 6 for r in recs)
+
+
+def test_prepare_ravdess_is_idempotent(fake_ravdess, tmp_path):
+    from escucha.corpora import prepare_ravdess
+
+    first = prepare_ravdess(fake_ravdess, tmp_path)
+    text = first.read_text()
+    second = prepare_ravdess(fake_ravdess, tmp_path)
+    assert first == second == tmp_path / "ravdess_manifest.csv" and second.read_text() == text
+    assert len(read_manifest(second)) == 96
