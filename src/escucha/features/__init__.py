@@ -227,6 +227,3 @@ class FeatureExtractor(nn.Module):
         x = (wav - wav.mean(dim=-1, keepdim=True)) / (wav.std(dim=-1, keepdim=True) + 1e-7)
         out = self._encoder(x, output_hidden_states=True)
         return out.hidden_states[self.config.encoder_layer].transpose(1, 2).contiguous()
-
-    def n_frames(self, n_samples: int) -> int:
-        return n_samples if self.config.kind == "raw" else 1 + n_samples // self.config.hop_length

@@ -15,7 +15,7 @@ from typing import Iterable, Sequence
 import numpy as np
 import torch
 
-from ..audio import load_audio, resample, to_mono, valid_audio
+from ..audio import load_audio, pad_or_crop, resample, to_mono, valid_audio
 from ..data.waveforms import PreprocessConfig, preprocess
 from ..errors import AudioError, EscuchaError, ModelError
 from ..features import FeatureConfig, FeatureExtractor
@@ -50,10 +50,7 @@ def clip_windows(y: np.ndarray, length: int, *, hop: int | None = None) -> np.nd
     ``hop`` samples (default ``length // 2``) with the last one ending at the end of ``y``."""
     n = y.shape[-1]
     if n <= length:
-        off = (length - n) // 2
-        out = np.zeros((1, length), dtype=np.float32)
-        out[0, off:off + n] = y
-        return out
+        return pad_or_crop(np.asarray(y, dtype=np.float32), length, mode="center")[None]
     hop = hop or max(1, length // 2)
     starts = list(range(0, n - length + 1, hop))
     if starts[-1] != n - length:

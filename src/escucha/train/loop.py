@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from .. import __version__
+from ..audio import pad_or_crop
 from ..corpora.manifest import Utterance
 from ..data.splits import Split, all_split, random_split, speaker_split
 from ..data.waveforms import PreprocessConfig, WaveformCache, load_waveforms
@@ -118,17 +119,9 @@ class Trainer:
 
 
 def _crop_batch(waves: list[np.ndarray], idx: np.ndarray, length: int, rng: np.random.Generator) -> torch.Tensor:
-    out = np.zeros((len(idx), length), dtype=np.float32)
-    for j, i in enumerate(idx):
-        y = waves[i]
-        n = len(y)
-        if n >= length:
-            s = int(rng.integers(0, n - length + 1))
-            out[j] = y[s:s + length]
-        else:
-            s = int(rng.integers(0, length - n + 1))
-            out[j, s:s + n] = y
-    return torch.from_numpy(out)
+    """Random crop (or random-offset padding) of each chosen clip to ``length`` samples: ``(B, length)``."""
+    return torch.from_numpy(np.stack([pad_or_crop(waves[i], length, mode="random", rng=rng) for i in idx])
+                            .astype(np.float32, copy=False))
 
 
 def _write_csv(path: Path, rows: list[dict]) -> None:
