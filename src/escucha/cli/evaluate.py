@@ -68,9 +68,9 @@ def run_evaluate(args) -> int:
     for f, m in errors:
         print(f"escucha: skipped {m}", file=sys.stderr)
     if args.predictions:
-        from ..train.loop import _write_csv
+        from ..utils.io import atomic_write_csv
 
-        _write_csv(Path(args.predictions), rows)
+        atomic_write_csv(Path(args.predictions), rows)
     if args.json:
         print(json.dumps(report))
     else:

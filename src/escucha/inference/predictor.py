@@ -8,7 +8,7 @@ averaged. Ensembles average the probabilities of their members.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Sequence
 

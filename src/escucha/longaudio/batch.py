@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Sequence
 
 from ..errors import ConfigError, EscuchaError
-from ..utils.io import atomic_write_text
+from ..utils.io import atomic_write_csv, atomic_write_text
 
 __all__ = ["analyze_folder", "find_audio_files", "BatchReport", "AUDIO_SUFFIXES", "summary_row"]
 
@@ -246,12 +246,8 @@ def _write_tables(report: BatchReport, files: list[Path], folder: Path, out_dir:
                 rows.append(summary_row(json.loads(j.read_text()), labels))
             except (OSError, ValueError, KeyError):
                 pass
-    buf = io.StringIO()
     cols = list(rows[0]) if rows else list(summary_row(_EMPTY, labels))
-    w = csv.DictWriter(buf, fieldnames=cols, lineterminator="\n")
-    w.writeheader()
-    w.writerows(rows)
-    atomic_write_text(out_dir / "summary.csv", buf.getvalue())
+    atomic_write_csv(out_dir / "summary.csv", rows, fieldnames=cols)
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(["file", "error"])

@@ -12,7 +12,6 @@ import json
 import os
 from pathlib import Path
 
-import torch
 from torch import nn
 
 from ..errors import ModelError

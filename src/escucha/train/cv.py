@@ -4,7 +4,6 @@ never heard them."""
 from __future__ import annotations
 
 import csv
-import io
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +13,7 @@ from ..data.splits import speaker_folds, speaker_split
 from ..data.waveforms import PreprocessConfig, WaveformCache, load_waveforms
 from ..errors import ConfigError
 from ..evaluate.metrics import classification_report, mean_std_table
-from ..utils.io import atomic_write_json, atomic_write_text
+from ..utils.io import atomic_write_csv, atomic_write_json
 from .config import TrainConfig
 from .loop import checkpoint_config, feature_config_for, fit, labels_for
 
@@ -58,9 +57,5 @@ def cross_validate(records: list[Utterance], config: TrainConfig, out_dir: str |
         "train_minutes_total": round(float(np.sum([r["train_minutes"] for r in reports])), 3),
     }
     atomic_write_json(out / "cv_summary.json", summary)
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
-    w.writeheader()
-    w.writerows(rows)
-    atomic_write_text(out / "cv_predictions.csv", buf.getvalue())
+    atomic_write_csv(out / "cv_predictions.csv", rows)
     return summary

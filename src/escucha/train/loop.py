@@ -7,8 +7,6 @@ many in a row stop the run with a clear error instead of writing a broken model.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import math
 import time
@@ -30,7 +28,7 @@ from ..features import FeatureConfig, FeatureExtractor
 from ..inference.predictor import Predictor
 from ..labels import EMOTIONS
 from ..models import count_parameters, create_model, model_spec
-from ..utils.io import atomic_write_json, atomic_write_text
+from ..utils.io import atomic_write_csv, atomic_write_json
 from ..utils.progress import progress
 from .augment import augment_waveforms, spec_augment
 from .checkpoint import save_checkpoint
@@ -122,16 +120,6 @@ def _crop_batch(waves: list[np.ndarray], idx: np.ndarray, length: int, rng: np.r
     """Random crop (or random-offset padding) of each chosen clip to ``length`` samples: ``(B, length)``."""
     return torch.from_numpy(np.stack([pad_or_crop(waves[i], length, mode="random", rng=rng) for i in idx])
                             .astype(np.float32, copy=False))
-
-
-def _write_csv(path: Path, rows: list[dict]) -> None:
-    if not rows:
-        return
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
-    w.writeheader()
-    w.writerows(rows)
-    atomic_write_text(path, buf.getvalue())
 
 
 def _score(pred: Predictor, waves: list[np.ndarray], y: np.ndarray) -> tuple[np.ndarray, float, dict]:
@@ -274,7 +262,7 @@ def fit(records: list[Utterance], config: TrainConfig, out_dir: str | Path, *, s
                 save_checkpoint(out / "checkpoint", model, {**ckpt_cfg, "selected": {"epoch": epoch, "val_uar": vrep["uar"]}})
         row["seconds"] = round(time.time() - t0, 2)
         history.append(row)
-        _write_csv(out / "metrics.csv", history)
+        atomic_write_csv(out / "metrics.csv", history)
         if hasattr(ep_bar, "set_postfix"):
             post = {"loss": row["train_loss"], "acc": row["train_acc"]}
             if "val_uar" in row:
@@ -298,7 +286,7 @@ def _finish(out, model, split, records, waves_by_idx, y_all, labels, best, t_sta
         probs, tloss, trep = _score(best_pred, [waves_by_idx[i] for i in split.test], y_all[split.test])
         trep = {**trep, "loss": tloss, "split": split.to_dict(), "best_epoch": best["epoch"]}
         atomic_write_json(out / "test_metrics.json", trep)
-        _write_csv(out / "predictions.csv", prediction_rows(test_recs, probs, labels))
+        atomic_write_csv(out / "predictions.csv", prediction_rows(test_recs, probs, labels))
         summary["test"] = {k: trep[k] for k in ("n", "accuracy", "uar", "macro_f1")}
     atomic_write_json(out / "summary.json", summary)
     return summary
@@ -320,7 +308,7 @@ def _fit_closed_form(trainer, pred, records, split, waves_by_idx, y_all, ckpt_cf
     if split.val:
         _, vloss, vrep = _score(pred, [waves_by_idx[i] for i in split.val], y_all[split.val])
         row.update({"val_loss": round(vloss, 5), "val_acc": round(vrep["accuracy"], 5), "val_uar": round(vrep["uar"], 5)})
-    _write_csv(out / "metrics.csv", [row])
+    atomic_write_csv(out / "metrics.csv", [row])
     save_checkpoint(out / "checkpoint", trainer.model,
                     {**ckpt_cfg, "model": {**ckpt_cfg["model"], "args": {**ckpt_cfg["model"]["args"], "C": info["C"]}},
                      "selected": info})
