@@ -86,3 +86,10 @@ def test_atomic_write_keeps_old_file_on_failure_and_normal_permissions(tmp_path)
             tmp.write_text("half")
             raise RuntimeError("crash")
     assert p.read_text() == "v1" and [f.name for f in tmp_path.iterdir()] == ["out.txt"]
+
+
+def test_unwritable_target_is_a_clear_error(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    with pytest.raises(CorpusError, match="cannot create the download folder"):
+        download_file("http://127.0.0.1:9/x.zip", blocker / "sub" / "x.zip", show_progress=False)

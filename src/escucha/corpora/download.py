@@ -54,7 +54,10 @@ def download_file(url: str, dest: str | os.PathLike, *, md5: str | None = None, 
     dest = Path(dest)
     if dest.is_file() and md5 and _digest(dest, "md5") == md5:
         return dest
-    dest.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise CorpusError(f"{dest.parent}: cannot create the download folder ({e.strerror})") from None
     part = dest.with_name(dest.name + ".part")
     try:
         with urllib.request.urlopen(url, timeout=timeout) as r, open(part, "wb") as out:
@@ -89,6 +92,8 @@ def extract_zip(archive: str | os.PathLike, target: str | os.PathLike) -> Path:
             z.extractall(target)
     except zipfile.BadZipFile as e:
         raise CorpusError(f"{archive}: not a valid zip archive ({e})") from None
+    except OSError as e:
+        raise CorpusError(f"{target}: cannot extract {archive} there ({e.strerror})") from None
     return target
 
 
