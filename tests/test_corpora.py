@@ -70,7 +70,7 @@ def test_unparsed_files_are_skipped_with_one_warning_or_fail_strict(tmp_path):
         recs = scan_ravdess(tmp_path)
     assert len(recs) == 2
     msgs = [str(x.message) for x in w if issubclass(x.category, CorpusWarning)]
-    assert len(msgs) == 1 and "skipped 2 of 4" in msgs[0]
+    assert len(msgs) == 1 and "skipped 2 of 4 audio files: 2 names that do not parse as RAVDESS" in msgs[0]
     with pytest.raises(CorpusError, match="not a RAVDESS name|emotion code"):
         scan_ravdess(tmp_path, strict=True)
 
@@ -93,7 +93,7 @@ def test_song_is_recognised_and_filterable(tmp_path):
 
 @pytest.mark.parametrize("setup, message", [
     (lambda p: p / "missing", "no such file or folder"),
-    (lambda p: p, "no .wav or .flac files"),
+    (lambda p: p, r"no audio files \(.wav, .flac, .ogg, .mp3\) found"),
 ])
 def test_missing_or_empty_folder_is_clear_error(tmp_path, setup, message):
     with pytest.raises(CorpusError, match=message):
@@ -113,6 +113,25 @@ def test_bad_manifest(tmp_path):
     p.write_text("a,b\n1,2\n")
     with pytest.raises(CorpusError, match="missing columns"):
         read_manifest(p)
+    with pytest.raises(CorpusError, match="neither an escucha manifest .* nor a label CSV"):
+        scan_corpus(p)
+
+
+def test_a_hand_written_escucha_manifest_keeps_working_and_its_labels_are_checked(fake_ravdess, tmp_path):
+    """Columns path,speaker,emotion are enough (relative paths, no corpus); labels go through the
+    one label space, so an old manifest with a label escucha lacks is an error, not a new class."""
+    clip = next(iter(sorted((fake_ravdess / "Actor_01").glob("*.wav"))))
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "a.wav").write_bytes(clip.read_bytes())
+    m = tmp_path / "data" / "m.csv"
+    m.write_text("path,speaker,emotion\na.wav,s1,Angry\n")
+    [r] = scan_corpus(m)
+    assert (r.path, r.speaker, r.emotion, r.corpus) == (str(tmp_path / "data" / "a.wav"), "s1", "angry", "data")
+    m.write_text("path,speaker,emotion\na.wav,s1,boredom\na.wav,s2,angry\n")
+    with pytest.raises(CorpusError, match="unknown emotion label 'boredom' \\(1 file\\)"):
+        scan_corpus(m)
+    with pytest.warns(CorpusWarning, match="skipped 1 of 2 rows"):
+        assert [r.speaker for r in scan_corpus(m, label_map={"boredom": None})] == ["s2"]
 
 
 @pytest.mark.integration

@@ -2,11 +2,18 @@
 
 The manifest (a CSV of records, see :mod:`escucha.corpora.manifest`) is the contract between
 ingestion and everything else: training, evaluation and reports only ever read manifests.
+:mod:`escucha.corpora.registry` knows every reader by name (:data:`CORPORA`) and detects a
+folder's corpus; your own data is read by :mod:`escucha.corpora.folders`.
 """
 
 from .manifest import Utterance, read_manifest, write_manifest, CorpusWarning
 from .ravdess import parse_ravdess_name, scan_ravdess, prepare_ravdess
 from .emodb import parse_emodb_name, scan_emodb
+from .savee import parse_savee_name, scan_savee
+from .tess import parse_tess_name, scan_tess
+from .cremad import parse_cremad_name, scan_cremad
+from .folders import scan_folders, read_label_csv
+from .registry import CORPORA, CorpusReader, detect_corpus, get_reader, scan_corpus, scan_corpora, summary_table
 
 __all__ = [
     "Utterance",
@@ -18,23 +25,19 @@ __all__ = [
     "prepare_ravdess",
     "parse_emodb_name",
     "scan_emodb",
+    "parse_savee_name",
+    "scan_savee",
+    "parse_tess_name",
+    "scan_tess",
+    "parse_cremad_name",
+    "scan_cremad",
+    "scan_folders",
+    "read_label_csv",
+    "CORPORA",
+    "CorpusReader",
+    "detect_corpus",
+    "get_reader",
     "scan_corpus",
+    "scan_corpora",
+    "summary_table",
 ]
-
-
-def scan_corpus(root, **kwargs):
-    """Read a folder or a manifest CSV into records.
-
-    ``root`` may be a manifest written by ``escucha data index`` (a ``.csv`` file), a RAVDESS
-    folder, or an EmoDB folder (recognised by its file names).
-    """
-    from pathlib import Path
-
-    from .emodb import looks_like_emodb
-
-    p = Path(root)
-    if p.suffix.lower() == ".csv" and p.is_file():
-        return read_manifest(p)
-    if p.is_dir() and looks_like_emodb(p):
-        return scan_emodb(p, strict=kwargs.get("strict", False))
-    return scan_ravdess(p, **kwargs)

@@ -3,89 +3,87 @@
 File names ``SSTTTEV.wav``: speaker ``SS``, text ``TTT``, emotion letter ``E`` (German initial),
 version ``V``. Burkhardt et al. (2005), Proc. Interspeech 2005, 1517-1520.
 
-Emotions map onto escucha's vocabulary: Ärger -> angry, Ekel -> disgust, Angst -> fearful,
-Freude -> happy, Trauer -> sad, neutral -> neutral; Langeweile (boredom) has no RAVDESS
-counterpart and keeps the label ``boredom``. RAVDESS calm and surprised do not occur in EmoDB.
+Emotions map onto escucha's vocabulary: Ärger (W) -> angry, Ekel (E) -> disgust, Angst (A) ->
+fearful, Freude (F) -> happy, Trauer (T) -> sad, neutral (N) -> neutral. Langeweile (L, boredom)
+has no escucha label: those clips are skipped and counted in the scan's :class:`CorpusWarning`,
+never given another label. EmoDB has no calm and no surprised.
 """
 
 from __future__ import annotations
 
 import os
 import re
-import warnings
 from pathlib import Path
 
 from ..errors import CorpusError
-from .manifest import CorpusWarning, Utterance
+from .common import SkipLog, check_folder, finish, iter_audio_files, mostly, read_header
+from .manifest import Utterance
 
-__all__ = ["parse_emodb_name", "scan_emodb", "EMODB_EMOTIONS", "looks_like_emodb"]
+__all__ = ["parse_emodb_name", "scan_emodb", "EMODB_EMOTIONS", "looks_like_emodb", "LABELS"]
 
-EMODB_EMOTIONS = {"W": "angry", "L": "boredom", "E": "disgust", "A": "fearful", "F": "happy", "T": "sad",
-                  "N": "neutral"}
+#: Emotion letter -> escucha label; ``None``: no escucha label (boredom), skipped.
+EMODB_EMOTIONS: dict[str, str | None] = {"W": "angry", "L": None, "E": "disgust", "A": "fearful", "F": "happy",
+                                          "T": "sad", "N": "neutral"}
+#: The escucha labels EmoDB has.
+LABELS: tuple[str, ...] = ("neutral", "happy", "sad", "angry", "fearful", "disgust")
+LAYOUT = "wav/03a01Fa.wav: speaker, text, emotion letter (German initial), version"
 FEMALE = {"08", "09", "13", "14", "16"}
 MALE = {"03", "10", "11", "12", "15"}
 _NAME = re.compile(r"^(\d\d)([ab]\d\d)([WLEAFTN])([a-z])$")
 
 
 def parse_emodb_name(name: str) -> dict:
-    """``"03a01Fa.wav"`` -> ``{"speaker": "03", "text": "a01", "emotion": "happy", "version": "a",
-    "gender": "male"}``. Raises :class:`CorpusError` for other names."""
+    """Parse an EmoDB file name.
+
+    ``"03a01Fa.wav"`` -> ``{"speaker": "03", "text": "a01", "code": "F", "emotion": "happy",
+    "version": "a", "gender": "male"}``. For boredom (``L``) ``emotion`` is ``None``: escucha has
+    no such label.
+
+    Raises
+    ------
+    CorpusError
+        For names that are not EmoDB names or name a speaker EmoDB does not have.
+    """
     m = _NAME.match(Path(name).stem)
     if not m:
         raise CorpusError(f"{name}: not an EmoDB name (expected e.g. 03a01Fa.wav)")
     spk, text, emo, ver = m.groups()
     if spk not in FEMALE | MALE:
         raise CorpusError(f"{name}: speaker {spk} is not an EmoDB speaker")
-    return {"speaker": spk, "text": text, "emotion": EMODB_EMOTIONS[emo], "version": ver,
+    return {"speaker": spk, "text": text, "code": emo, "emotion": EMODB_EMOTIONS[emo], "version": ver,
             "gender": "female" if spk in FEMALE else "male"}
 
 
 def looks_like_emodb(root: str | os.PathLike) -> bool:
-    """True if the folder holds EmoDB-named WAV files (checks the first few found)."""
-    n = 0
-    for _, _, files in os.walk(root):
-        for fn in files:
-            if fn.lower().endswith(".wav"):
-                if not _NAME.match(Path(fn).stem):
-                    return False
-                n += 1
-                if n >= 5:
-                    return True
-    return n > 0
+    """True if most of the first audio files under ``root`` have EmoDB names."""
+    return mostly(root, lambda p: bool(_NAME.match(p.stem)))
 
 
 def scan_emodb(root: str | os.PathLike, *, strict: bool = False) -> list[Utterance]:
-    """Label every EmoDB clip under ``root`` (the ``wav/`` folder or its parent)."""
-    import soundfile as sf
+    """Label every EmoDB clip under ``root`` (the ``wav/`` folder or its parent).
 
-    root = Path(root)
-    if not root.exists():
-        raise CorpusError(f"{root}: no such file or folder")
-    records, skipped, n = [], [], 0
-    for path in sorted(root.rglob("*.wav")):
+    Boredom clips are left out (counted in the :class:`CorpusWarning`, also with ``strict``);
+    ``strict`` makes a name that does not parse or an unreadable file an error.
+    """
+    root = check_folder(root)
+    records, n = [], 0
+    log = SkipLog(root, strict=strict)
+    for path in iter_audio_files(root):
         n += 1
         try:
             f = parse_emodb_name(path.name)
-            info = sf.info(str(path))
         except CorpusError as e:
-            if strict:
-                raise
-            skipped.append(str(e))
+            log.bad(str(e), "names that do not parse as EmoDB")
             continue
-        except Exception as e:
-            msg = f"{path}: unreadable audio header ({str(e).splitlines()[0] if str(e) else type(e).__name__})"
-            if strict:
-                raise CorpusError(msg) from None
-            skipped.append(msg)
+        if f["emotion"] is None:
+            log.note("boredom (Langeweile) clips, which have no escucha label")
+            continue
+        try:
+            sr, frames, channels = read_header(path)
+        except CorpusError as e:
+            log.bad(str(e), "unreadable or empty files")
             continue
         records.append(Utterance(path=str(path.resolve()), corpus="emodb", speaker=f["speaker"], gender=f["gender"],
-                                 emotion=f["emotion"], duration=info.frames / info.samplerate,
-                                 sample_rate=int(info.samplerate), channels=int(info.channels), frames=int(info.frames),
-                                 statement=f["text"], repetition=0))
-    if n == 0:
-        raise CorpusError(f"{root}: no .wav files found")
-    if skipped:
-        warnings.warn(f"{root}: skipped {len(skipped)} of {n} files (first: {skipped[0]})", CorpusWarning, stacklevel=2)
-    if not records:
-        raise CorpusError(f"{root}: none of the {n} files is an EmoDB clip")
-    return records
+                                 emotion=f["emotion"], duration=frames / sr, sample_rate=sr, channels=channels,
+                                 frames=frames, statement=f["text"], repetition=0))
+    return finish(records, log, n, "EmoDB")

@@ -15,8 +15,8 @@ from ..utils.io import atomic_write_text
 
 __all__ = ["Utterance", "CorpusWarning", "write_manifest", "read_manifest", "AUDIO_EXTENSIONS"]
 
-#: File extensions the corpus readers accept (anything libsndfile decodes is fine for predict).
-AUDIO_EXTENSIONS = (".wav", ".flac")
+#: File extensions the corpus readers accept (libsndfile decodes all four).
+AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3")
 
 
 class CorpusWarning(UserWarning):
@@ -34,9 +34,10 @@ class Utterance:
     corpus : str
         Corpus name, e.g. ``"ravdess"``.
     speaker : str
-        Speaker id within the corpus (RAVDESS: the two-digit actor number).
+        Speaker id within the corpus (RAVDESS: the two-digit actor number); ids are only unique
+        inside one corpus, see :attr:`speaker_key`. ``""`` when the corpus does not say.
     gender : str
-        ``"male"`` or ``"female"``.
+        ``"male"``, ``"female"``, or ``""`` when unknown.
     emotion : str
         Emotion label (see :data:`escucha.labels.EMOTIONS`).
     duration : float
@@ -46,7 +47,8 @@ class Utterance:
     channels, frames : int
         From the file header.
     intensity, statement, repetition, modality, vocal_channel
-        RAVDESS fields (empty / 0 for corpora that do not have them).
+        RAVDESS fields, also used where another corpus has the same notion (CREMA-D's intensity
+        level and sentence, EmoDB's text code, SAVEE's sentence, TESS's word); empty / 0 otherwise.
     """
 
     path: str
@@ -67,6 +69,11 @@ class Utterance:
     @property
     def name(self) -> str:
         return os.path.basename(self.path)
+
+    @property
+    def speaker_key(self) -> str:
+        """``"corpus:speaker"``: unique across corpora (RAVDESS and EmoDB both have a speaker ``"03"``)."""
+        return f"{self.corpus}:{self.speaker}"
 
 
 _FIELDS = [f.name for f in fields(Utterance)]

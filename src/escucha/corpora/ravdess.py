@@ -8,16 +8,17 @@ Livingstone & Russo (2018), PLoS ONE 13(5): e0196391. Licence CC BY-NC-SA 4.0.
 from __future__ import annotations
 
 import os
-import warnings
 from collections import Counter
 from pathlib import Path
 from typing import Iterable
 
 from ..errors import CorpusError
 from ..labels import EMOTIONS
-from .manifest import AUDIO_EXTENSIONS, CorpusWarning, Utterance, write_manifest
+from .common import SkipLog, check_folder, finish, iter_audio_files, mostly, read_header
+from .manifest import Utterance, write_manifest
 
-__all__ = ["parse_ravdess_name", "scan_ravdess", "prepare_ravdess", "MODALITIES", "VOCAL_CHANNELS"]
+__all__ = ["parse_ravdess_name", "scan_ravdess", "looks_like_ravdess", "prepare_ravdess", "MODALITIES",
+           "VOCAL_CHANNELS", "LABELS"]
 
 MODALITIES = {1: "audio-video", 2: "video-only", 3: "audio-only"}
 VOCAL_CHANNELS = {1: "speech", 2: "song"}
@@ -72,14 +73,22 @@ def parse_ravdess_name(name: str) -> dict:
     }
 
 
-def _iter_audio_files(root: Path) -> Iterable[Path]:
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        for fn in sorted(filenames):
-            if fn.startswith("."):
-                continue
-            if fn.lower().endswith(AUDIO_EXTENSIONS):
-                yield Path(dirpath) / fn
+#: The escucha labels RAVDESS has: all eight.
+LABELS: tuple[str, ...] = EMOTIONS
+
+LAYOUT = "Actor_01/03-01-05-02-01-01-01.wav or flat; all labels from the seven two-digit codes"
+
+
+def looks_like_ravdess(root: str | os.PathLike) -> bool:
+    """True if most of the first audio files under ``root`` have RAVDESS names."""
+    def ok(p: Path) -> bool:
+        try:
+            parse_ravdess_name(p.name)
+        except CorpusError:
+            return False
+        return True
+
+    return mostly(root, ok)
 
 
 def scan_ravdess(
@@ -95,7 +104,7 @@ def scan_ravdess(
     Parameters
     ----------
     root : path
-        Folder to walk recursively; ``.wav`` and ``.flac`` files are considered.
+        Folder to walk recursively; ``.wav``, ``.flac``, ``.ogg`` and ``.mp3`` files are considered.
     strict : bool
         Raise on the first file whose name does not parse or whose header is unreadable,
         instead of skipping it with one summary :class:`CorpusWarning`.
@@ -110,26 +119,18 @@ def scan_ravdess(
     -------
     list of Utterance, sorted by path.
     """
-    import soundfile as sf
-
-    root = Path(root)
-    if not root.exists():
-        raise CorpusError(f"{root}: no such file or folder")
-    if not root.is_dir():
-        raise CorpusError(f"{root}: not a folder")
+    root = check_folder(root)
     keep_vc = set(vocal_channels) if vocal_channels is not None else None
     keep_mo = set(modalities) if modalities is not None else None
     records: list[Utterance] = []
-    skipped: list[tuple[Path, str]] = []
+    log = SkipLog(root, strict=strict)
     n_audio = 0
-    for path in _iter_audio_files(root):
+    for path in iter_audio_files(root):
         n_audio += 1
         try:
             f = parse_ravdess_name(path.name)
         except CorpusError as e:
-            if strict:
-                raise
-            skipped.append((path, str(e)))
+            log.bad(str(e), "names that do not parse as RAVDESS")
             continue
         if keep_vc is not None and f["vocal_channel"] not in keep_vc:
             continue
@@ -138,13 +139,9 @@ def scan_ravdess(
         sr, frames, channels = 0, 0, 1
         if read_headers:
             try:
-                info = sf.info(str(path))
-                sr, frames, channels = int(info.samplerate), int(info.frames), int(info.channels)
-            except Exception as e:  # libsndfile raises several types
-                msg = f"{path}: unreadable audio header ({str(e).splitlines()[0] if str(e) else type(e).__name__})"
-                if strict:
-                    raise CorpusError(msg) from None
-                skipped.append((path, msg))
+                sr, frames, channels = read_header(path)
+            except CorpusError as e:
+                log.bad(str(e), "unreadable or empty files")
                 continue
         records.append(Utterance(
             path=str(path.resolve()), corpus="ravdess", speaker=f"{f['actor']:02d}", gender=f["gender"],
@@ -152,19 +149,7 @@ def scan_ravdess(
             frames=frames, intensity=f["intensity"], statement=f["statement"], repetition=f["repetition"],
             modality=f["modality"], vocal_channel=f["vocal_channel"],
         ))
-    if n_audio == 0:
-        raise CorpusError(f"{root}: no .wav or .flac files found")
-    if skipped:
-        first = skipped[0][1]
-        warnings.warn(
-            f"{root}: skipped {len(skipped)} of {n_audio} audio files (first: {first})",
-            CorpusWarning, stacklevel=2,
-        )
-    if not records:
-        raise CorpusError(f"{root}: none of the {n_audio} audio files is a usable RAVDESS clip"
-                          + (f" (first problem: {skipped[0][1]})" if skipped else " after filtering"))
-    records.sort(key=lambda r: r.path)
-    return records
+    return finish(records, log, n_audio, "RAVDESS")
 
 
 def prepare_ravdess(corpus_dir: str | os.PathLike, output_dir: str | os.PathLike, **kwargs) -> Path:

@@ -1,0 +1,133 @@
+"""What every corpus reader shares: finding audio files, reading headers, reporting skipped files."""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections import Counter
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from ..errors import CorpusError
+from .manifest import AUDIO_EXTENSIONS, CorpusWarning
+
+__all__ = ["iter_audio_files", "sample_audio_files", "mostly", "read_header", "check_folder", "SkipLog", "finish"]
+
+_EXT_LIST = ", ".join(AUDIO_EXTENSIONS)
+
+
+def iter_audio_files(root: str | os.PathLike) -> Iterator[Path]:
+    """Audio files under ``root`` (extensions :data:`AUDIO_EXTENSIONS`), in sorted order;
+    hidden files and folders are left out."""
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for fn in sorted(filenames):
+            if not fn.startswith(".") and fn.lower().endswith(AUDIO_EXTENSIONS):
+                yield Path(dirpath) / fn
+
+
+def sample_audio_files(root: str | os.PathLike, n: int = 256, *, limit: int = 50_000) -> list[Path]:
+    """Up to ``n`` audio files spread evenly over the sorted walk of ``root`` (of at most
+    ``limit`` files), so that a sample reaches every part of the tree."""
+    found = []
+    for p in iter_audio_files(root):
+        found.append(p)
+        if len(found) >= limit:
+            break
+    if len(found) <= n:
+        return found
+    step = len(found) / n
+    return [found[int(i * step)] for i in range(n)]
+
+
+def mostly(root: str | os.PathLike, ok: Callable[[Path], bool], *, fraction: float = 0.9) -> bool:
+    """True if ``root`` is a folder and at least ``fraction`` of a sample of its audio files pass
+    ``ok``: a few stray files do not hide a corpus's layout, and a folder that holds several
+    corpora is not taken for one of them."""
+    if not Path(root).is_dir():
+        return False
+    sample = sample_audio_files(root)
+    return bool(sample) and sum(1 for p in sample if ok(p)) >= fraction * len(sample)
+
+
+def read_header(path: Path) -> tuple[int, int, int]:
+    """``(sample_rate, frames, channels)`` from the file header, without decoding the audio.
+
+    Raises
+    ------
+    CorpusError
+        If the header cannot be read or the file holds no samples.
+    """
+    import soundfile as sf
+
+    try:
+        info = sf.info(str(path))
+    except Exception as e:  # libsndfile raises several types
+        raise CorpusError(f"{path}: unreadable audio header "
+                          f"({str(e).splitlines()[0] if str(e) else type(e).__name__})") from None
+    if info.frames <= 0 or info.samplerate <= 0:
+        raise CorpusError(f"{path}: holds no audio samples")
+    return int(info.samplerate), int(info.frames), int(info.channels)
+
+
+def check_folder(root: str | os.PathLike) -> Path:
+    root = Path(root)
+    if not root.exists():
+        raise CorpusError(f"{root}: no such file or folder")
+    if not root.is_dir():
+        raise CorpusError(f"{root}: not a folder")
+    return root
+
+
+class SkipLog:
+    """Files a reader leaves out, grouped by reason, reported as one :class:`CorpusWarning`.
+
+    ``bad`` records a problem (a name that does not parse, an unreadable header) and raises it
+    instead when ``strict``; ``note`` records a deliberate skip (EmoDB's boredom, a label the
+    user's label map maps to null) that ``strict`` does not turn into an error.
+    """
+
+    def __init__(self, root: Path, *, strict: bool = False):
+        self.root = root
+        self.strict = strict
+        self.counts: Counter[str] = Counter()
+        self.first: dict[str, str] = {}
+
+    def bad(self, message: str, reason: str) -> None:
+        if self.strict:
+            raise CorpusError(message)
+        self.counts[reason] += 1
+        self.first.setdefault(reason, message)
+
+    def note(self, reason: str, n: int = 1) -> None:
+        self.counts[reason] += n
+
+    def __len__(self) -> int:
+        return sum(self.counts.values())
+
+    def first_problem(self) -> str | None:
+        return next(iter(self.first.values()), None)
+
+    def summary(self) -> str:
+        parts = []
+        for reason, n in self.counts.most_common():
+            first = self.first.get(reason)
+            parts.append(f"{n} {reason}" + (f" (first: {first})" if first else ""))
+        return "; ".join(parts)
+
+
+def finish(records: list, log: SkipLog, n_audio: int, what: str) -> list:
+    """Warn about skipped files, refuse an empty result, and sort the records by path."""
+    root = log.root
+    if n_audio == 0:
+        raise CorpusError(f"{root}: no audio files ({_EXT_LIST}) found")
+    if len(log):
+        warnings.warn(f"{root}: skipped {len(log)} of {n_audio} audio files: {log.summary()}", CorpusWarning,
+                      stacklevel=3)
+    if not records:
+        first = log.first_problem()
+        raise CorpusError(f"{root}: none of the {n_audio} audio files is a usable {what} clip"
+                          + (f" (first problem: {first})" if first else
+                             f" ({log.summary()})" if len(log) else " after filtering"))
+    records.sort(key=lambda r: r.path)
+    return records
