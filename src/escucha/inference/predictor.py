@@ -88,7 +88,7 @@ class Predictor:
 
     @classmethod
     def from_checkpoint(cls, path: str | os.PathLike) -> "Predictor":
-        from ..train.checkpoint import load_checkpoint
+        from ..checkpoint import load_checkpoint
 
         models, cfg = load_checkpoint(path)
         return cls(models, cfg)
@@ -189,6 +189,25 @@ class EnsemblePredictor(Predictor):
 
     def __init__(self, members: Sequence[Predictor], weights: Sequence[float], config: dict,
                  bands: Sequence[str] | None = None):
+        """Combine loaded ``members``; ``weights`` (finite, > 0, one per member) are normalised to sum 1.
+
+        Raises
+        ------
+        ModelError
+            No members, a weight count that differs from the member count, a weight that is not
+            a finite number > 0, or members that disagree on labels or preprocessing.
+        """
+        members = list(members)
+        if not members:
+            raise ModelError("an ensemble needs at least one member; got none")
+        try:
+            w = np.asarray([float(x) for x in weights], dtype=np.float64)
+        except (TypeError, ValueError):
+            raise ModelError(f"ensemble weights must be numbers, one per member; got {weights!r}") from None
+        if w.shape != (len(members),):
+            raise ModelError(f"ensemble has {len(members)} members but {w.size} weights; give one weight per member")
+        if not (np.all(np.isfinite(w)) and np.all(w > 0)):
+            raise ModelError(f"ensemble weights must be finite numbers > 0; got {w.tolist()}")
         labels = list(members[0].labels)
         pre = members[0].preprocess_config
         for m in members[1:]:
@@ -196,8 +215,8 @@ class EnsemblePredictor(Predictor):
                 raise ModelError(f"ensemble members disagree on labels: {m.labels} vs {labels}")
             if (m.preprocess_config.trim_db, m.preprocess_config.loudness_db) != (pre.trim_db, pre.loudness_db):
                 raise ModelError("ensemble members must share preprocessing (trim_db, loudness_db)")
-        self.members = list(members)
-        self.weights = np.asarray(weights, dtype=np.float64) / float(np.sum(weights))
+        self.members = members
+        self.weights = w / float(w.sum())
         self.bands = list(bands) if bands else ["any"] * len(self.members)
         bad = set(self.bands) - set(BANDS)
         if bad or len(self.bands) != len(self.members):
@@ -213,15 +232,22 @@ class EnsemblePredictor(Predictor):
 
     @classmethod
     def from_checkpoint(cls, path: str | os.PathLike) -> "EnsemblePredictor":
-        import json
+        """Load an ensemble folder; its config and every member are validated as untrusted input
+        (member paths must stay inside the folder, weights finite and > 0)."""
+        from ..checkpoint import member_dirs, read_checkpoint_config
 
-        from ..train.checkpoint import resolve_checkpoint_dir
-
-        d = resolve_checkpoint_dir(path)
-        cfg = json.loads((d / "config.json").read_text())
-        members = [Predictor.from_checkpoint(d / m["path"]) for m in cfg["ensemble"]]
-        return cls(members, [float(m.get("weight", 1.0)) for m in cfg["ensemble"]], cfg,
-                   bands=[m.get("band", "any") for m in cfg["ensemble"]])
+        d, cfg = read_checkpoint_config(path)
+        source = d / "config.json"
+        if "ensemble" not in cfg:
+            raise ModelError(f"{source}: not an ensemble (no 'ensemble' member list); load it with load_model")
+        members = [Predictor.from_checkpoint(p) for p in member_dirs(d, cfg)]
+        if "labels" in cfg and list(cfg["labels"]) != list(members[0].labels):
+            raise ModelError(f"{source}: labels {cfg['labels']} differ from the members' {members[0].labels}")
+        try:
+            return cls(members, [float(m.get("weight", 1.0)) for m in cfg["ensemble"]], cfg,
+                       bands=[m.get("band", "any") for m in cfg["ensemble"]])
+        except ModelError as e:
+            raise ModelError(f"{source}: {e}") from None
 
     def band_of(self, y: np.ndarray) -> str:
         """``"narrow"`` for telephone-band input (almost no energy above 4.2 kHz), else ``"wide"``."""
@@ -271,21 +297,24 @@ class EnsemblePredictor(Predictor):
 
 def load_model(path: str | os.PathLike | None = None) -> Predictor:
     """Load a trained model (a checkpoint folder, a run folder or an ensemble folder);
-    ``None`` loads the bundled one."""
-    import json
+    ``None`` loads the bundled one.
 
-    from ..train.checkpoint import resolve_checkpoint_dir
+    The folder is untrusted input: its config is checked against
+    :mod:`escucha.checkpoint_schema` and every path it names must stay inside it.
+
+    Raises
+    ------
+    ModelError
+        Naming the file and the problem (missing, bad config field, bad weights).
+    """
+    from ..checkpoint import read_checkpoint_config
 
     if path is None:
         path = bundled_model_dir()
         if not (path / "config.json").is_file():
             raise ModelError(f"{path}: no bundled model in this installation; pass --model RUN_DIR")
-    d = resolve_checkpoint_dir(path)
-    try:
-        is_ensemble = "ensemble" in json.loads((d / "config.json").read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise ModelError(f"{d / 'config.json'}: not valid JSON ({e})") from None
-    return (EnsemblePredictor if is_ensemble else Predictor).from_checkpoint(d)
+    d, cfg = read_checkpoint_config(path)
+    return (EnsemblePredictor if "ensemble" in cfg else Predictor).from_checkpoint(d)
 
 
 def make_ensemble(model_dirs: Sequence[str | os.PathLike], out_dir: str | os.PathLike, *,
