@@ -77,7 +77,7 @@ def test_predict_json_and_bad_file_among_good(tiny_model, fake_ravdess, tmp_path
     out = json.loads(r.stdout)
     assert [o["file"] for o in out] == [str(good[0]), str(good[1])]
     for o in out:
-        assert set(o) == {"file", "label", "probabilities"}
+        assert set(o) == {"file", "label", "probabilities", "duration"}
         assert sum(o["probabilities"].values()) == pytest.approx(1.0, abs=1e-4)
         assert o["label"] == max(o["probabilities"], key=o["probabilities"].get)
     assert "broken.wav" in r.stderr and "Traceback" not in r.stderr

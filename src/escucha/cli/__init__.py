@@ -2,6 +2,16 @@
 
 Each command lives in its own module with ``register(subparsers)``; errors from the library
 (:class:`escucha.EscuchaError`) are printed as one line, never as a traceback.
+
+Exit status, the same for every command:
+
+====  =====================================================================================
+0     every input was handled (inputs that cannot be judged, e.g. "no speech found", count)
+1     some inputs failed (each named on stderr); the others got their results
+2     usage or configuration error (bad option, model, corpus or config); nothing was done
+130   interrupted (Ctrl-C or SIGTERM); finished outputs are kept, partial ones are not written
+3     internal error (a bug: please report it; ``ESCUCHA_DEBUG=1`` shows the traceback)
+====  =====================================================================================
 """
 
 from __future__ import annotations
@@ -12,7 +22,9 @@ import sys
 import warnings
 
 from .. import __version__
-from ..errors import EscuchaError
+from ..errors import AudioError, EscuchaError
+
+EXIT_OK, EXIT_INPUT, EXIT_USAGE, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
 #: command modules (escucha.cli.<name>), in the order shown by --help
 COMMAND_MODULES = ["data", "train", "evaluate", "predict", "ensemble", "models", "explore", "report", "analyze"]
@@ -41,16 +53,38 @@ def main(argv: list[str] | None = None) -> int:
         import os
 
         os.environ["ESCUCHA_PROGRESS"] = "0"  # every bar, including the library's own
+    import os
+    import signal
+
+    def _term(signum, frame):
+        raise KeyboardInterrupt
+
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, _term)  # a clean stop on SIGTERM too: no partial outputs
     try:
         rc = args.func(args)
+    except AudioError as e:
+        print(f"escucha: error: {e}", file=sys.stderr)
+        return EXIT_INPUT
     except EscuchaError as e:
         print(f"escucha: error: {e}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     except KeyboardInterrupt:
         print("escucha: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     except BrokenPipeError:
-        return 0
+        return EXIT_OK
+    except MemoryError:
+        print("escucha: error: out of memory (try a smaller --batch-size, fewer --jobs, or shorter inputs)",
+              file=sys.stderr)
+        return EXIT_USAGE
+    except Exception as e:  # a bug: one line, the traceback only on request
+        if os.environ.get("ESCUCHA_DEBUG"):
+            raise
+        where = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+        print(f"escucha: internal error ({where}); please report it, ESCUCHA_DEBUG=1 shows the traceback",
+              file=sys.stderr)
+        return EXIT_INTERNAL
     return int(rc or 0)
 
 

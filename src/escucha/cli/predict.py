@@ -11,7 +11,9 @@ def register(sub):
     p = sub.add_parser("predict", help="say which emotion each recording expresses")
     p.add_argument("files", nargs="+", help="audio files, or folders (searched for .wav, .flac, .ogg, .mp3)")
     p.add_argument("--model", help="model or run folder (default: the bundled model)")
-    p.add_argument("--json", action="store_true", help='print a JSON list of {"file", "label", "probabilities"}')
+    p.add_argument("--json", action="store_true",
+                   help='print a JSON list of {"file", "label", "probabilities", "duration"} (strict JSON; '
+                        'inputs that cannot be judged have "label": null and an "outcome")')
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run_predict)
 
@@ -34,18 +36,31 @@ def expand_inputs(items) -> list[str]:
     return out
 
 
+def format_prediction(p) -> str:
+    """One line for a person: ``file: label (confidence)   probabilities`` or the outcome."""
+    if p.label is None:
+        return f"{p.file}: {p.outcome} ({p.reason})"
+    probs = "  ".join(f"{k} {v:.2f}" for k, v in sorted(p.probabilities.items(), key=lambda kv: -kv[1]))
+    what = "of speech time" if p.long else ""
+    return f"{p.file}: {p.label} ({p.confidence:.0%}{' ' + what if what else ''})   {probs}"
+
+
 def run_predict(args) -> int:
     from ..inference import load_model
+    from ..inference.predictor import LONG_SECONDS
 
     predictor = load_model(args.model)
     files = expand_inputs(args.files)
     preds, errors = predictor.predict_files(files, show_progress=len(files) > 20 and not args.quiet)
     for f, msg in errors:
         print(f"escucha: error: {msg}", file=sys.stderr)
+    for p in preds:
+        if p.long:
+            print(f"escucha: note: {p.file} is {p.duration:.0f} s long (over {LONG_SECONDS:.0f} s): scored over its "
+                  "speech segments; 'escucha analyze' shows how the emotion changes over time", file=sys.stderr)
     if args.json:
-        print(json.dumps([p.to_dict() for p in preds], indent=None))
+        print(json.dumps([p.to_dict() for p in preds], allow_nan=False))
     else:
         for p in preds:
-            probs = "  ".join(f"{k} {v:.2f}" for k, v in sorted(p.probabilities.items(), key=lambda kv: -kv[1]))
-            print(f"{p.file}: {p.label} ({p.confidence:.0%})   {probs}")
+            print(format_prediction(p))
     return 1 if errors else 0

@@ -24,25 +24,63 @@ __all__ = ["Prediction", "Predictor", "EnsemblePredictor", "load_model", "bundle
            "make_ensemble"]
 
 
+#: inputs longer than this (seconds) are scored like ``escucha analyze`` scores a call: voice
+#: activity first, then windows over speech only, in bounded memory
+LONG_SECONDS = 30.0
+
+
 @dataclass
 class Prediction:
-    """Result for one input: the most probable ``label`` and all class ``probabilities``."""
+    """Result for one input.
 
-    label: str
+    Attributes
+    ----------
+    label : str or None
+        The most probable emotion; ``None`` when the input could not be judged (see ``outcome``).
+    probabilities : dict
+        Probability of every label (empty when not judged). For inputs longer than
+        :data:`LONG_SECONDS` these are the shares of speech time per emotion, as in
+        ``escucha analyze``'s summary, and ``label`` is its dominant emotion.
+    file : str or None
+    outcome : str or None
+        ``None`` when labelled; else ``"too short"`` or ``"no speech found"``
+        (:mod:`escucha.inference.gate`), with ``reason`` saying why.
+    duration : float or None
+        Seconds of audio.
+    long : bool
+        True when the input was scored as a long recording (speech segments only).
+    """
+
+    label: str | None
     probabilities: dict[str, float]
     file: str | None = None
+    outcome: str | None = None
+    reason: str = ""
+    duration: float | None = None
+    long: bool = False
 
     @property
-    def confidence(self) -> float:
-        return self.probabilities[self.label]
+    def confidence(self) -> float | None:
+        return self.probabilities[self.label] if self.label is not None else None
+
+    @property
+    def judged(self) -> bool:
+        return self.outcome is None
 
     def probabilities_array(self, labels: Sequence[str]) -> np.ndarray:
-        """Probabilities in the order of ``labels``, shape ``(len(labels),)``."""
-        return np.array([self.probabilities[lab] for lab in labels], dtype=np.float32)
+        """Probabilities in the order of ``labels``, shape ``(len(labels),)`` (NaN when not judged)."""
+        return np.array([self.probabilities.get(lab, np.nan) for lab in labels], dtype=np.float32)
 
     def to_dict(self) -> dict:
-        return {"file": self.file, "label": self.label,
-                "probabilities": {k: round(v, 6) for k, v in self.probabilities.items()}}
+        d = {"file": self.file, "label": self.label,
+             "probabilities": {k: round(v, 6) for k, v in self.probabilities.items()}}
+        if self.duration is not None:
+            d["duration"] = round(self.duration, 3)
+        if self.outcome is not None:
+            d["outcome"], d["reason"] = self.outcome, self.reason
+        if self.long:
+            d["long"] = True
+        return d
 
 
 def clip_windows(y: np.ndarray, length: int, *, hop: int | None = None) -> np.ndarray:
@@ -124,8 +162,10 @@ class Predictor:
         out /= np.bincount(owner, minlength=n)[:, None]
         return out.astype(np.float32)
 
-    def prepare(self, y: np.ndarray, sample_rate: int, *, name: str = "audio") -> np.ndarray:
-        """Mono, resampled, preprocessed float32 signal ready for :meth:`predict_proba_waveforms`."""
+    def prepare(self, y: np.ndarray, sample_rate: int, *, name: str = "audio", preprocess_: bool = True,
+                resample_: bool = True) -> np.ndarray:
+        """Mono, resampled, preprocessed float32 signal ready for :meth:`predict_proba_waveforms`
+        (``preprocess_=False``: not preprocessed; ``resample_=False``: nor resampled)."""
         y = np.asarray(y)
         if np.issubdtype(y.dtype, np.integer):
             y = y.astype(np.float32) / float(np.iinfo(y.dtype).max)
@@ -133,27 +173,86 @@ class Predictor:
         if y.ndim == 2:
             # accept (C, T) or (T, C): channels is the short axis
             y = to_mono(y if y.shape[0] <= y.shape[1] else y.T)
+        if int(sample_rate) <= 0:
+            raise AudioError(f"{name}: sample rate must be positive, got {sample_rate} Hz")
+        if not resample_:
+            return y
         y = resample(y, int(sample_rate), self.sample_rate)
-        return preprocess(y, self.sample_rate, self.preprocess_config, name=name)
+        return preprocess(y, self.sample_rate, self.preprocess_config, name=name) if preprocess_ else y
 
     def load(self, path: str | os.PathLike) -> np.ndarray:
         y, _ = load_audio(path, sample_rate=self.sample_rate)
         return preprocess(y, self.sample_rate, self.preprocess_config, name=str(path))
 
-    def _to_prediction(self, p: np.ndarray, file: str | None) -> Prediction:
+    def _to_prediction(self, p: np.ndarray, file: str | None, duration: float | None = None) -> Prediction:
+        if not np.all(np.isfinite(p)):
+            raise ModelError(f"{file or 'audio'}: the model gave non-finite probabilities (a broken checkpoint?)")
         probs = {lab: float(v) for lab, v in zip(self.labels, p)}
-        return Prediction(label=self.labels[int(np.argmax(p))], probabilities=probs, file=file)
+        return Prediction(label=self.labels[int(np.argmax(p))], probabilities=probs, file=file, duration=duration)
+
+    def _judge(self, y: np.ndarray, file: str | None, sr: int) -> Prediction | None:
+        from .gate import judge
+
+        outcome, reason = judge(y, sr)
+        if outcome is None:
+            return None
+        return Prediction(label=None, probabilities={}, file=file, outcome=outcome, reason=reason,
+                          duration=y.shape[-1] / sr)
+
+    def _predict_long(self, x, file: str | None, sample_rate: int | None = None) -> Prediction:
+        """Score a long input as ``escucha analyze`` does; the summary becomes the prediction."""
+        from ..longaudio.analyze import CallAnalyzer, analyze_file
+
+        if file is not None:
+            res = analyze_file(x, self)
+        else:
+            y = np.asarray(x, dtype=np.float32)
+            y = y.T if y.ndim == 2 and y.shape[0] <= y.shape[1] else y
+            an = CallAnalyzer(self, sample_rate=int(sample_rate), channels_in=1 if y.ndim == 1 else y.shape[1])
+            an.feed(y)
+            an.finish()
+            res = an.result()
+        summ = res.summary
+        if summ.get("dominant") is None:
+            return Prediction(label=None, probabilities={}, file=file, outcome="no speech found",
+                              reason=f"voice activity detection found no speech in {res.duration:.1f} s",
+                              duration=res.duration, long=True)
+        return Prediction(label=summ["dominant"], probabilities=dict(summ["emotion_share"]), file=file,
+                          duration=res.duration, long=True)
 
     # -- public API --------------------------------------------------------------------------
     def predict(self, x, sample_rate: int | None = None) -> Prediction:
-        """Predict one input: a path, or an array ``(T,)``/``(C, T)`` with its ``sample_rate``."""
+        """Predict one input: a path, or an array ``(T,)``/``(C, T)`` with its ``sample_rate``.
+
+        Inputs too short or without speech get a :class:`Prediction` with ``label=None`` and an
+        ``outcome`` instead of a label (:mod:`escucha.inference.gate`). Inputs longer than
+        :data:`LONG_SECONDS` are scored over their speech segments, in bounded memory, and the
+        result is the share of speech time per emotion (as in ``escucha analyze``).
+        """
         if isinstance(x, (str, os.PathLike)):
-            y, file = self.load(x), str(x)
+            from ..audio import audio_info
+
+            file = str(x)
+            info = audio_info(x)
+            if info["duration"] > LONG_SECONDS:
+                return self._predict_long(x, file)
+            y, sr = load_audio(x)
         else:
             if sample_rate is None:
                 raise AudioError("array input needs sample_rate= (Hz)")
-            y, file = self.prepare(x, sample_rate), None
-        return self._to_prediction(self.predict_proba_waveforms([y])[0], file)
+            file = None
+            arr = np.asarray(x)
+            n = arr.shape[-1] if arr.ndim == 1 else max(arr.shape, default=0)
+            if int(sample_rate) > 0 and n > LONG_SECONDS * int(sample_rate):
+                return self._predict_long(x, None, sample_rate)
+            y, sr = self.prepare(x, sample_rate, preprocess_=False, resample_=False), int(sample_rate)
+        # judged at the input's own rate: a model's low rate must not hide the speech band
+        verdict = self._judge(y, file, sr)
+        if verdict is not None:
+            return verdict
+        y = resample(y, sr, self.sample_rate)
+        y = preprocess(y, self.sample_rate, self.preprocess_config, name=file or "audio")
+        return self._to_prediction(self.predict_proba_waveforms([y])[0], file, y.shape[-1] / self.sample_rate)
 
     def predict_files(self, paths: Iterable[str | os.PathLike], *, show_progress: bool = False
                       ) -> tuple[list[Prediction], list[tuple[str, str]]]:
@@ -253,6 +352,8 @@ class EnsemblePredictor(Predictor):
         """``"narrow"`` for telephone-band input (almost no energy above 4.2 kHz), else ``"wide"``."""
         if self.sample_rate <= 2 * NARROWBAND_CUT_HZ:
             return "narrow"
+        if len(y) < 2:
+            return "wide"
         spec = np.abs(np.fft.rfft(np.asarray(y, dtype=np.float64))) ** 2
         freqs = np.fft.rfftfreq(len(y), 1.0 / self.sample_rate)
         total = float(spec.sum())

@@ -1,0 +1,64 @@
+"""The built wheel, installed into a fresh virtual environment, predicts with the bundled model
+from a folder outside the repository (the editable tree is not on the path)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import sysconfig
+import venv
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from .conftest import REPO
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("wheel")
+    r = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(out),
+                        str(REPO)], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    (whl,) = out.glob("escucha-*.whl")
+    return whl
+
+
+def test_wheel_carries_the_whole_bundled_model(wheel):
+    names = set(zipfile.ZipFile(wheel).namelist())
+    model = REPO / "src" / "escucha" / "assets"
+    expected = {str(p.relative_to(REPO / "src")) for p in model.rglob("*") if p.is_file()}
+    missing = sorted(e for e in expected if e not in names)
+    assert not missing, f"files missing from the wheel: {missing[:5]}"
+    assert any(n.endswith("assets/model/member-0/model.safetensors") for n in names)
+
+
+def test_wheel_in_fresh_venv_predicts_outside_the_repo(wheel, tmp_path):
+    env_dir = tmp_path / "venv"
+    venv.create(env_dir, with_pip=True)
+    py = env_dir / "bin" / "python"
+    # dependencies come from this environment's site-packages (a path entry, so its editable
+    # escucha finder is not activated); escucha itself only from the wheel
+    site = Path(sysconfig.get_paths()["purelib"])
+    (next((env_dir / "lib").glob("python3*")) / "site-packages" / "deps.pth").write_text(str(site) + "\n")
+    r = subprocess.run([str(py), "-m", "pip", "install", "--no-deps", "-q", str(wheel)], capture_output=True,
+                       text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    work = tmp_path / "elsewhere"
+    work.mkdir()
+    sample = REPO / "src" / "escucha" / "assets" / "samples" / "sample.wav"
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH",)}
+    r = subprocess.run([str(env_dir / "bin" / "escucha"), "predict", str(sample), "--json"], cwd=work,
+                       capture_output=True, text=True, timeout=300, env=env)
+    assert r.returncode == 0, r.stderr
+    (pred,) = json.loads(r.stdout)
+    assert pred["label"] in {"neutral", "calm", "happy", "sad", "angry", "fearful", "disgust", "surprised"}
+    assert abs(sum(pred["probabilities"].values()) - 1.0) < 1e-3
+    where = subprocess.run([str(py), "-c", "import escucha; print(escucha.__file__)"], cwd=work,
+                           capture_output=True, text=True, env=env).stdout.strip()
+    assert str(env_dir) in where and str(REPO) not in where
