@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from escucha.corpora import scan_ravdess
-from escucha.data import random_split, speaker_folds, speaker_split
+from escucha.data import corpus_split, random_split, speaker_folds, speaker_split
 from escucha.errors import ConfigError, ModelError
 from escucha.evaluate.metrics import classification_report, confusion_matrix, macro_f1, uar
 from escucha.models import count_parameters, create_model, list_models
@@ -17,18 +17,18 @@ def recs(fake_ravdess):
 def test_speaker_folds_disjoint_complete_reproducible_balanced(recs):
     folds = speaker_folds(recs, k=3, seed=0)
     flat = [s for f in folds for s in f]
-    assert sorted(flat) == sorted({r.speaker for r in recs}) and len(flat) == len(set(flat))
+    assert sorted(flat) == sorted({r.speaker_key for r in recs}) and len(flat) == len(set(flat))
     assert folds == speaker_folds(recs, k=3, seed=0)
     assert folds != speaker_folds(recs, k=3, seed=1) or folds != speaker_folds(recs, k=3, seed=2)
     # 3 men + 3 women over 3 folds: one of each per fold
     for f in folds:
-        assert sorted(int(s) % 2 for s in f) == [0, 1]
+        assert sorted(int(s.split(':')[1]) % 2 for s in f) == [0, 1]
 
 
 @pytest.mark.parametrize("fold", [0, 1, 2])
 def test_speaker_split_keeps_speakers_apart(recs, fold):
     sp = speaker_split(recs, k=3, fold=fold, val_speakers=1, seed=0)
-    sets = {name: {recs[i].speaker for i in getattr(sp, name)} for name in ("train", "val", "test")}
+    sets = {name: {recs[i].speaker_key for i in getattr(sp, name)} for name in ("train", "val", "test")}
     assert not (sets["train"] & sets["test"]) and not (sets["train"] & sets["val"]) and not (sets["val"] & sets["test"])
     assert len(sp.train) + len(sp.val) + len(sp.test) == len(recs)
     assert sets["test"] == set(speaker_folds(recs, k=3, seed=0)[fold])
@@ -36,8 +36,8 @@ def test_speaker_split_keeps_speakers_apart(recs, fold):
 
 
 def test_every_speaker_tested_exactly_once_over_folds(recs):
-    tested = [recs[i].speaker for f in range(3) for i in speaker_split(recs, k=3, fold=f, seed=0).test]
-    assert sorted(tested) == sorted(r.speaker for r in recs)
+    tested = [recs[i].speaker_key for f in range(3) for i in speaker_split(recs, k=3, fold=f, seed=0).test]
+    assert sorted(tested) == sorted(r.speaker_key for r in recs)
 
 
 @pytest.mark.parametrize("kw, message", [
@@ -88,3 +88,35 @@ def test_logmel_models_shapes_and_size(name):
     m = create_model(name, n_classes=8, in_channels=64).eval()
     assert m(torch.zeros(2, 64, 301)).shape == (2, 8)
     assert count_parameters(m) < 5_000_000
+
+
+def _two_corpora(recs):
+    """The fake RAVDESS twice: as corpus "a" and as corpus "b", with the same speaker ids."""
+    import dataclasses
+
+    return [dataclasses.replace(r, corpus=c, path=r.path + c) for c in ("a", "b") for r in recs]
+
+
+def test_multi_corpus_folds_keep_same_named_speakers_apart_and_spread_corpora(recs):
+    both = _two_corpora(recs)
+    folds = speaker_folds(both, k=3, seed=0)
+    flat = [s for f in folds for s in f]
+    assert len(flat) == len(set(flat)) == 12          # "a:01" and "b:01" are two speakers
+    for f in folds:                                   # every fold holds speakers of both corpora
+        assert {s.split(":")[0] for s in f} == {"a", "b"}
+    for fold in range(3):
+        sp = speaker_split(both, k=3, fold=fold, val_speakers=2, seed=0)
+        sets = {n: {both[i].speaker_key for i in getattr(sp, n)} for n in ("train", "val", "test")}
+        assert not (sets["train"] & sets["test"]) and not (sets["val"] & sets["test"])
+
+
+def test_leave_one_corpus_out_keeps_corpora_disjoint(recs):
+    both = _two_corpora(recs)
+    sp = corpus_split(both, test_corpus="b", val_speakers=2, seed=0)
+    assert {both[i].corpus for i in sp.test} == {"b"} and len(sp.test) == len(recs)
+    assert {both[i].corpus for i in sp.train + sp.val} == {"a"}
+    assert len(sp.val) > 0 and not ({both[i].speaker_key for i in sp.val} & {both[i].speaker_key for i in sp.train})
+    with pytest.raises(ConfigError, match="not in the data"):
+        corpus_split(both, test_corpus="c")
+    with pytest.raises(ConfigError, match="two corpora"):
+        corpus_split(recs, test_corpus=recs[0].corpus)

@@ -15,7 +15,7 @@ import numpy as np
 from ..corpora.manifest import Utterance
 from ..errors import ConfigError
 
-__all__ = ["Split", "speaker_folds", "speaker_split", "random_split", "all_split"]
+__all__ = ["Split", "speaker_folds", "speaker_split", "random_split", "all_split", "corpus_split"]
 
 
 @dataclass
@@ -34,18 +34,31 @@ class Split:
 
 
 def _speaker_genders(records: list[Utterance]) -> dict[str, str]:
+    """``{"corpus:speaker": gender}``: speakers are keyed by corpus (RAVDESS and EmoDB both have
+    a speaker "03", who are two people)."""
     out: dict[str, str] = {}
     for r in records:
-        out.setdefault(r.speaker, r.gender or "unknown")
+        out.setdefault(r.speaker_key, r.gender or "unknown")
     return out
+
+
+def _check_speakers(records: list[Utterance]) -> None:
+    anonymous = sorted({r.corpus or "?" for r in records if not r.speaker})
+    if anonymous:
+        raise ConfigError(f"clips of {', '.join(anonymous)} have no speaker id, so no speaker-independent split can "
+                          "be made; give speakers (a 'speaker' column, or speaker folders above the label folders) "
+                          "or use --split random")
 
 
 def speaker_folds(records: list[Utterance], *, k: int = 5, seed: int = 0) -> list[list[str]]:
     """Partition the speakers into ``k`` disjoint folds, reproducibly for a given ``seed``.
 
-    Speakers of each gender are shuffled and dealt round-robin, continuing where the previous
-    gender stopped, so folds differ in size by at most one speaker and are gender-balanced.
+    Speakers (``"corpus:speaker"`` keys) of each corpus and gender are shuffled and dealt
+    round-robin, continuing where the previous group stopped, so folds differ in size by at most
+    one speaker and every fold holds speakers of every corpus (that has at least ``k``) and both
+    genders. Speakers stay disjoint across folds inside every corpus.
     """
+    _check_speakers(records)
     genders = _speaker_genders(records)
     speakers = sorted(genders)
     if k < 2:
@@ -56,8 +69,9 @@ def speaker_folds(records: list[Utterance], *, k: int = 5, seed: int = 0) -> lis
     rng = np.random.default_rng(seed)
     folds: list[list[str]] = [[] for _ in range(k)]
     i = 0
-    for g in sorted(set(genders.values())):
-        group = [s for s in speakers if genders[s] == g]
+    groups = sorted({(s.split(":", 1)[0], genders[s]) for s in speakers})
+    for corpus, g in groups:
+        group = [s for s in speakers if genders[s] == g and s.split(":", 1)[0] == corpus]
         for s in rng.permutation(group):
             folds[i % k].append(str(s))
             i += 1
@@ -96,18 +110,39 @@ def speaker_split(records: list[Utterance], *, k: int = 5, fold: int = 0, val_sp
     val_spk = set(_pick_val_speakers(rest, genders, val_speakers, seed + fold))
     train_spk = set(rest) - val_spk
     sp = {"train": sorted(train_spk), "val": sorted(val_spk), "test": sorted(test_spk)}
-    idx = {name: [i for i, r in enumerate(records) if r.speaker in set(v)] for name, v in sp.items()}
+    idx = {name: [i for i, r in enumerate(records) if r.speaker_key in set(v)] for name, v in sp.items()}
     return Split(idx["train"], idx["val"], idx["test"], kind="actors", speakers=sp)
 
 
 def all_split(records: list[Utterance], *, val_speakers: int = 0, seed: int = 0) -> Split:
     """Every speaker trains (for the final model); optionally hold out validation speakers."""
     genders = _speaker_genders(records)
+    if val_speakers:
+        _check_speakers(records)
     val_spk = set(_pick_val_speakers(sorted(genders), genders, val_speakers, seed))
-    train = [i for i, r in enumerate(records) if r.speaker not in val_spk]
-    val = [i for i, r in enumerate(records) if r.speaker in val_spk]
+    train = [i for i, r in enumerate(records) if r.speaker_key not in val_spk]
+    val = [i for i, r in enumerate(records) if r.speaker_key in val_spk]
     return Split(train, val, [], kind="all",
                  speakers={"train": sorted(set(genders) - val_spk), "val": sorted(val_spk), "test": []})
+
+
+def corpus_split(records: list[Utterance], *, test_corpus: str, val_speakers: int = 2, seed: int = 0) -> Split:
+    """Leave one corpus out: every clip of ``test_corpus`` is the test set; ``val_speakers``
+    speakers of the other corpora are held out for model selection; the rest train."""
+    corpora = sorted({r.corpus for r in records})
+    if test_corpus not in corpora:
+        raise ConfigError(f"corpus {test_corpus!r} is not in the data (corpora: {', '.join(corpora)})")
+    if len(corpora) < 2:
+        raise ConfigError("leave-one-corpus-out needs at least two corpora in --data")
+    rest = [r for r in records if r.corpus != test_corpus]
+    genders = _speaker_genders(rest)
+    val_spk = set(_pick_val_speakers(sorted(genders), genders, val_speakers, seed))
+    test = [i for i, r in enumerate(records) if r.corpus == test_corpus]
+    val = [i for i, r in enumerate(records) if r.corpus != test_corpus and r.speaker_key in val_spk]
+    train = [i for i, r in enumerate(records) if r.corpus != test_corpus and r.speaker_key not in val_spk]
+    sp = {"train": sorted(set(genders) - val_spk), "val": sorted(val_spk),
+          "test": sorted({r.speaker_key for r in records if r.corpus == test_corpus})}
+    return Split(train, val, test, kind="corpus", speakers=sp)
 
 
 def random_split(records: list[Utterance], *, test_fraction: float = 0.2, val_fraction: float = 0.1,
