@@ -512,8 +512,12 @@ def test_batch_is_resumable_and_lists_bad_files(model, mono_call, stereo_call, t
     assert rep2.analysed == [] and len(rep2.skipped) == 2 and len(rep2.errors) == 1
     assert (out / "a.wav.json").stat().st_mtime_ns == stamp
     assert len(list(csv.DictReader(open(out / "summary.csv")))) == 2
-    rep3 = analyze_folder(calls, model.predictor, out, show_progress=False, channels="split", hop=0.5)
-    assert len(rep3.analysed) == 2      # other settings: redone, not skipped
+    with pytest.raises(ConfigError, match=r"other settings \(hop 1\.5 -> 0\.5\).*--force"):
+        analyze_folder(calls, model.predictor, out, show_progress=False, channels="split", hop=0.5)
+    assert (out / "a.wav.json").stat().st_mtime_ns == stamp     # refused: nothing replaced
+    rep3 = analyze_folder(calls, model.predictor, out, show_progress=False, channels="split", hop=0.5, force=True)
+    assert len(rep3.analysed) == 2      # other settings with --force: redone, not skipped
+    assert json.loads((out / "a.wav.json").read_text())["settings"]["hop"] == 0.5
 
     (calls / "broken.wav").unlink()
     args = ["analyze", str(calls), "-o", str(out), "--model", model.path, "--channels", "split", "--hop", "0.5", "--quiet"]

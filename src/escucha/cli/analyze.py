@@ -6,11 +6,19 @@
     escucha analyze stereo.wav --channels split --channel-names agent,customer
     escucha analyze calls/ -o out/ --jobs 4        # resumable batch, out/summary.csv, out/errors.csv
     arecord -q -t raw -f S16_LE -r 16000 -c 1 | escucha analyze - --rate 16000
+
+Nothing existing is replaced without --force: a file's <name>.json, .segments.csv or
+.timeline.png already in -o is an error. A folder's -o belongs to one batch (see
+escucha.longaudio.batch): the same folder and settings resume; other settings, or results not
+made by a batch, need --force (which starts over, deleting only escucha's own outputs there);
+a folder holding other files is refused even with --force. Ctrl-C or SIGTERM stops the batch
+(exit 130) with only complete results written; the next run resumes.
 """
 
 from __future__ import annotations
 
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 
@@ -40,7 +48,8 @@ def register(sub):
     p.add_argument("--vad-threshold", type=float, default=0.5, metavar="P", help="Silero speech threshold (default 0.5)")
     p.add_argument("--jobs", type=int, default=1, metavar="N", help="parallel worker processes for a folder")
     p.add_argument("--threads", type=int, default=1, metavar="N", help="threads per worker (default 1)")
-    p.add_argument("--force", action="store_true", help="re-analyse files already done in -o")
+    p.add_argument("--force", action="store_true",
+                   help="replace existing results in -o (a folder input: start over, analysing every file again)")
     p.add_argument("--rate", type=int, metavar="HZ", help="sample rate of raw PCM on stdin (required with -)")
     p.add_argument("--format", default="s16le", choices=("s16le", "s32le", "f32le"),
                    help="sample format of raw PCM on stdin (default s16le)")
@@ -71,6 +80,39 @@ def _fmt_summary(res) -> str:
     return "\n".join(lines)
 
 
+def _check_outputs(out: Path, name: str, *, force: bool) -> None:
+    """Refuse, before any work, to replace one file's results in ``out`` without ``force``."""
+    from ..errors import ConfigError
+
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"{out}: exists and is not a folder; give a folder for the results with -o")
+    for suffix in (".json", ".segments.csv", ".timeline.png"):
+        p = out / f"{name}{suffix}"
+        if p.is_dir():
+            raise ConfigError(f"{p}: is a folder; cannot write a result there")
+        if p.exists() and not force:
+            raise ConfigError(f"{p}: already exists; pass --force to replace it")
+
+
+@contextmanager
+def _sigterm_interrupts():
+    """SIGTERM stops a batch as Ctrl-C does (workers stopped, complete results kept, exit 130)."""
+    import signal
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    try:
+        old = signal.signal(signal.SIGTERM, interrupt)
+    except ValueError:  # not the main thread: leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, old)
+
+
 def run_analyze(args) -> int:
     import json
 
@@ -95,8 +137,9 @@ def run_analyze(args) -> int:
         if not args.out:
             raise ConfigError(f"{src} is a folder: give an output folder with -o DIR")
         predictor = load_model(args.model)
-        rep = analyze_folder(src, predictor, args.out, jobs=args.jobs, force=args.force, plot=args.plot,
-                             show_progress=not args.quiet, threads=args.threads, **opts)
+        with _sigterm_interrupts():
+            rep = analyze_folder(src, predictor, args.out, jobs=args.jobs, force=args.force, plot=args.plot,
+                                 show_progress=not args.quiet, threads=args.threads, **opts)
         for f, msg in rep.errors:
             print(f"escucha: error: {msg}", file=sys.stderr)
         print(f"analysed {len(rep.analysed)} file(s) ({rep.audio_seconds / 3600:.2f} h of audio) in {rep.seconds:.0f} s, "
@@ -104,6 +147,8 @@ def run_analyze(args) -> int:
               f"summary: {rep.summary_csv}, errors: {rep.errors_csv}")
         return 1 if rep.errors else 0
 
+    if args.out:
+        _check_outputs(Path(args.out), "stdin" if src == "-" else Path(src).name, force=args.force)
     predictor = load_model(args.model)
     if src == "-":
         if not args.rate:
@@ -130,7 +175,10 @@ def run_analyze(args) -> int:
             for seg in res.segments:
                 print(_fmt_segment(seg))
     if args.out:
-        res.write(args.out, plot=args.plot)
+        paths = res.write(args.out, plot=args.plot)
+        stale = Path(args.out) / f"{paths['json'].name[:-len('.json')]}.timeline.png"
+        if not args.plot and stale.is_file():  # --force: no plot of an earlier analysis beside this one
+            stale.unlink()
     if args.json:
         print(json.dumps(res.to_dict()))
     else:
