@@ -17,7 +17,8 @@ def register(sub):
     p.add_argument("--pitch-clips", type=int, default=None,
                    help="estimate pitch (pYIN, slow) on at most N clips, stratified by emotion (default: all; 0: none)")
     p.add_argument("--jobs", type=int, default=None, help="worker processes reading audio (default: up to 4)")
-    p.add_argument("--force", action="store_true", help="replace an existing report")
+    p.add_argument("--force", action="store_true",
+                   help="replace an existing report (explore.html, cues.csv and its figures/)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run_explore)
 

@@ -35,7 +35,7 @@ from ..errors import ConfigError, CorpusError, EscuchaError
 from ..labels import EMOTIONS
 from ..utils.io import atomic_write_text
 from ..utils.progress import progress
-from .html import HtmlReport, Raw, check_writable, emotion_tag, esc, kv_table, table
+from .html import FIGURES_DIR, HtmlReport, Raw, check_writable, emotion_tag, esc, kv_table, table
 
 __all__ = ["write_explore_report", "clip_cues", "compute_cues", "CUE_SAMPLE_RATE", "PITCH_FMIN", "PITCH_FMAX"]
 
@@ -53,6 +53,10 @@ MEL = dict(kind="logmel", sample_rate=CUE_SAMPLE_RATE, n_fft=512, win_length=400
            fmin=0.0, fmax=8000.0, top_db=80.0, normalize="none")
 #: Name of the HTML file inside the output folder.
 HTML_NAME = "explore.html"
+#: Per-clip measurements written beside it.
+CUES_NAME = "cues.csv"
+#: Every figure the report may write, as ``figures/<name>.png``.
+FIGURE_NAMES = ("clip", "emotions", "durations", "balance", "emotion_intensity", "cues")
 
 CUE_FIELDS = ["duration", "trimmed_duration", "level_db", "f0_median", "f0_range_st", "voiced_fraction"]
 
@@ -264,7 +268,11 @@ def write_explore_report(
         Clip shown as waveform and mel spectrogram: a file path, or a clip's file name or stem;
         default: the corpus's first clip.
     force : bool
-        Replace an existing ``explore.html``; otherwise :class:`ConfigError`.
+        Replace an earlier report. Without it, any of the report's files already in ``out_dir``
+        (``explore.html``, ``cues.csv``, ``figures/<name>.png`` for the names in
+        :data:`FIGURE_NAMES`) is a :class:`ConfigError`, raised before any work. With it, the
+        report's files are replaced and its figures that this report does not make are removed;
+        other files in ``out_dir`` are left alone.
     trim_db : float
         Silence-trimming threshold in dB below each clip's loudest frame.
     pitch_clips : int or None
@@ -287,7 +295,7 @@ def write_explore_report(
         raise CorpusError(f"{source}: corpus folder or manifest not found")
     if out.exists() and not out.is_dir():
         raise ConfigError(f"{out}: exists and is not a folder")
-    check_writable(html_path, force=force)
+    _check_outputs(out, force=force)
     if not trim_db > 0:
         raise ConfigError(f"trim_db must be > 0 dB, got {trim_db}")
     if pitch_clips is not None and pitch_clips < 0:
@@ -321,8 +329,29 @@ def write_explore_report(
                 f'(pitch on {cue_info["pitch_clips"]} clips); whole report in '
                 f'{time.perf_counter() - t_start:.1f} s. Per-clip measurements: <code>cues.csv</code>.</p>'),
             nav="Timing")
-    _write_cues_csv(out / "cues.csv", records, cues, root)
-    return rep.write(html_path, force=force)
+    _write_cues_csv(out / CUES_NAME, records, cues, root)
+    written = rep.write(html_path, force=force)
+    for name in set(FIGURE_NAMES) - set(rep.figures):  # --force: no figure of the old report left beside
+        (out / FIGURES_DIR / f"{name}.png").unlink(missing_ok=True)
+    return written
+
+
+def _outputs(out: Path) -> list[Path]:
+    """Every file an explore report in ``out`` writes (the HTML first)."""
+    return [out / HTML_NAME, out / CUES_NAME] + [out / FIGURES_DIR / f"{n}.png" for n in FIGURE_NAMES]
+
+
+def _check_outputs(out: Path, *, force: bool) -> None:
+    """Refuse to replace any of an earlier report's files (the HTML, ``cues.csv`` or a figure)
+    unless ``force``; a folder where one of them should be is refused either way."""
+    for p in _outputs(out):
+        if p.is_dir():
+            raise ConfigError(f"{p}: is a folder, cannot write a report file there")
+    check_writable(out / HTML_NAME, force=force)
+    if not force:
+        for p in _outputs(out):
+            if p.exists():
+                raise ConfigError(f"{p}: already exists (part of an earlier report); pass --force to replace it")
 
 
 def _fmt_minutes(seconds: float) -> str:
