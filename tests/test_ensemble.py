@@ -62,9 +62,111 @@ def test_band_routing_sends_telephone_audio_to_narrow_members(two_models, tmp_pa
     wide = (0.1 * rng.standard_normal(32000)).astype(np.float32)          # full-band noise
     narrow = soxr.resample(soxr.resample(wide, 16000, 8000), 8000, 16000)  # telephone band
     assert ens.band_of(wide) == "wide" and ens.band_of(narrow) == "narrow"
-    pa, pb = load_model(a), load_model(b)
+    # each input is answered by its band's member alone: the ensemble's scores are that member's
+    # scores on the same audio (noise is "no speech" to predict(), so compare raw scores)
+    ma, mb = ens.members
     got = ens.predict_proba_waveforms([wide, narrow])
-    np.testing.assert_allclose(got[0], pa.predict(wide, sample_rate=16000).probabilities_array(pa.labels), atol=2e-3)
-    np.testing.assert_allclose(got[1], pb.predict(narrow, sample_rate=16000).probabilities_array(pb.labels), atol=2e-3)
+    np.testing.assert_allclose(got[0], ma.predict_proba_waveforms(ens._for_member(ma, [wide]))[0], atol=2e-3)
+    np.testing.assert_allclose(got[1], mb.predict_proba_waveforms(ens._for_member(mb, [narrow]))[0], atol=2e-3)
+    assert not np.allclose(got[0], mb.predict_proba_waveforms(ens._for_member(mb, [wide]))[0], atol=2e-3)
     with pytest.raises(ConfigError, match="bands"):
         make_ensemble([a, b], tmp_path / "bad", bands=["wide"])
+
+
+def _tree(folder):
+    return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*"))
+
+
+def test_force_swaps_in_a_new_ensemble_and_leaves_nothing_beside(two_models, tmp_path):
+    a, b = two_models
+    out = tmp_path / "ens"
+    make_ensemble([a, b], out, weights=[1, 1])
+    make_ensemble([b, a, b], out, weights=[1, 2, 3], force=True)
+    cfg = json.loads((out / "config.json").read_text())
+    assert [m["weight"] for m in cfg["ensemble"]] == [1.0, 2.0, 3.0]
+    assert sorted(p.name for p in out.iterdir()) == ["config.json", "member-0", "member-1", "member-2"]
+    assert [p.name for p in tmp_path.iterdir()] == ["ens"]  # no .ens.new-*/.ens.old-* left
+    assert len(load_model(out).members) == 3
+
+
+def test_force_never_replaces_a_folder_holding_other_files(two_models, tmp_path):
+    a, b = two_models
+    mine = tmp_path / "mine"
+    (mine / "member-0").mkdir(parents=True)
+    (mine / "member-0" / "notes.txt").write_text("precious")
+    (mine / "results.csv").write_text("x\n")
+    before = _tree(mine)
+    for force in (False, True):
+        with pytest.raises(ConfigError, match=r"mine"):
+            make_ensemble([a, b], mine, force=force)
+    assert _tree(mine) == before and (mine / "member-0" / "notes.txt").read_text() == "precious"
+    # an ensemble folder the user added a file to is not ours to delete any more
+    ens = tmp_path / "ens"
+    make_ensemble([a, b], ens)
+    (ens / "README.md").write_text("my notes on this ensemble")
+    with pytest.raises(ConfigError, match=r"README\.md.*even with --force"):
+        make_ensemble([a, b], ens, force=True)
+    assert (ens / "README.md").is_file() and (ens / "member-1" / "config.json").is_file()
+    # a run folder (one of the members) is never a target
+    with pytest.raises(ConfigError, match=r"member"):
+        make_ensemble([a, b], a, force=True)
+    assert (a / "checkpoint" / "config.json").is_file()
+
+
+def test_output_inside_or_holding_a_member_is_refused(two_models, tmp_path):
+    import shutil
+
+    a, b = two_models
+    ens = tmp_path / "ens"
+    make_ensemble([a, b], ens)
+    c = tmp_path / "c"
+    shutil.copytree(a, c)
+    before = _tree(ens)
+    with pytest.raises(ConfigError, match=r"is, holds or lies inside the member"):  # OUT holds a member
+        make_ensemble([ens / "member-0", b], ens, force=True)
+    with pytest.raises(ConfigError, match=r"is, holds or lies inside the member"):  # OUT inside a member
+        make_ensemble([c, b], c / "ens2")
+    assert _tree(ens) == before and not (c / "ens2").exists()
+
+
+@pytest.mark.parametrize("weights", [[0, 1], [-1, 2], [float("nan"), 1], [float("inf"), 1]])
+def test_bad_weights_are_refused_before_anything_is_written(two_models, tmp_path, weights):
+    a, b = two_models
+    with pytest.raises(ConfigError, match="finite numbers > 0"):
+        make_ensemble([a, b], tmp_path / "e", weights=weights)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_failed_build_leaves_the_old_ensemble_as_it_was(two_models, tmp_path, monkeypatch):
+    import shutil
+
+    a, b = two_models
+    out = tmp_path / "ens"
+    make_ensemble([a, b], out, weights=[3, 1])
+    before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    real, calls = shutil.copytree, []
+
+    def fail_second(src, dst, *args, **kw):
+        calls.append(dst)
+        if len(calls) == 2:
+            raise KeyboardInterrupt  # Ctrl-C half-way through copying
+        return real(src, dst, *args, **kw)
+
+    monkeypatch.setattr(shutil, "copytree", fail_second)
+    with pytest.raises(KeyboardInterrupt):
+        make_ensemble([b, a], out, force=True)
+    assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
+    assert [p.name for p in tmp_path.iterdir()] == ["ens"]
+
+
+def test_cli_ensemble_refusal_is_one_line(two_models, tmp_path, capsys):
+    from escucha.cli import main
+
+    a, b = two_models
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "keep.txt").write_text("x")
+    assert main(["ensemble", str(a), str(b), "-o", str(mine), "--force"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("escucha: error: ") and "\n" not in err and "keep.txt" in err
+    assert main(["ensemble", str(a), str(b), "-o", str(tmp_path / "ok")]) == 0

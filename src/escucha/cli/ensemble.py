@@ -13,7 +13,9 @@ def register(sub):
     p.add_argument("--bands", nargs="+", choices=["any", "wide", "narrow"],
                    help="per model: answer for any input (default), only full-band ('wide') or only "
                         "telephone-band ('narrow', e.g. a model trained with telephone augmentation) input")
-    p.add_argument("--force", action="store_true", help="replace a non-empty output folder")
+    p.add_argument("--force", action="store_true",
+                   help="replace an existing ensemble folder (built aside, then swapped in; a folder holding "
+                        "anything but an ensemble is never replaced)")
     p.set_defaults(func=run_ensemble)
 
 

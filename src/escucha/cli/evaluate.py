@@ -13,7 +13,9 @@ def register(sub):
     p.add_argument("dir", help="RAVDESS folder or manifest CSV")
     p.add_argument("--model", help="model or run folder (default: the bundled model)")
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
-    p.add_argument("--predictions", help="also write a CSV of per-file predictions here")
+    p.add_argument("--predictions", metavar="FILE", help="also write a CSV of per-file predictions here "
+                                                         "(an existing FILE needs --force)")
+    p.add_argument("--force", action="store_true", help="replace an existing --predictions FILE")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run_evaluate)
 
@@ -57,10 +59,22 @@ def evaluate_records(predictor, records, *, show_progress=True):
     return report, prediction_rows(kept, probs, labels), errors
 
 
+def _check_predictions_path(path: Path, *, force: bool) -> None:
+    """Refuse, before any work, a --predictions FILE that exists (without ``force``) or is a folder."""
+    from ..errors import ConfigError
+
+    if path.is_dir():
+        raise ConfigError(f"{path}: is a folder; give a file name for the predictions CSV")
+    if path.exists() and not force:
+        raise ConfigError(f"{path}: already exists; pass --force to replace it")
+
+
 def run_evaluate(args) -> int:
     from ..corpora import scan_corpus
     from ..inference import load_model
 
+    if args.predictions:
+        _check_predictions_path(Path(args.predictions), force=args.force)
     predictor = load_model(args.model)
     records = scan_corpus(args.dir)
     report, rows, errors = evaluate_records(predictor, records, show_progress=not args.quiet)

@@ -421,35 +421,123 @@ def load_model(path: str | os.PathLike | None = None) -> Predictor:
 def make_ensemble(model_dirs: Sequence[str | os.PathLike], out_dir: str | os.PathLike, *,
                   weights: Sequence[float] | None = None, bands: Sequence[str] | None = None,
                   clip_seconds: float = 3.0, force: bool = False):
-    """Copy member checkpoints into ``out_dir/member-K`` and write the ensemble ``config.json``."""
-    import shutil
+    """Copy member checkpoints into ``out_dir/member-K`` and write the ensemble ``config.json``.
 
+    The ensemble is built in a hidden sibling folder (``.<name>.new-*``) and renamed into place
+    only when complete and loadable, so a failed or interrupted run leaves ``out_dir`` as it was.
+
+    ``out_dir`` may be new or an empty folder. An existing *ensemble* folder (its ``config.json``
+    lists the members and it holds nothing but that file and those ``member-K`` checkpoint
+    folders) is replaced only with ``force``: the old folder is renamed aside, the new one renamed
+    in, and only then is the old one deleted. Any other non-empty folder (a run, a model, the
+    user's files) is refused even with ``force``, as is an ``out_dir`` that is, holds or lies
+    inside one of the members.
+
+    Raises
+    ------
+    ConfigError
+        Fewer than 2 members, a weight per member that is not a finite number > 0, unknown bands,
+        or an ``out_dir`` that may not be written (see above).
+    ModelError
+        A member that cannot be loaded.
+    """
+    import math
+    import shutil
+    import tempfile
+
+    from ..checkpoint import FORMAT, VERSION, resolve_checkpoint_dir
     from ..errors import ConfigError
-    from ..train.checkpoint import FORMAT, VERSION, resolve_checkpoint_dir
     from ..utils.io import atomic_write_json
 
+    def _not_an_ensemble_folder(folder: Path) -> str | None:
+        """Why ``folder`` is not an ensemble folder this tool made (``None`` when it is one)."""
+        import json
+        import re
+
+        try:
+            cfg = json.loads((folder / "config.json").read_text())
+        except FileNotFoundError:
+            first = sorted(folder.iterdir())[0]
+            return f"not an escucha ensemble folder (no config.json; it holds {first})"
+        except (OSError, ValueError):
+            return "not an escucha ensemble folder (config.json unreadable)"
+        entries = cfg.get("ensemble") if isinstance(cfg, dict) else None
+        if not isinstance(entries, list):
+            return "not an escucha ensemble folder (its config.json lists no members)"
+        names = {e["path"] for e in entries if isinstance(e, dict) and isinstance(e.get("path"), str)}
+        for item in sorted(folder.iterdir()):
+            if item.name == "config.json":
+                continue
+            if not (item.name in names and re.fullmatch(r"member-\d+", item.name) and item.is_dir()
+                    and not item.is_symlink() and (item / "config.json").is_file()):
+                return f"holds {item}, which is not one of its member checkpoints"
+        return None
+
     out = Path(out_dir)
-    if out.exists() and any(out.iterdir()) and not force:
-        raise ConfigError(f"{out}: folder exists and is not empty; pass --force to replace it")
+    model_dirs = list(model_dirs)
     weights = list(weights) if weights else [1.0] * len(model_dirs)
     if len(weights) != len(model_dirs) or len(model_dirs) < 2:
         raise ConfigError(f"an ensemble needs >= 2 members and one weight each (got {len(model_dirs)} members, "
                           f"{len(weights)} weights)")
+    try:
+        weights = [float(w) for w in weights]
+    except (TypeError, ValueError):
+        raise ConfigError(f"ensemble weights must be numbers, one per member; got {weights}") from None
+    if not all(math.isfinite(w) and w > 0 for w in weights):
+        raise ConfigError(f"ensemble weights must be finite numbers > 0, one per member; got {weights}")
     bands = list(bands) if bands else ["any"] * len(model_dirs)
     if len(bands) != len(model_dirs) or set(bands) - set(BANDS):
         raise ConfigError(f"bands must be one of {', '.join(BANDS)} per member; got {bands}")
+    if not (isinstance(clip_seconds, (int, float)) and math.isfinite(clip_seconds) and clip_seconds > 0):
+        raise ConfigError(f"clip_seconds must be a finite number of seconds > 0, got {clip_seconds}")
+    srcs = [resolve_checkpoint_dir(p) for p in model_dirs]
+    target = out.resolve()
+    for p, src in zip(model_dirs, srcs):
+        for member in {Path(p).resolve(), src.resolve()}:
+            if target == member or target in member.parents or member in target.parents:
+                raise ConfigError(f"{out}: is, holds or lies inside the member {p}; write the ensemble to "
+                                  "another folder")
+    replace = False
+    if out.exists():
+        if not out.is_dir():
+            raise ConfigError(f"{out}: exists and is not a folder")
+        if any(out.iterdir()):
+            if not force:
+                raise ConfigError(f"{out}: folder exists and is not empty; pass --force to replace it")
+            why = _not_an_ensemble_folder(out)
+            if why:
+                raise ConfigError(f"{out}: {why}; refusing to replace it even with --force; choose another folder")
+            replace = True
     members = [Predictor.from_checkpoint(p) for p in model_dirs]  # validates every member
-    out.mkdir(parents=True, exist_ok=True)
-    entries = []
-    for i, (p, w) in enumerate(zip(model_dirs, weights)):
-        src = resolve_checkpoint_dir(p)
-        dst = out / f"member-{i}"
-        shutil.rmtree(dst, ignore_errors=True)
-        shutil.copytree(src, dst)
-        entries.append({"path": dst.name, "weight": float(w), "band": bands[i],
-                        "model": members[i].config["model"]["name"]})
-    heard = sorted({s for m in members for s in m.config.get("trained_on", {}).get("speakers", [])})
-    cfg = {"format": FORMAT, "version": VERSION, "ensemble": entries, "labels": members[0].labels,
-           "clip_seconds": clip_seconds, "trained_on": {"speakers": heard}}
-    atomic_write_json(out / "config.json", cfg)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    new = Path(tempfile.mkdtemp(prefix=f".{out.name}.new-", dir=out.parent))
+    old = new.with_name(new.name.replace(".new-", ".old-", 1))
+    try:
+        entries = []
+        for i, (src, w) in enumerate(zip(srcs, weights)):
+            dst = new / f"member-{i}"
+            shutil.copytree(src, dst)
+            entries.append({"path": dst.name, "weight": float(w), "band": bands[i],
+                            "model": members[i].config["model"]["name"]})
+        heard = sorted({s for m in members for s in m.config.get("trained_on", {}).get("speakers", [])})
+        cfg = {"format": FORMAT, "version": VERSION, "ensemble": entries, "labels": members[0].labels,
+               "clip_seconds": clip_seconds, "trained_on": {"speakers": heard}}
+        atomic_write_json(new / "config.json", cfg)
+        EnsemblePredictor.from_checkpoint(new)  # loadable before it replaces anything
+        if replace:
+            os.rename(out, old)
+            try:
+                os.rename(new, out)
+            except BaseException:
+                os.rename(old, out)
+                raise
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            if out.exists():
+                out.rmdir()  # empty
+            os.rename(new, out)
+    except BaseException:
+        shutil.rmtree(new, ignore_errors=True)
+        raise
     return EnsemblePredictor.from_checkpoint(out)
+
