@@ -2,6 +2,7 @@
 
 import csv
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,6 +15,8 @@ from escucha.train.cv import cross_validate
 from escucha.train.loop import TrainingError, fit
 
 pytestmark = pytest.mark.slow
+
+REPO = Path(__file__).resolve().parents[1]
 
 SMOKE = dict(model="m5", features={"kind": "raw", "sample_rate": 8000}, clip_seconds=1.0, batch_size=8,
              lr=0.01, weight_decay=1e-4, folds=3, val_speakers=1, threads=1)
@@ -115,3 +118,125 @@ def test_training_seed_does_not_move_speakers_between_folds(recs, tmp_path):
     c = make_split(recs, TrainConfig(**SMOKE, seed=1, split_seed=5))
     assert a.speakers == b.speakers
     assert a.speakers != c.speakers or a.test != c.test
+
+
+GOOD = dict(SMOKE, epochs=1)
+
+
+@pytest.mark.parametrize("change, message", [
+    ({}, None),
+    ({"lr": 1e-4, "weight_decay": 0.0, "label_smoothing": 0.0, "threads": 0, "fold": 2}, None),
+    ({"augment": {"noise_prob": 1.0, "snr_db": [5, 5], "speed_range": [0.8, 1.2]}}, None),
+    ({"lr": -1}, "lr must be a finite number > 0, got -1"),
+    ({"lr": 0}, "lr must be"),
+    ({"lr": float("nan")}, "lr must be .* got nan"),
+    ({"lr": float("inf")}, "lr must be"),
+    ({"lr": "0.01"}, "lr must be"),
+    ({"weight_decay": -0.1}, "weight_decay must be .* >= 0"),
+    ({"epochs": 0}, "epochs must be"),
+    ({"epochs": 2.5}, "epochs must be a whole number"),
+    ({"epochs": True}, "epochs must be a whole number"),
+    ({"batch_size": 1}, "batch_size must be"),
+    ({"clip_seconds": 0}, "clip_seconds must be"),
+    ({"clip_seconds": 1e9}, "clip_seconds must be .* <= 600"),
+    ({"folds": 1}, "folds must be"),
+    ({"fold": 3}, r"fold must be from 0 to 2 \(folds=3\), got 3"),
+    ({"fold": -1}, "fold must be"),
+    ({"val_speakers": -1}, "val_speakers must be"),
+    ({"threads": -2}, "threads must be"),
+    ({"seed": -1}, "seed must be"),
+    ({"label_smoothing": 1.0}, "label_smoothing must be .* < 1"),
+    ({"label_smoothing": -0.1}, "label_smoothing must be"),
+    ({"augment": {"noise_prob": 1.5}}, "augment.noise_prob must be .* <= 1, got 1.5"),
+    ({"augment": {"speed_prob": -0.1}}, "augment.speed_prob"),
+    ({"augment": {"snr_db": [40, 10]}}, "augment.snr_db must be .* low <= high"),
+    ({"augment": {"speed_range": [0, 1.1]}}, "augment.speed_range must be two finite numbers > 0"),
+    ({"augment": {"rt60_range": [0.5]}}, "augment.rt60_range"),
+    ({"augment": {"time_masks": -1}}, "augment.time_masks"),
+    ({"augment": {"mixup_alpha": -1}}, "augment.mixup_alpha"),
+    ({"augment": {"gain_db": float("inf")}}, "augment.gain_db"),
+    ({"select": "best"}, "select 'best' is not one of"),
+    ({"model": 5}, "model must be a model name"),
+    ({"features": "raw"}, "features must be an object"),
+])
+def test_settings_are_checked_when_made(change, message):
+    if message is None:
+        assert TrainConfig(**{**GOOD, **change}).epochs == 1
+    else:
+        with pytest.raises(ConfigError, match=message):
+            TrainConfig(**{**GOOD, **change})
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--lr", "-1"], "lr must be a finite number > 0, got -1.0"),
+    (["--lr", "nan"], "lr must be"),
+    (["--epochs", "0"], "epochs must be"),
+    (["--batch-size", "1"], "batch_size must be"),
+    (["--clip-seconds", "0"], "clip_seconds must be"),
+    (["--folds", "1"], "folds must be"),
+    (["--fold", "5", "--folds", "3"], "fold must be from 0 to 2"),
+    (["--val-speakers", "-1"], "val_speakers must be"),
+    (["--threads", "-1"], "threads must be"),
+    (["--config", "{bad_config}"], r"bad\.json: augment\.noise_prob must be"),
+])
+def test_bad_training_flags_are_one_line_and_leave_nothing(flags, message, fake_ravdess, tmp_path, capsys):
+    from escucha.cli import main
+
+    (tmp_path / "bad.json").write_text(json.dumps({"model": "m5", "augment": {"noise_prob": 2}}))
+    flags = [f.replace("{bad_config}", str(tmp_path / "bad.json")) for f in flags]
+    out = tmp_path / "run"
+    assert main(["train", "--data", str(fake_ravdess), "--out", str(out), "--quiet", *flags]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("escucha: error: ")
+    assert __import__("re").search(message, err[0]), err[0]
+    assert not out.exists()
+
+
+def test_bad_flag_then_rerun_needs_no_force(fake_ravdess, tmp_path, capsys):
+    from escucha.cli import main
+
+    args = ["train", "--data", str(fake_ravdess), "--epochs", "1", "--batch-size", "8", "--clip-seconds", "1",
+            "--folds", "3", "--threads", "1", "--out", str(tmp_path / "run"), "--no-report", "--quiet"]
+    assert main([*args, "--lr", "-1"]) == 2
+    assert main([*args, "--lr", "0.01"]) == 0
+    assert json.loads(capsys.readouterr().out)["test"]["n"] == 32
+
+
+def test_split_all_trains_on_every_speaker(recs):
+    from escucha.train.loop import make_split
+
+    cfg = TrainConfig(**{k: v for k, v in SMOKE.items() if k != "val_speakers"}, split="all")
+    assert cfg.val_speakers == 0 and cfg.select == "last"
+    sp = make_split(recs, cfg)
+    assert sorted(sp.train) == list(range(len(recs))) and not sp.val and not sp.test
+    # a config made for test-on-unseen-speakers and switched to "all" derives its defaults again
+    switched = TrainConfig(**{k: v for k, v in SMOKE.items() if k != "val_speakers"}).replace(split="all")
+    assert (switched.val_speakers, switched.select) == (0, "last")
+    # asking for validation speakers explicitly still works, and then selects on them
+    held = TrainConfig(**SMOKE, split="all")
+    assert held.val_speakers == 1 and held.select == "val_uar"
+    sp = make_split(recs, held)
+    assert len({recs[i].speaker for i in sp.val}) == 1 and len(sp.train) + len(sp.val) == len(recs)
+    assert TrainConfig().val_speakers == 2 and TrainConfig().select == "val_uar"
+
+
+def test_train_and_cv_default_to_the_shipped_recipe(fake_ravdess):
+    from escucha.cli import build_parser
+    from escucha.cli.train import _load
+    from escucha.train.config import DEFAULT_RECIPE, default_config
+    from escucha.train.loop import feature_config_for
+
+    shipped = load_config(REPO / "configs" / "m5-aug-last.json")
+    recipe = default_config()
+    assert {k: v for k, v in recipe.to_dict().items() if k != "features"} == \
+        {k: v for k, v in shipped.to_dict().items() if k != "features"}
+    assert feature_config_for(recipe) == feature_config_for(shipped)   # m5's preset: 8 kHz raw
+    for command in ("train", "cv"):
+        cfg, _, _ = _load(build_parser().parse_args([command, "--data", str(fake_ravdess)]))
+        assert cfg == recipe and cfg.model == "m5" and cfg.augment.noise_prob == 0.3
+    # explicit flags still win, and another model keeps its own features
+    cfg, _, _ = _load(build_parser().parse_args(["train", "--data", str(fake_ravdess), "--model", "cnn",
+                                                 "--epochs", "3", "--val-speakers", "2"]))
+    assert cfg.model == "cnn" and cfg.epochs == 3 and cfg.select == "val_uar"
+    assert feature_config_for(cfg).kind == "logmel"
+    assert DEFAULT_RECIPE["model"] == "m5"
