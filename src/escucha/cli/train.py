@@ -6,25 +6,39 @@ import json
 import sys
 from pathlib import Path
 
+#: training-option flags (argparse dest names) that --resume does not take: the run has its own
+_OPTION_FLAGS = ("config", "model", "features", "epochs", "batch_size", "lr", "seed", "split_seed", "trim_db",
+                 "clip_seconds", "threads", "val_speakers", "split", "fold", "folds")
+
 
 def _common(p):
-    p.add_argument("--data", required=True, help="RAVDESS folder or manifest CSV")
-    p.add_argument("--config", help="JSON file of training options (see configs/); flags override it")
-    p.add_argument("--model", help="model name (see 'escucha models'); default cnn")
+    p.add_argument("--data", help="RAVDESS folder or manifest CSV (with --resume: default the run's)")
+    p.add_argument("--config", help="JSON file of training options (see configs/); flags override it. "
+                                    "Default: the shipped model's recipe (configs/m5-aug-last.json)")
+    p.add_argument("--model", help="model name (see 'escucha models'). Default m5, with the shipped recipe: "
+                                   "8 kHz raw audio, gain/noise/speed augmentation, label smoothing, 80 epochs, "
+                                   "last epoch kept; another NAME without --config gets the same training "
+                                   "settings with its own features")
     p.add_argument("--features", choices=["raw", "logmel", "mfcc", "egemaps", "encoder"],
                    help="input features (default: the model's; see 'escucha models')")
-    p.add_argument("--epochs", type=int, help="passes over the training clips (default 30 or the config's)")
+    p.add_argument("--epochs", type=int, help="passes over the training clips (default 80 or the config's)")
     p.add_argument("--batch-size", type=int, help="clips per step (default 32)")
-    p.add_argument("--lr", type=float, help="peak learning rate of the one-cycle schedule (default 3e-3)")
+    p.add_argument("--lr", type=float, help="peak learning rate of the one-cycle schedule, > 0 (default 3e-3)")
     p.add_argument("--seed", type=int, help="initialisation / augmentation seed (default 0)")
     p.add_argument("--split-seed", type=int, help="seed of the speaker-fold assignment (default 0)")
     p.add_argument("--trim-db", type=float, help="trim leading/trailing silence quieter than this (dB below peak)")
-    p.add_argument("--clip-seconds", type=float, help="training crop length in seconds")
-    p.add_argument("--threads", type=int, help="CPU threads for torch (default: all)")
-    p.add_argument("--val-speakers", type=int, help="training speakers held out for model selection (default 2)")
+    p.add_argument("--clip-seconds", type=float, help="training crop length in seconds (default 3)")
+    p.add_argument("--threads", type=int, help="CPU threads for torch (default: all); a run repeats exactly "
+                                               "for the same seed and threads")
+    p.add_argument("--val-speakers", type=int,
+                   help="training speakers held out for model selection; with some, the epoch of best "
+                        "validation UAR is kept (default: none with the default recipe or --split all, "
+                        "else 2)")
     p.add_argument("--cache-dir", help="waveform cache folder (default $ESCUCHA_CACHE or ~/.cache/escucha)")
     p.add_argument("--no-cache", action="store_true", help="decode every file again, write no cache")
-    p.add_argument("--force", action="store_true", help="write into a non-empty output folder")
+    p.add_argument("--force", action="store_true",
+                   help="replace an existing output folder as a whole: the new one is built beside it "
+                        "(.NAME.partial) and swapped in when finished, the old one deleted only then")
     p.add_argument("--no-report", action="store_true", help="skip the HTML report at the end")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
 
@@ -34,31 +48,62 @@ def register(sub):
     _common(p)
     p.add_argument("--split", choices=["actors", "random", "all"],
                    help="actors: test on unseen speakers (default); random: class project's clip split, "
-                        "for comparison only; all: train on every speaker (final model)")
+                        "for comparison only; all: train on every speaker, none held out, last epoch kept "
+                        "(final model)")
     p.add_argument("--fold", type=int, help="which speaker fold is the test set (default 0)")
     p.add_argument("--folds", type=int, help="number of speaker folds (default 5)")
     p.add_argument("--out", default=None, help="run folder to create (default runs/<model>-<split>)")
+    p.add_argument("--resume", metavar="RUN_DIR",
+                   help="continue the unfinished run in RUN_DIR from its last completed epoch, with its own "
+                        "settings; it ends exactly where the uninterrupted run would have")
     p.set_defaults(func=run_train)
 
     c = sub.add_parser("cv", help="k-fold cross-validation by speaker; reports mean ± std")
     _common(c)
-    c.add_argument("--folds", type=int, default=5, help="speaker folds; each is the test set once (default 5)")
+    c.add_argument("--folds", type=int, help="speaker folds; each is the test set once (default 5)")
     c.add_argument("--out", default=None, help="folder to create (default runs/cv-<model>)")
+    c.add_argument("--resume", metavar="CV_DIR",
+                   help="continue an unfinished cross-validation: finished folds are kept, the others "
+                        "trained or continued")
     c.set_defaults(func=run_cv)
 
 
 def _load(args, **extra):
     from ..corpora import scan_corpus
-    from ..train.config import load_config
+    from ..errors import ConfigError
+    from ..train.config import default_config, load_config
 
-    over = dict(model=args.model, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed, split_seed=args.split_seed,
-                trim_db=args.trim_db, clip_seconds=args.clip_seconds, threads=args.threads,
-                val_speakers=args.val_speakers, **extra)
-    cfg = load_config(args.config, **over)
+    if not args.data:
+        raise ConfigError("--data is required (a corpus folder or manifest CSV)")
+    over = dict(model=args.model, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
+                split_seed=args.split_seed, trim_db=args.trim_db, clip_seconds=args.clip_seconds,
+                threads=args.threads, val_speakers=args.val_speakers, **extra)
+    cfg = load_config(args.config, **over) if args.config else default_config(**over)
     if args.features:
         cfg = cfg.replace(features={**cfg.features, "kind": args.features})
     records = scan_corpus(args.data)
-    return cfg, records
+    return cfg, records, str(Path(args.data).resolve())
+
+
+def _load_resume(args, kind: str):
+    """The settings and corpus of the run ``--resume`` names; training flags are refused."""
+    from ..corpora import scan_corpus
+    from ..errors import ConfigError
+    from ..train.runs import load_run_config
+
+    given = [f"--{name.replace('_', '-')}" for name in _OPTION_FLAGS if getattr(args, name, None) is not None]
+    if given or args.force or args.out:
+        given += ["--force"] * bool(args.force) + ["--out"] * bool(args.out)
+        raise ConfigError(f"--resume continues a run with its own settings; drop {', '.join(given)}")
+    cfg, data, found = load_run_config(args.resume)
+    if found != kind:
+        other = "escucha cv --resume" if found == "cv" else "escucha train --resume"
+        raise ConfigError(f"{args.resume}: is a {'cross-validation' if found == 'cv' else 'training run'}; "
+                          f"use '{other}'")
+    data = args.data or data
+    if not data:
+        raise ConfigError(f"{args.resume}: the run does not record its data; pass --data")
+    return cfg, scan_corpus(data), str(Path(data).resolve())
 
 
 def _cache(args):
@@ -80,12 +125,34 @@ def _maybe_report(args, run_dir: Path):
     print(f"report: {path}", file=sys.stderr)
 
 
+def _interrupted(out: Path, command: str) -> int:
+    """Say what an interrupted run left and how to go on; exit status 130."""
+    from ..errors import ConfigError
+    from ..train.runs import find_resumable
+
+    try:
+        find_resumable(out)
+        print(f"escucha: interrupted; the completed epochs are kept: continue with "
+              f"'escucha {command} --resume {out}'", file=sys.stderr)
+    except ConfigError:
+        print("escucha: interrupted before the first epoch was completed; nothing was kept", file=sys.stderr)
+    return 130
+
+
 def run_train(args) -> int:
     from ..train.loop import fit
 
-    cfg, records = _load(args, split=args.split, fold=args.fold, folds=args.folds)
-    out = Path(args.out or f"runs/{cfg.model}-{cfg.split}" + (f"-fold{cfg.fold}" if cfg.split == "actors" else ""))
-    summary = fit(records, cfg, out, cache=_cache(args), show_progress=not args.quiet, overwrite=args.force)
+    if args.resume:
+        cfg, records, source = _load_resume(args, "run")
+        out = Path(args.resume)
+    else:
+        cfg, records, source = _load(args, split=args.split, fold=args.fold, folds=args.folds)
+        out = Path(args.out or f"runs/{cfg.model}-{cfg.split}" + (f"-fold{cfg.fold}" if cfg.split == "actors" else ""))
+    try:
+        summary = fit(records, cfg, out, cache=_cache(args), show_progress=not args.quiet, overwrite=args.force,
+                      resume=bool(args.resume), source=source)
+    except KeyboardInterrupt:
+        return _interrupted(out, "train")
     _maybe_report(args, out)
     print(json.dumps(summary, indent=2))
     return 0
@@ -94,10 +161,18 @@ def run_train(args) -> int:
 def run_cv(args) -> int:
     from ..train.cv import cross_validate
 
-    cfg, records = _load(args)
-    out = Path(args.out or f"runs/cv-{cfg.model}")
-    s = cross_validate(records, cfg, out, folds=args.folds, cache=_cache(args), show_progress=not args.quiet,
-                       overwrite=args.force)
+    if args.resume:
+        cfg, records, source = _load_resume(args, "cv")
+        out = Path(args.resume)
+    else:
+        cfg, records, source = _load(args)
+        out = Path(args.out or f"runs/cv-{cfg.model}")
+    try:
+        s = cross_validate(records, cfg, out, folds=None if args.resume else args.folds, cache=_cache(args),
+                           show_progress=not args.quiet, overwrite=args.force, resume=bool(args.resume),
+                           source=source)
+    except KeyboardInterrupt:
+        return _interrupted(out, "cv")
     _maybe_report(args, out)
     ms = s["mean_std"]
     print(f"{s['folds']}-fold speaker CV of {s['model']} on {s['n']} clips ({out}):")

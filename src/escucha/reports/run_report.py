@@ -69,6 +69,9 @@ def write_run_report(run_dir: str | os.PathLike, *, force: bool = False,
             raise ConfigError(f"{run}: cross-validation folder without cv_summary.json "
                               f"(unfinished? it has {', '.join(folds)})")
         raise ConfigError(f"{run}: not a run folder (no metrics.csv, summary.json or cv_summary.json)")
+    from ..train.runs import add_unfinished_banner  # a killed run says so at the top
+
+    add_unfinished_banner(rep, run)
     return rep.write(html_path, force=force)
 
 

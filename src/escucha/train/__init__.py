@@ -2,9 +2,10 @@
 
 from .config import TrainConfig, AugmentConfig, load_config
 from .checkpoint import save_checkpoint, load_checkpoint
+from .runs import run_status, unfinished_note
 
 __all__ = ["TrainConfig", "AugmentConfig", "load_config", "save_checkpoint", "load_checkpoint", "fit",
-           "cross_validate"]
+           "cross_validate", "run_status", "unfinished_note"]
 
 
 def __getattr__(name):

@@ -4,6 +4,8 @@ never heard them."""
 from __future__ import annotations
 
 import csv
+import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -15,37 +17,94 @@ from ..errors import ConfigError
 from ..evaluate.metrics import classification_report, mean_std_table
 from ..utils.io import atomic_write_csv, atomic_write_json
 from .config import TrainConfig
-from .loop import checkpoint_config, feature_config_for, fit, labels_for
+from .loop import _differences, checkpoint_config, feature_config_for, fit, labels_for
+from .runs import (CV_CONFIG, CV_SUMMARY, find_resumable, mark_finished, mark_unfinished, prepare_output, run_status,
+                   swap_in)
 
 __all__ = ["cross_validate"]
 
 
 def cross_validate(records: list[Utterance], config: TrainConfig, out_dir: str | Path, *,
                    folds: int | None = None, cache: WaveformCache | bool | None = True,
-                   show_progress: bool = True, overwrite: bool = False) -> dict:
+                   show_progress: bool = True, overwrite: bool = False, resume: bool = False,
+                   source: str | None = None) -> dict:
     """Train one model per speaker fold into ``out_dir/fold-K`` and summarise.
 
-    Writes ``cv_summary.json`` (mean ± std of accuracy, UAR, macro-F1 over folds, the pooled
-    report over all test clips, fold speakers) and ``cv_predictions.csv`` (every clip once).
+    Writes ``cv_config.json`` first (settings, folds, data), then one run folder per fold, then
+    ``cv_summary.json`` (mean ± std of accuracy, UAR, macro-F1 over folds, the pooled report over
+    all test clips, fold speakers; it marks the cross-validation finished) and
+    ``cv_predictions.csv`` (every clip once).
+
+    ``overwrite`` replaces a non-empty ``out_dir`` as a whole (built beside it, swapped in when
+    finished). ``resume`` continues an unfinished cross-validation: finished folds are kept, an
+    unfinished fold goes on from its last completed epoch, missing folds are trained.
     """
     k = folds or config.folds
     config = config.replace(split="actors", folds=k)
     out = Path(out_dir)
-    if out.exists() and any(out.iterdir()) and not overwrite:
-        raise ConfigError(f"{out}: folder exists and is not empty; choose another --out or pass --force")
+    if resume:
+        work, staged = find_resumable(out)
+        try:
+            saved = json.loads((work / CV_CONFIG).read_text())
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+            raise ConfigError(f"{work / CV_CONFIG}: cannot read the cross-validation's settings ({e}); "
+                              f"cannot resume") from None
+        diff = _differences(saved.get("train", {}), config.to_dict())
+        if diff:
+            raise ConfigError(f"{work}: cannot resume with settings other than the run's ({'; '.join(diff)})")
+    else:
+        work, staged = prepare_output(out, overwrite=overwrite, what="folder")
     fold_speakers = speaker_folds(records, k=k, seed=config.split_seed)
+    if resume and saved.get("fold_speakers") != fold_speakers:
+        raise ConfigError(f"{work}: the data are not the cross-validation's (its fold speakers differ); "
+                          f"resume with the same --data")
     fcfg = feature_config_for(config)
+    created = not resume
+    existed = work.is_dir()
+    if not resume:
+        work.mkdir(parents=True, exist_ok=True)
+        cv_cfg = {"train": config.to_dict(), "folds": k, "fold_speakers": fold_speakers}
+        if source is not None:
+            cv_cfg["data"] = str(source)
+        atomic_write_json(work / CV_CONFIG, cv_cfg)
+        mark_unfinished(work, final=out, command="cv")
+    try:
+        if run_status(work) != "finished":
+            _run_folds(records, config, k, fold_speakers, fcfg, work, out, cache=cache,
+                       show_progress=show_progress, source=source)
+    except BaseException:
+        if created and not any(p.is_dir() for p in work.glob("fold-*")):
+            shutil.rmtree(work, ignore_errors=True)   # nothing worth keeping: rerunning needs no --force
+            if existed and not staged:
+                work.mkdir(parents=True, exist_ok=True)
+        raise
+    summary = json.loads((work / CV_SUMMARY).read_text())
+    mark_finished(work)
+    if staged:
+        swap_in(work, out)
+    return summary
+
+
+def _run_folds(records, config, k, fold_speakers, fcfg, work: Path, final: Path, *, cache, show_progress,
+               source) -> None:
     pcfg = PreprocessConfig.from_dict(checkpoint_config(config, labels_for(records), fcfg, 0)["preprocess"])
     waves = load_waveforms([r.path for r in records], pcfg, cache=cache)
     reports, rows = [], []
     for f in range(k):
         cfg_f = config.replace(fold=f)
-        split = speaker_split(records, k=k, fold=f, val_speakers=config.val_speakers, seed=config.split_seed)
-        s = fit(records, cfg_f, out / f"fold-{f}", split=split, waves=waves, cache=cache, show_progress=show_progress,
-                overwrite=overwrite)
+        fold_dir = work / f"fold-{f}"
+        status = run_status(fold_dir)
+        if status == "finished":
+            s = json.loads((fold_dir / "summary.json").read_text())
+        else:
+            split = speaker_split(records, k=k, fold=f, val_speakers=config.val_speakers, seed=config.split_seed)
+            if fold_dir.exists() and status is None and not any(fold_dir.iterdir()):
+                fold_dir.rmdir()
+            s = fit(records, cfg_f, fold_dir, split=split, waves=waves, cache=cache, show_progress=show_progress,
+                    resume=status == "unfinished", source=source, _final_dir=final / f"fold-{f}")
         reports.append({**s["test"], "fold": f, "best_epoch": s["best_epoch"], "train_minutes": s["train_minutes"],
                         "test_speakers": fold_speakers[f]})
-        with open(out / f"fold-{f}" / "predictions.csv", newline="") as fh:
+        with open(fold_dir / "predictions.csv", newline="") as fh:
             for r in csv.DictReader(fh):
                 rows.append({"fold": f, **r})
     labels = labels_for(records)
@@ -56,6 +115,5 @@ def cross_validate(records: list[Utterance], config: TrainConfig, out_dir: str |
         "per_fold": reports, "mean_std": mean_std_table(reports), "pooled": pooled,
         "train_minutes_total": round(float(np.sum([r["train_minutes"] for r in reports])), 3),
     }
-    atomic_write_json(out / "cv_summary.json", summary)
-    atomic_write_csv(out / "cv_predictions.csv", rows)
-    return summary
+    atomic_write_csv(work / "cv_predictions.csv", rows)
+    atomic_write_json(work / CV_SUMMARY, summary)   # last: marks the cross-validation finished

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 import time
 from dataclasses import asdict
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
@@ -33,6 +35,9 @@ from ..utils.progress import progress
 from .augment import augment_waveforms, spec_augment
 from .checkpoint import save_checkpoint
 from .config import TrainConfig
+from .runs import (RUN_SUMMARY, STATE_DIR, find_resumable, mark_finished, mark_unfinished, prepare_output, run_status,
+                   swap_in)
+from .state import has_state, load_state, save_state
 
 __all__ = ["Trainer", "fit", "make_split", "labels_for", "TrainingError"]
 
@@ -138,43 +143,155 @@ def prediction_rows(records: list[Utterance], probs: np.ndarray, labels: list[st
     return rows
 
 
+def _read_run_config(work: Path) -> dict:
+    try:
+        saved = json.loads((work / "config.json").read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ConfigError(f"{work / 'config.json'}: cannot read the run's config ({e}); cannot resume") from None
+    if not isinstance(saved, dict) or not isinstance(saved.get("train"), dict):
+        raise ConfigError(f"{work / 'config.json'}: not a run config written by escucha train; cannot resume")
+    return saved
+
+
+def _differences(a: dict, b: dict, prefix: str = "") -> list[str]:
+    """``"name run-value -> given-value"`` for each setting that differs (nested dicts flattened)."""
+    a, b = json.loads(json.dumps(a)), json.loads(json.dumps(b))   # tuples and lists alike
+    out = []
+    for k in sorted(set(a) | set(b)):
+        va, vb = a.get(k), b.get(k)
+        if isinstance(va, dict) and isinstance(vb, dict):
+            out += _differences(va, vb, f"{prefix}{k}.")
+        elif va != vb:
+            out.append(f"{prefix}{k} {va!r} -> {vb!r}")
+    return out
+
+
+def _discard(work: Path, *, keep_folder: bool) -> None:
+    """Remove what a run that completed no epoch wrote, so that rerunning needs no --force."""
+    shutil.rmtree(work, ignore_errors=True)
+    if keep_folder:
+        work.mkdir(parents=True, exist_ok=True)
+
+
 def fit(records: list[Utterance], config: TrainConfig, out_dir: str | Path, *, split: Split | None = None,
         cache: WaveformCache | bool | None = True, show_progress: bool = True, overwrite: bool = False,
-        waves: list[np.ndarray] | None = None) -> dict:
+        waves: list[np.ndarray] | None = None, resume: bool = False,
+        on_epoch: Callable[[int, dict], None] | None = None, source: str | None = None,
+        _final_dir: Path | None = None) -> dict:
     """Train one model and write the run folder.
 
     Writes ``config.json`` (the TrainConfig and the split), ``metrics.csv`` (one row per epoch),
+    ``state/`` (everything needed to go on, replaced atomically after every epoch),
     ``checkpoint/`` (best model by validation UAR, or the last epoch), and when there is a test
-    set ``test_metrics.json`` and ``predictions.csv``. Returns a summary dict.
+    set ``test_metrics.json`` and ``predictions.csv``; ``summary.json`` last, which marks the run
+    finished (``state/`` is then removed). See :mod:`escucha.train.runs`.
 
-    ``waves`` may pass already-loaded waveforms (aligned with ``records``) to skip decoding.
+    Parameters
+    ----------
+    records : list of Utterance
+        The corpus.
+    config : TrainConfig
+        The run's settings.
+    out_dir : path
+        The run folder. A non-empty one is an error unless ``overwrite`` (or ``resume``).
+    split : Split, optional
+        Use this split instead of the one ``config`` makes.
+    cache : WaveformCache or bool, optional
+        Decoded-waveform cache (``True``: the default one).
+    show_progress : bool
+        Progress bars.
+    overwrite : bool
+        Replace a non-empty ``out_dir`` as a whole: the new run is built beside it
+        (``.NAME.partial``) and swapped in once finished; until then the old run is untouched.
+    waves : list of ndarray, optional
+        Already-loaded waveforms aligned with ``records`` (skips decoding).
+    resume : bool
+        Continue the unfinished run in ``out_dir`` from its last completed epoch (or the
+        replacement ``overwrite`` was building beside it). ``config`` and the data must be the
+        run's own; with the same number of threads the result is exactly that of an
+        uninterrupted run.
+    on_epoch : callable, optional
+        ``on_epoch(epoch, row)`` after each epoch's state is saved (``row``: its metrics).
+    source : str, optional
+        Where ``records`` came from (e.g. the ``--data`` argument), recorded in ``config.json``
+        so that ``escucha train --resume`` can find the data again.
+
+    Returns
+    -------
+    dict
+        The summary (also written as ``summary.json``).
+
+    Raises
+    ------
+    ConfigError
+        Bad settings, a non-empty ``out_dir`` without ``overwrite``, or a ``resume`` that does
+        not match the run. Nothing is written in these cases.
+    TrainingError
+        The loss stopped being finite.
     """
     out = Path(out_dir)
-    if out.exists() and any(out.iterdir()) and not overwrite:
-        raise ConfigError(f"{out}: run folder exists and is not empty; choose another --out or pass --force")
+    if resume:
+        work, staged = find_resumable(out)
+        saved = _read_run_config(work)
+        diff = _differences(saved["train"], config.to_dict())
+        if diff:
+            raise ConfigError(f"{work}: cannot resume with settings other than the run's ({'; '.join(diff)})")
+        if run_status(work) == "finished":   # killed between finishing and swapping in
+            swap_in(work, out)
+            return json.loads((out / RUN_SUMMARY).read_text())
+    else:
+        work, staged = prepare_output(out, overwrite=overwrite)
+    final = Path(_final_dir) if _final_dir is not None else out
     t_start = time.time()
     if config.threads:
         torch.set_num_threads(config.threads)
     torch.manual_seed(config.seed)
-    rng = np.random.default_rng(config.seed)
 
     labels = labels_for(records)
-    lab_idx = {lab: i for i, lab in enumerate(labels)}
     trainer = Trainer(config, labels)          # unknown model / features fail before the split
     split = split or make_split(records, config)
     if not split.train:
         raise ConfigError("the training split is empty")
+    if resume:
+        if saved.get("labels") != labels or saved.get("split") != split.to_dict():
+            raise ConfigError(f"{work}: the data are not the run's (its labels or speakers differ); "
+                              f"resume with the same --data")
+    existed = work.is_dir()
+    fresh = not resume
+    try:
+        summary = _train(records, config, trainer, labels, split, work, final, cache=cache, waves=waves,
+                         show_progress=show_progress, on_epoch=on_epoch, source=source, t_start=t_start,
+                         write_config=not (resume and (work / "config.json").is_file()))
+    except BaseException:
+        if fresh and not has_state(work / STATE_DIR) and not (work / RUN_SUMMARY).exists():
+            _discard(work, keep_folder=existed and not staged)
+        raise
+    mark_finished(work)
+    if staged:
+        swap_in(work, out)
+    return summary
+
+
+def _train(records, config, trainer, labels, split, work: Path, final: Path, *, cache, waves, show_progress,
+           on_epoch, source, t_start, write_config: bool) -> dict:
+    rng = np.random.default_rng(config.seed)
+    lab_idx = {lab: i for i, lab in enumerate(labels)}
     fcfg = trainer.fcfg
     ckpt_cfg = checkpoint_config(config, labels, fcfg, fcfg.n_channels)
     # which voices the model has heard: evaluate warns when scored on them
     ckpt_cfg["trained_on"] = {"corpora": sorted({records[i].corpus for i in split.train}),
                               "speakers": sorted({f"{records[i].corpus}:{records[i].speaker}"
                                                   for i in set(split.train) | set(split.val)})}
-    out.mkdir(parents=True, exist_ok=True)      # only once the run is known to be valid
-    atomic_write_json(out / "config.json", {"train": config.to_dict(), "split": split.to_dict(),
-                                            "labels": labels, "features": fcfg.to_dict(),
-                                            "n_parameters": count_parameters(trainer.model),
-                                            "escucha_version": __version__})
+    work.mkdir(parents=True, exist_ok=True)      # only once the run is known to be valid
+    if write_config:
+        run_cfg = {"train": config.to_dict(), "split": split.to_dict(), "labels": labels,
+                   "features": fcfg.to_dict(), "n_parameters": count_parameters(trainer.model),
+                   "escucha_version": __version__}
+        if source is not None:
+            run_cfg["data"] = str(source)
+        atomic_write_json(work / "config.json", run_cfg)
+    if not (work / RUN_SUMMARY).exists():
+        mark_unfinished(work, final=final, command="train")
     if waves is None:
         pcfg = PreprocessConfig.from_dict(ckpt_cfg["preprocess"])
         needed = sorted(set(split.train) | set(split.val) | set(split.test))
@@ -193,7 +310,8 @@ def fit(records: list[Utterance], config: TrainConfig, out_dir: str | Path, *, s
         class_w = torch.tensor(w, dtype=torch.float32)
     pred = Predictor([trainer.model], ckpt_cfg)
     if getattr(trainer.model, "closed_form", False):
-        return _fit_closed_form(trainer, pred, records, split, waves_by_idx, y_all, ckpt_cfg, out, t_start, cache)
+        return _fit_closed_form(trainer, pred, records, split, waves_by_idx, y_all, ckpt_cfg, work, final, t_start,
+                                cache)
     clip = int(round(config.clip_seconds * fcfg.sample_rate))
     bs = config.batch_size
     steps = max(1, len(tr) // bs)
@@ -206,9 +324,16 @@ def fit(records: list[Utterance], config: TrainConfig, out_dir: str | Path, *, s
     history: list[dict] = []
     best = {"val_uar": -1.0, "val_loss": math.inf, "epoch": 0}
     bad_steps = 0
+    start, seconds_before = 0, 0.0
+    state_dir = work / STATE_DIR
+    if has_state(state_dir):
+        start, info = load_state(state_dir, model=model, optimizer=opt, scheduler=sched, generator=trainer.gen,
+                                 rng=rng)
+        history, bad_steps, seconds_before = info["history"], info["bad_steps"], info["seconds"]
+        best = {**info["best"], "val_loss": math.inf if info["best"]["val_loss"] is None else info["best"]["val_loss"]}
     eps = config.label_smoothing
     K = len(labels)
-    ep_bar = progress(range(1, config.epochs + 1), desc=f"train {config.model}", unit="epoch",
+    ep_bar = progress(range(start + 1, config.epochs + 1), desc=f"train {config.model}", unit="epoch",
                       disable=not show_progress or None)
     for epoch in ep_bar:
         t0 = time.time()
@@ -259,25 +384,33 @@ def fit(records: list[Utterance], config: TrainConfig, out_dir: str | Path, *, s
                         or (abs(vrep["uar"] - best["val_uar"]) <= 1e-9 and vloss < best["val_loss"]))
             if config.select == "val_uar" and improved:
                 best = {"val_uar": vrep["uar"], "val_loss": vloss, "epoch": epoch}
-                save_checkpoint(out / "checkpoint", model, {**ckpt_cfg, "selected": {"epoch": epoch, "val_uar": vrep["uar"]}})
+                save_checkpoint(work / "checkpoint", model, {**ckpt_cfg, "selected": {"epoch": epoch, "val_uar": vrep["uar"]}})
         row["seconds"] = round(time.time() - t0, 2)
         history.append(row)
-        atomic_write_csv(out / "metrics.csv", history)
+        atomic_write_csv(work / "metrics.csv", history)
+        seconds_done = seconds_before + (time.time() - t_start)
+        save_state(state_dir, epoch=epoch, model=model, optimizer=opt, scheduler=sched, generator=trainer.gen,
+                   rng=rng, info={"history": history, "bad_steps": bad_steps, "seconds": seconds_done,
+                                  "best": {**best, "val_loss": best["val_loss"] if math.isfinite(best["val_loss"])
+                                           else None}})
         if hasattr(ep_bar, "set_postfix"):
             post = {"loss": row["train_loss"], "acc": row["train_acc"]}
             if "val_uar" in row:
                 post["val_uar"] = row["val_uar"]
             ep_bar.set_postfix(post)
+        if on_epoch is not None:
+            on_epoch(epoch, row)
     if config.select == "last" or not split.val:
         best = {"epoch": config.epochs, "val_uar": history[-1].get("val_uar"), "val_loss": history[-1].get("val_loss")}
-        save_checkpoint(out / "checkpoint", model, {**ckpt_cfg, "selected": {"epoch": config.epochs}})
-    return _finish(out, model, split, records, waves_by_idx, y_all, labels, best, t_start)
+        save_checkpoint(work / "checkpoint", model, {**ckpt_cfg, "selected": {"epoch": config.epochs}})
+    return _finish(work, final, model, split, records, waves_by_idx, y_all, labels, best, t_start - seconds_before)
 
 
-def _finish(out, model, split, records, waves_by_idx, y_all, labels, best, t_start) -> dict:
-    """Score the saved checkpoint on the test speakers and write the summary."""
+def _finish(out, final, model, split, records, waves_by_idx, y_all, labels, best, t_start) -> dict:
+    """Score the saved checkpoint on the test speakers and write the summary (last: it marks the
+    run finished)."""
     train_minutes = (time.time() - t_start) / 60
-    summary = {"run_dir": str(out), "model": json.loads((out / "config.json").read_text())["train"]["model"],
+    summary = {"run_dir": str(final), "model": json.loads((out / "config.json").read_text())["train"]["model"],
                "n_parameters": count_parameters(model),
                "best_epoch": best["epoch"], "best_val_uar": best["val_uar"], "train_minutes": round(train_minutes, 3)}
     if split.test:
@@ -288,11 +421,12 @@ def _finish(out, model, split, records, waves_by_idx, y_all, labels, best, t_sta
         atomic_write_json(out / "test_metrics.json", trep)
         atomic_write_csv(out / "predictions.csv", prediction_rows(test_recs, probs, labels))
         summary["test"] = {k: trep[k] for k in ("n", "accuracy", "uar", "macro_f1")}
-    atomic_write_json(out / "summary.json", summary)
+    atomic_write_json(out / RUN_SUMMARY, summary)
     return summary
 
 
-def _fit_closed_form(trainer, pred, records, split, waves_by_idx, y_all, ckpt_cfg, out, t_start, cache) -> dict:
+def _fit_closed_form(trainer, pred, records, split, waves_by_idx, y_all, ckpt_cfg, out, final, t_start,
+                     cache) -> dict:
     """Models with a ``fit(X, y, X_val=, y_val=)`` method (e.g. eGeMAPS + SVM): one feature pass,
     one fit, no epochs."""
     t0 = time.time()
@@ -313,7 +447,7 @@ def _fit_closed_form(trainer, pred, records, split, waves_by_idx, y_all, ckpt_cf
                     {**ckpt_cfg, "model": {**ckpt_cfg["model"], "args": {**ckpt_cfg["model"]["args"], "C": info["C"]}},
                      "selected": info})
     best = {"epoch": 1, "val_uar": row.get("val_uar")}
-    return _finish(out, trainer.model, split, records, waves_by_idx, y_all, trainer.labels, best, t_start)
+    return _finish(out, final, trainer.model, split, records, waves_by_idx, y_all, trainer.labels, best, t_start)
 
 
 def cached_features(waves: list[np.ndarray], frontend: FeatureExtractor, cache) -> list[np.ndarray]:
