@@ -170,7 +170,7 @@ def _probe(model, cfg: dict, file: Path) -> None:
     seconds = min(clip, PROBE_SECONDS) if clip else PROBE_SECONDS  # None: inputs are taken whole
     n = int(round(seconds * sr))
     kind = f["kind"]
-    frames = {"raw": n, "egemaps": 1, "encoder": max(1, n // 320)}.get(kind)
+    frames = {"raw": n, "egemaps": 1, "whisper": 1, "encoder": max(1, n // 320)}.get(kind)
     if frames is None:  # log-mel / MFCC: centred STFT frames
         frames = 1 + n // f.get("hop_length", 160)
     n_labels = len(cfg["labels"])

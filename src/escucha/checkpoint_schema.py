@@ -20,7 +20,7 @@ model.in_channels   integer from 1 to 4096; must match the features (1 for raw, 
 model.args          ``{name: value}``; value: ``null``, a boolean, a string (<= 200 characters),
                     an integer from 0 to 4096, a finite number with ``|x| <= 1e4`` (names ending
                     in ``dropout``: 0 <= x < 1), or a list of at most 32 such numbers
-features.kind       one of ``raw``, ``logmel``, ``mfcc``, ``egemaps``, ``encoder``
+features.kind       one of ``raw``, ``logmel``, ``mfcc``, ``egemaps``, ``encoder``, ``whisper``
 features.*          sample_rate 4000..96000 Hz, n_fft 16..16384, win_length 1..n_fft,
                     hop_length 1..n_fft, n_mels 1..512 (and <= n_fft/2 + 1 for log-mel / MFCC),
                     n_mfcc 1..n_mels (MFCC), fmin in [0, Nyquist), fmax ``null`` or in
@@ -81,7 +81,7 @@ LIMITS = {
     "members": 64,
 }
 
-FEATURE_KINDS = ("raw", "logmel", "mfcc", "egemaps", "encoder")
+FEATURE_KINDS = ("raw", "logmel", "mfcc", "egemaps", "encoder", "whisper")
 NORMALIZE = ("none", "utterance", "clip")
 BANDS = ("any", "wide", "narrow")
 EGEMAPS_CHANNELS = 88
@@ -286,6 +286,14 @@ def _check_features(features: Any, c: _Checker) -> dict:
     if f["encoder_path"] is not None or kind == "encoder":
         c.string("features.encoder_path", f["encoder_path"], max_chars=4096)
     c.int("features.encoder_layer", f["encoder_layer"], *LIMITS["encoder_layer"])
+    layers = f.get("whisper_layers")
+    if layers is not None:
+        if not isinstance(layers, list) or not 1 <= len(layers) <= 64:
+            c.fail("features.whisper_layers", layers, "null or a list of 1 to 64 layer indices")
+        for i, v in enumerate(layers):
+            c.int(f"features.whisper_layers[{i}]", v, 0, 64)
+    if kind == "whisper" and sr != 16000:
+        c.fail("features.sample_rate", sr, "16000 for whisper features")
     return f
 
 

@@ -20,43 +20,69 @@ def register(sub):
     p.set_defaults(func=run_evaluate)
 
 
-def evaluate_records(predictor, records, *, show_progress=True):
-    """Predict every record; returns (report dict, prediction rows, errors)."""
+def evaluate_records(predictor, records, *, show_progress=True, labels=None):
+    """Predict every record through :meth:`Predictor.predict` (the same path as ``predict``).
+
+    Returns ``(report, prediction rows, errors)``. The report's metrics cover the clips that
+    could be judged; UAR is the mean recall over the labels present in the data, and a
+    prediction outside them (e.g. "calm" on a corpus without calm) counts as an error. Clips too
+    short or without speech are listed under ``not_judged``. With several corpora the report
+    has one row per corpus in ``per_corpus``. ``labels`` restricts the evaluation to records
+    with those labels.
+    """
     import numpy as np
 
-    from ..errors import EscuchaError
+    from ..errors import CorpusError, EscuchaError
     from ..evaluate.metrics import classification_report
     from ..train.loop import prediction_rows
     from ..utils.progress import progress
 
-    labels = predictor.labels
+    model_labels = list(predictor.labels)
     heard = {f"{r.corpus}:{r.speaker}" for r in records} & predictor.trained_speakers
     if heard:
         warnings.warn(f"{len(heard)} of the {len({(r.corpus, r.speaker) for r in records})} speakers evaluated were in "
                       f"the model's training data ({', '.join(sorted(heard)[:6])}{', ...' if len(heard) > 6 else ''}); "
                       "this score does not measure accuracy on new voices")
-    usable = [r for r in records if r.emotion in labels]
+    if labels:
+        records = [r for r in records if r.emotion in set(labels)]
+        if not records:
+            raise CorpusError(f"no clip has one of the labels {', '.join(labels)}")
+    usable = [r for r in records if r.emotion in model_labels]
     if len(usable) < len(records):
-        missing = sorted({r.emotion for r in records} - set(labels))
+        missing = sorted({r.emotion for r in records} - set(model_labels))
         warnings.warn(f"skipped {len(records) - len(usable)} clips whose labels the model does not know: "
                       f"{', '.join(missing)}")
-    probs, kept, errors = [], [], []
+    probs, kept, errors, unjudged = [], [], [], []
     for r in progress(usable, desc="evaluating", unit="clip", disable=not show_progress or None):
         try:
-            y = predictor.load(r.path)
+            pred = predictor.predict(r.path)
         except EscuchaError as e:
             errors.append((r.path, str(e)))
             continue
-        probs.append(predictor.predict_proba_waveforms([y])[0])
+        if not pred.judged:
+            unjudged.append({"file": r.path, "outcome": pred.outcome, "reason": pred.reason})
+            continue
+        probs.append(pred.probabilities_array(model_labels))
         kept.append(r)
     if not kept:
-        from ..errors import CorpusError
-
-        raise CorpusError("no clip could be evaluated" + (f" (first error: {errors[0][1]})" if errors else ""))
+        raise CorpusError("no clip could be evaluated" + (f" (first error: {errors[0][1]})" if errors else "")
+                          + (f" ({len(unjudged)} not judged: {unjudged[0]['outcome']})" if unjudged else ""))
     probs = np.stack(probs)
-    li = {lab: i for i, lab in enumerate(labels)}
-    report = classification_report([li[r.emotion] for r in kept], probs.argmax(1), labels)
-    return report, prediction_rows(kept, probs, labels), errors
+    li = {lab: i for i, lab in enumerate(model_labels)}
+    truth = np.array([li[r.emotion] for r in kept])
+    pred_idx = probs.argmax(1)
+    report = classification_report(truth, pred_idx, model_labels)
+    report["labels_present"] = [lab for lab in model_labels if (truth == li[lab]).any()]
+    report["not_judged"] = unjudged
+    corpora = sorted({r.corpus for r in kept})
+    if len(corpora) > 1:
+        report["per_corpus"] = {}
+        for c in corpora:
+            m = np.array([r.corpus == c for r in kept])
+            rc = classification_report(truth[m], pred_idx[m], model_labels)
+            report["per_corpus"][c] = {k: rc[k] for k in ("n", "accuracy", "uar", "macro_f1")}
+            report["per_corpus"][c]["labels_present"] = [lab for lab in model_labels if (truth[m] == li[lab]).any()]
+    return report, prediction_rows(kept, probs, model_labels), errors
 
 
 def _check_predictions_path(path: Path, *, force: bool) -> None:
@@ -86,7 +112,7 @@ def run_evaluate(args) -> int:
 
         atomic_write_csv(Path(args.predictions), rows)
     if args.json:
-        print(json.dumps(report))
+        print(json.dumps(report, allow_nan=False))
     else:
         print(format_report(report))
     return 1 if errors else 0
@@ -95,8 +121,17 @@ def run_evaluate(args) -> int:
 def format_report(rep: dict) -> str:
     labels = rep["labels"]
     w = max(9, max(len(lab) for lab in labels))
-    lines = [f"clips {rep['n']}   accuracy {rep['accuracy']:.3f}   UAR {rep['uar']:.3f}   macro-F1 {rep['macro_f1']:.3f}",
-             "", f"{'':{w}s} precision recall   f1  support"]
+    present = rep.get("labels_present", labels)
+    lines = [f"clips {rep['n']}   accuracy {rep['accuracy']:.3f}   UAR {rep['uar']:.3f} (over the {len(present)} labels "
+             f"present)   macro-F1 {rep['macro_f1']:.3f}"]
+    if rep.get("not_judged"):
+        kinds = sorted({u["outcome"] for u in rep["not_judged"]})
+        lines.append(f"not judged: {len(rep['not_judged'])} clips ({', '.join(kinds)}); not in the figures above")
+    if rep.get("per_corpus"):
+        lines += ["", f"{'corpus':{w}s} clips accuracy   UAR  labels"]
+        for c, r in rep["per_corpus"].items():
+            lines.append(f"{c:{w}s} {r['n']:5d} {r['accuracy']:8.3f} {r['uar']:5.3f}  {len(r['labels_present'])}")
+    lines += ["", f"{'':{w}s} precision recall   f1  support"]
     for lab in labels:
         c = rep["per_class"][lab]
         lines.append(f"{lab:{w}s} {c['precision']:9.3f} {c['recall']:6.3f} {c['f1']:5.3f} {c['support']:7d}")

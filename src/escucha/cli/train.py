@@ -8,18 +8,41 @@ from pathlib import Path
 
 #: training-option flags (argparse dest names) that --resume does not take: the run has its own
 _OPTION_FLAGS = ("config", "model", "features", "epochs", "batch_size", "lr", "seed", "split_seed", "trim_db",
-                 "clip_seconds", "threads", "val_speakers", "split", "fold", "folds")
+                 "clip_seconds", "threads", "val_speakers", "split", "fold", "folds", "labels", "balance")
+
+
+def _read_data(data, args):
+    """Records of one or more ``--data`` roots, and the roots as one string for the run config."""
+    import os
+
+    from ..corpora import scan_corpora
+
+    roots = [data] if isinstance(data, str) else list(data)
+    roots = [r for item in roots for r in str(item).split(os.pathsep) if r]
+    records = scan_corpora(roots, corpus=getattr(args, "corpus", None), label_map=getattr(args, "label_map", None))
+    return records, os.pathsep.join(str(Path(r).resolve()) for r in roots)
 
 
 def _common(p):
-    p.add_argument("--data", help="RAVDESS folder or manifest CSV (with --resume: default the run's)")
+    p.add_argument("--data", nargs="+", metavar="DIR_OR_CSV",
+                   help="one or more corpus folders (RAVDESS, EmoDB, SAVEE, TESS, CREMA-D, folder-per-label) or "
+                        "manifest/label CSVs; several corpora train one model (with --resume: default the run's)")
+    p.add_argument("--corpus", help="read --data folders as this corpus instead of detecting it "
+                                    "(see 'escucha data index --help')")
+    p.add_argument("--label-map", metavar="FILE.json",
+                   help='map your label names to escucha\'s, e.g. {"joy": "happy", "boredom": null} (null: skip)')
+    p.add_argument("--labels", help="train and test on these labels only, comma-separated "
+                                    "(e.g. neutral,happy,sad,angry: the four every corpus has)")
+    p.add_argument("--balance", choices=["weights", "sampler", "corpus", "none"],
+                   help="class balance: loss weights (default), a balanced sampler, or 'corpus': every corpus "
+                        "and class weighs the same, so a small corpus is not drowned by a big one")
     p.add_argument("--config", help="JSON file of training options (see configs/); flags override it. "
                                     "Default: the shipped model's recipe (configs/m5-aug-last.json)")
     p.add_argument("--model", help="model name (see 'escucha models'). Default m5, with the shipped recipe: "
                                    "8 kHz raw audio, gain/noise/speed augmentation, label smoothing, 80 epochs, "
                                    "last epoch kept; another NAME without --config gets the same training "
                                    "settings with its own features")
-    p.add_argument("--features", choices=["raw", "logmel", "mfcc", "egemaps", "encoder"],
+    p.add_argument("--features", choices=["raw", "logmel", "mfcc", "egemaps", "encoder", "whisper"],
                    help="input features (default: the model's; see 'escucha models')")
     p.add_argument("--epochs", type=int, help="passes over the training clips (default 80 or the config's)")
     p.add_argument("--batch-size", type=int, help="clips per step (default 32)")
@@ -61,6 +84,9 @@ def register(sub):
     c = sub.add_parser("cv", help="k-fold cross-validation by speaker; reports mean ± std")
     _common(c)
     c.add_argument("--folds", type=int, help="speaker folds; each is the test set once (default 5)")
+    c.add_argument("--by", choices=["speaker", "corpus"], default="speaker",
+                   help="speaker: k folds of unseen speakers inside every corpus (default); corpus: "
+                        "leave-one-corpus-out, each corpus tested by a model trained on the others")
     c.add_argument("--out", default=None, help="folder to create (default runs/cv-<model>)")
     c.add_argument("--resume", metavar="CV_DIR",
                    help="continue an unfinished cross-validation: finished folds are kept, the others "
@@ -69,25 +95,28 @@ def register(sub):
 
 
 def _load(args, **extra):
-    from ..corpora import scan_corpus
     from ..errors import ConfigError
     from ..train.config import default_config, load_config
 
     if not args.data:
         raise ConfigError("--data is required (a corpus folder or manifest CSV)")
+    labels = [x.strip() for x in args.labels.split(",") if x.strip()] if args.labels else None
+    if labels:
+        from ..labels import normalize_label
+
+        labels = [normalize_label(x) for x in labels]
     over = dict(model=args.model, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
                 split_seed=args.split_seed, trim_db=args.trim_db, clip_seconds=args.clip_seconds,
-                threads=args.threads, val_speakers=args.val_speakers, **extra)
+                threads=args.threads, val_speakers=args.val_speakers, labels=labels, balance=args.balance, **extra)
     cfg = load_config(args.config, **over) if args.config else default_config(**over)
     if args.features:
         cfg = cfg.replace(features={**cfg.features, "kind": args.features})
-    records = scan_corpus(args.data)
-    return cfg, records, str(Path(args.data).resolve())
+    records, source = _read_data(args.data, args)
+    return cfg, records, source
 
 
 def _load_resume(args, kind: str):
     """The settings and corpus of the run ``--resume`` names; training flags are refused."""
-    from ..corpora import scan_corpus
     from ..errors import ConfigError
     from ..train.runs import load_run_config
 
@@ -103,7 +132,8 @@ def _load_resume(args, kind: str):
     data = args.data or data
     if not data:
         raise ConfigError(f"{args.resume}: the run does not record its data; pass --data")
-    return cfg, scan_corpus(data), str(Path(data).resolve())
+    records, source = _read_data(data, args)
+    return cfg, records, source
 
 
 def _cache(args):
@@ -170,12 +200,17 @@ def run_cv(args) -> int:
     try:
         s = cross_validate(records, cfg, out, folds=None if args.resume else args.folds, cache=_cache(args),
                            show_progress=not args.quiet, overwrite=args.force, resume=bool(args.resume),
-                           source=source)
+                           source=source, by=args.by)
     except KeyboardInterrupt:
         return _interrupted(out, "cv")
     _maybe_report(args, out)
     ms = s["mean_std"]
-    print(f"{s['folds']}-fold speaker CV of {s['model']} on {s['n']} clips ({out}):")
+    if s.get("by") == "corpus":
+        print(f"leave-one-corpus-out CV of {s['model']} on {s['n']} clips ({out}):")
+        for r in s["per_fold"]:
+            print(f"  {r['test_corpus']:10s} accuracy {r['accuracy']:.3f}   UAR {r['uar']:.3f}   macro-F1 {r['macro_f1']:.3f}")
+    else:
+        print(f"{s['folds']}-fold speaker CV of {s['model']} on {s['n']} clips ({out}):")
     for k in ("accuracy", "uar", "macro_f1"):
         print(f"  {k:9s} {ms[k]['mean']:.3f} ± {ms[k]['std']:.3f}   folds: "
               + " ".join(f"{v:.3f}" for v in ms[k]["folds"]))

@@ -18,7 +18,7 @@ from ..errors import ConfigError
 
 __all__ = ["FeatureConfig", "FeatureExtractor", "mel_filterbank", "dct_matrix", "power_to_db"]
 
-KINDS = ("raw", "logmel", "mfcc", "egemaps", "encoder")
+KINDS = ("raw", "logmel", "mfcc", "egemaps", "encoder", "whisper")
 
 
 @dataclass
@@ -31,6 +31,9 @@ class FeatureConfig:
         ``egemaps``: the 88 eGeMAPS v02 functionals of openSMILE over the whole input, ``(B, 88, 1)``.
         ``encoder``: hidden states ``(B, D, frames)`` of a pretrained wav2vec2 / HuBERT / WavLM
         checkpoint read from the local folder ``encoder_path`` (``transformers``; never downloaded).
+        ``whisper``: mean and standard deviation over time of Whisper encoder states
+        (:mod:`escucha.features.whisper`), ``(B, len(whisper_layers) * 2 * D, 1)``; the bundled
+        tiny.en encoder unless ``encoder_path`` names another converted folder.
     sample_rate : int
         Hz; audio is resampled to this rate before features.
     n_fft, win_length, hop_length : int
@@ -61,6 +64,7 @@ class FeatureConfig:
     normalize: str = "none"
     encoder_path: str | None = None
     encoder_layer: int = -1
+    whisper_layers: tuple[int, ...] | None = None   # states pooled by "whisper" (None: all)
 
     def __post_init__(self):
         if self.kind == "encoder" and not self.encoder_path:
@@ -70,6 +74,11 @@ class FeatureConfig:
             raise ConfigError(f"feature kind {self.kind!r} is unknown; choose one of {', '.join(KINDS)}")
         if self.normalize not in ("none", "utterance", "clip"):
             raise ConfigError(f"feature normalize {self.normalize!r} is unknown; choose 'none', 'utterance' or 'clip'")
+        if self.kind == "whisper":
+            if self.sample_rate != 16000:
+                raise ConfigError(f"whisper features need sample_rate 16000, got {self.sample_rate}")
+            if self.whisper_layers is not None:
+                self.whisper_layers = tuple(int(i) for i in self.whisper_layers)
         if self.sample_rate < 1000:
             raise ConfigError(f"feature sample_rate {self.sample_rate} Hz is too low")
         if self.win_length > self.n_fft:
@@ -80,10 +89,17 @@ class FeatureConfig:
         """Feature channels: 1 for raw, ``n_mels`` for log-mel, ``n_mfcc`` for MFCC."""
         if self.kind == "encoder":
             return int(_encoder_config(self.encoder_path).hidden_size)
+        if self.kind == "whisper":
+            from .whisper import n_pooled
+
+            return n_pooled(self.encoder_path, self.whisper_layers)
         return {"raw": 1, "logmel": self.n_mels, "mfcc": self.n_mfcc, "egemaps": 88}[self.kind]
 
     def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        d = dataclasses.asdict(self)
+        if d.get("whisper_layers") is not None:
+            d["whisper_layers"] = list(d["whisper_layers"])
+        return d
 
     @classmethod
     def from_dict(cls, d: dict) -> "FeatureConfig":
@@ -188,6 +204,8 @@ class FeatureExtractor(nn.Module):
             x = self.egemaps(wav)
         elif c.kind == "encoder":
             x = self.encode(wav)
+        elif c.kind == "whisper":
+            x = self.whisper(wav)
         else:
             x = power_to_db(self.mel_power(wav), top_db=c.top_db)
             if c.kind == "mfcc":
@@ -215,6 +233,14 @@ class FeatureExtractor(nn.Module):
         rows = [self._smile.process_signal(w.detach().cpu().numpy(), self.config.sample_rate).to_numpy()[0]
                 for w in wav]
         return torch.from_numpy(np.stack(rows).astype(np.float32)).unsqueeze(-1)
+
+    @torch.no_grad()
+    def whisper(self, wav: torch.Tensor) -> torch.Tensor:
+        """Pooled Whisper encoder states ``(B, D, 1)`` (see :func:`escucha.features.whisper.pooled_states`)."""
+        from .whisper import load_whisper_encoder, pooled_states
+
+        enc = load_whisper_encoder(self.config.encoder_path)
+        return pooled_states(enc, wav.float(), layers=self.config.whisper_layers).unsqueeze(-1)
 
     @torch.no_grad()
     def encode(self, wav: torch.Tensor) -> torch.Tensor:

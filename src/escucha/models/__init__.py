@@ -46,7 +46,7 @@ def register_model(name: str, *, features: dict, description: str = "", accepts:
 
 
 def _load_builtin():
-    from . import m5, cnn, egemaps, heads  # noqa: F401  (registration side effects)
+    from . import m5, cnn, egemaps, heads, whisper_lr  # noqa: F401  (registration side effects)
 
 
 def list_models() -> list[str]:

@@ -137,8 +137,12 @@ class TrainConfig:
     lr: float = 3e-3
     weight_decay: float = 1e-2
     label_smoothing: float = 0.0
-    balance: str = "weights"          # weights | sampler | none
-    split: str = "actors"             # actors | random | all
+    balance: str = "weights"          # weights | sampler | corpus | none ("corpus": every corpus
+                                      # and class weighs the same, so a small corpus is not drowned)
+    split: str = "actors"             # actors | random | all | corpus (leave test_corpus out)
+    test_corpus: str | None = None    # split "corpus": the corpus held out for testing
+    labels: list | None = None        # train and test on these labels only (None: all present)
+    augment_copies: int = 0           # closed-form models: augmented copies of each training clip
     folds: int = 5
     fold: int = 0
     val_speakers: int | None = None   # None: 2, or 0 with split "all"
@@ -164,8 +168,8 @@ class TrainConfig:
             if not isinstance(getattr(self, name), dict):
                 raise ConfigError(f"{name} must be an object of options, got {getattr(self, name)!r}")
         checks = [
-            ("split", self.split, ("actors", "random", "all")),
-            ("balance", self.balance, ("weights", "sampler", "none")),
+            ("split", self.split, ("actors", "random", "all", "corpus")),
+            ("balance", self.balance, ("weights", "sampler", "corpus", "none")),
         ]
         for name, value, ok in checks:
             if value not in ok:
@@ -187,6 +191,16 @@ class TrainConfig:
             raise ConfigError(f"fold must be from 0 to {self.folds - 1} (folds={self.folds}), got {self.fold}")
         _need_int("seed", self.seed, 0)
         _need_int("split_seed", self.split_seed, 0)
+        _need_int("augment_copies", self.augment_copies, 0, 20)
+        if self.split == "corpus" and not self.test_corpus:
+            raise ConfigError("split 'corpus' needs test_corpus: the corpus to leave out")
+        if self.labels is not None:
+            from ..labels import EMOTIONS
+
+            if not isinstance(self.labels, (list, tuple)) or len(self.labels) < 2 or \
+                    any(lab not in EMOTIONS for lab in self.labels):
+                raise ConfigError(f"labels must be a list of at least two of {', '.join(EMOTIONS)}; got {self.labels!r}")
+            self.labels = [lab for lab in EMOTIONS if lab in set(self.labels)]
         _need_int("threads", self.threads, 0)
         # derived defaults: remember which were left open so that replace() derives them again
         self._derived = set()

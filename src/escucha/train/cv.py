@@ -11,13 +11,13 @@ from pathlib import Path
 import numpy as np
 
 from ..corpora.manifest import Utterance
-from ..data.splits import speaker_folds, speaker_split
+from ..data.splits import corpus_split, speaker_folds, speaker_split
 from ..data.waveforms import PreprocessConfig, WaveformCache, load_waveforms
 from ..errors import ConfigError
 from ..evaluate.metrics import classification_report, mean_std_table
 from ..utils.io import atomic_write_csv, atomic_write_json
 from .config import TrainConfig
-from .loop import _differences, checkpoint_config, feature_config_for, fit, labels_for
+from .loop import _differences, checkpoint_config, feature_config_for, fit, labels_for, select_labels
 from .runs import (CV_CONFIG, CV_SUMMARY, find_resumable, mark_finished, mark_unfinished, prepare_output, run_status,
                    swap_in)
 
@@ -27,8 +27,11 @@ __all__ = ["cross_validate"]
 def cross_validate(records: list[Utterance], config: TrainConfig, out_dir: str | Path, *,
                    folds: int | None = None, cache: WaveformCache | bool | None = True,
                    show_progress: bool = True, overwrite: bool = False, resume: bool = False,
-                   source: str | None = None) -> dict:
+                   source: str | None = None, by: str = "speaker") -> dict:
     """Train one model per speaker fold into ``out_dir/fold-K`` and summarise.
+
+    ``by="corpus"``: leave-one-corpus-out instead; fold K tests every clip of the K-th corpus
+    (alphabetical) with a model trained on the others (``folds`` is ignored).
 
     Writes ``cv_config.json`` first (settings, folds, data), then one run folder per fold, then
     ``cv_summary.json`` (mean ± std of accuracy, UAR, macro-F1 over folds, the pooled report over
@@ -39,8 +42,18 @@ def cross_validate(records: list[Utterance], config: TrainConfig, out_dir: str |
     finished). ``resume`` continues an unfinished cross-validation: finished folds are kept, an
     unfinished fold goes on from its last completed epoch, missing folds are trained.
     """
-    k = folds or config.folds
-    config = config.replace(split="actors", folds=k)
+    if by not in ("speaker", "corpus"):
+        raise ConfigError(f"cross-validation by {by!r}: choose 'speaker' or 'corpus'")
+    records = select_labels(records, config)
+    corpora = sorted({r.corpus for r in records})
+    if by == "corpus":
+        if len(corpora) < 2:
+            raise ConfigError(f"leave-one-corpus-out needs at least two corpora in --data (got {', '.join(corpora)})")
+        k = len(corpora)
+        config = config.replace(split="corpus", folds=max(2, k), test_corpus=corpora[0])
+    else:
+        k = folds or config.folds
+        config = config.replace(split="actors", folds=k)
     out = Path(out_dir)
     if resume:
         work, staged = find_resumable(out)
@@ -54,7 +67,10 @@ def cross_validate(records: list[Utterance], config: TrainConfig, out_dir: str |
             raise ConfigError(f"{work}: cannot resume with settings other than the run's ({'; '.join(diff)})")
     else:
         work, staged = prepare_output(out, overwrite=overwrite, what="folder")
-    fold_speakers = speaker_folds(records, k=k, seed=config.split_seed)
+    if by == "corpus":
+        fold_speakers = [sorted({r.speaker_key for r in records if r.corpus == c}) for c in corpora]
+    else:
+        fold_speakers = speaker_folds(records, k=k, seed=config.split_seed)
     if resume and saved.get("fold_speakers") != fold_speakers:
         raise ConfigError(f"{work}: the data are not the cross-validation's (its fold speakers differ); "
                           f"resume with the same --data")
@@ -63,7 +79,9 @@ def cross_validate(records: list[Utterance], config: TrainConfig, out_dir: str |
     existed = work.is_dir()
     if not resume:
         work.mkdir(parents=True, exist_ok=True)
-        cv_cfg = {"train": config.to_dict(), "folds": k, "fold_speakers": fold_speakers}
+        cv_cfg = {"train": config.to_dict(), "folds": k, "fold_speakers": fold_speakers, "by": by}
+        if by == "corpus":
+            cv_cfg["fold_corpora"] = corpora
         if source is not None:
             cv_cfg["data"] = str(source)
         atomic_write_json(work / CV_CONFIG, cv_cfg)
@@ -71,7 +89,7 @@ def cross_validate(records: list[Utterance], config: TrainConfig, out_dir: str |
     try:
         if run_status(work) != "finished":
             _run_folds(records, config, k, fold_speakers, fcfg, work, out, cache=cache,
-                       show_progress=show_progress, source=source)
+                       show_progress=show_progress, source=source, corpora=corpora if by == "corpus" else None)
     except BaseException:
         if created and not any(p.is_dir() for p in work.glob("fold-*")):
             shutil.rmtree(work, ignore_errors=True)   # nothing worth keeping: rerunning needs no --force
@@ -86,24 +104,26 @@ def cross_validate(records: list[Utterance], config: TrainConfig, out_dir: str |
 
 
 def _run_folds(records, config, k, fold_speakers, fcfg, work: Path, final: Path, *, cache, show_progress,
-               source) -> None:
+               source, corpora=None) -> None:
     pcfg = PreprocessConfig.from_dict(checkpoint_config(config, labels_for(records), fcfg, 0)["preprocess"])
     waves = load_waveforms([r.path for r in records], pcfg, cache=cache)
     reports, rows = [], []
     for f in range(k):
-        cfg_f = config.replace(fold=f)
+        cfg_f = config.replace(test_corpus=corpora[f]) if corpora else config.replace(fold=f)
         fold_dir = work / f"fold-{f}"
         status = run_status(fold_dir)
         if status == "finished":
             s = json.loads((fold_dir / "summary.json").read_text())
         else:
-            split = speaker_split(records, k=k, fold=f, val_speakers=config.val_speakers, seed=config.split_seed)
+            split = (corpus_split(records, test_corpus=corpora[f], val_speakers=config.val_speakers,
+                                  seed=config.split_seed) if corpora else
+                     speaker_split(records, k=k, fold=f, val_speakers=config.val_speakers, seed=config.split_seed))
             if fold_dir.exists() and status is None and not any(fold_dir.iterdir()):
                 fold_dir.rmdir()
             s = fit(records, cfg_f, fold_dir, split=split, waves=waves, cache=cache, show_progress=show_progress,
                     resume=status == "unfinished", source=source, _final_dir=final / f"fold-{f}")
         reports.append({**s["test"], "fold": f, "best_epoch": s["best_epoch"], "train_minutes": s["train_minutes"],
-                        "test_speakers": fold_speakers[f]})
+                        "test_speakers": fold_speakers[f], **({"test_corpus": corpora[f]} if corpora else {})})
         with open(fold_dir / "predictions.csv", newline="") as fh:
             for r in csv.DictReader(fh):
                 rows.append({"fold": f, **r})
@@ -111,7 +131,8 @@ def _run_folds(records, config, k, fold_speakers, fcfg, work: Path, final: Path,
     li = {lab: i for i, lab in enumerate(labels)}
     pooled = classification_report([li[r["true"]] for r in rows], [li[r["predicted"]] for r in rows], labels)
     summary = {
-        "model": config.model, "folds": k, "n": len(rows), "config": config.to_dict(),
+        "model": config.model, "folds": k, "by": "corpus" if corpora else "speaker", "n": len(rows),
+        "config": config.to_dict(),
         "per_fold": reports, "mean_std": mean_std_table(reports), "pooled": pooled,
         "train_minutes_total": round(float(np.sum([r["train_minutes"] for r in reports])), 3),
     }

@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from .. import __version__
 from ..audio import pad_or_crop
 from ..corpora.manifest import Utterance
-from ..data.splits import Split, all_split, random_split, speaker_split
+from ..data.splits import Split, all_split, corpus_split, random_split, speaker_split
 from ..data.waveforms import PreprocessConfig, WaveformCache, load_waveforms
 from ..errors import ConfigError, EscuchaError
 from ..evaluate.metrics import classification_report
@@ -52,12 +52,25 @@ def labels_for(records: list[Utterance]) -> list[str]:
     return [e for e in EMOTIONS if e in present] + sorted(present - set(EMOTIONS))
 
 
+def select_labels(records: list[Utterance], config: TrainConfig) -> list[Utterance]:
+    """The records whose label is in ``config.labels`` (all of them when it is ``None``)."""
+    if config.labels is None:
+        return records
+    keep = [r for r in records if r.emotion in set(config.labels)]
+    if len({r.emotion for r in keep}) < 2:
+        raise ConfigError(f"the data have fewer than two of the labels {', '.join(config.labels)}")
+    return keep
+
+
 def make_split(records: list[Utterance], config: TrainConfig) -> Split:
     if config.split == "actors":
         return speaker_split(records, k=config.folds, fold=config.fold, val_speakers=config.val_speakers,
                              seed=config.split_seed)
     if config.split == "random":
         return random_split(records, seed=config.split_seed)
+    if config.split == "corpus":
+        return corpus_split(records, test_corpus=config.test_corpus, val_speakers=config.val_speakers,
+                            seed=config.split_seed)
     return all_split(records, val_speakers=config.val_speakers if config.select == "val_uar" else 0,
                      seed=config.split_seed)
 
@@ -247,6 +260,8 @@ def fit(records: list[Utterance], config: TrainConfig, out_dir: str | Path, *, s
         torch.set_num_threads(config.threads)
     torch.manual_seed(config.seed)
 
+    if split is None:
+        records = select_labels(records, config)
     labels = labels_for(records)
     trainer = Trainer(config, labels)          # unknown model / features fail before the split
     split = split or make_split(records, config)
@@ -338,9 +353,9 @@ def _train(records, config, trainer, labels, split, work: Path, final: Path, *, 
     for epoch in ep_bar:
         t0 = time.time()
         model.train()
-        if config.balance == "sampler":
-            p = (1.0 / counts[y_tr]) / (1.0 / counts[y_tr]).sum()
-            order = rng.choice(len(tr), size=steps * bs, replace=True, p=p)
+        if config.balance in ("sampler", "corpus"):
+            w = (corpus_class_weights(records, tr, y_tr) if config.balance == "corpus" else 1.0 / counts[y_tr])
+            order = rng.choice(len(tr), size=steps * bs, replace=True, p=w / w.sum())
         else:
             order = rng.permutation(len(tr))[: steps * bs]
         tot_loss, tot_correct, tot_n = 0.0, 0, 0
@@ -425,20 +440,45 @@ def _finish(out, final, model, split, records, waves_by_idx, y_all, labels, best
     return summary
 
 
+def corpus_class_weights(records: list[Utterance], idx, y: np.ndarray) -> np.ndarray:
+    """Per-clip weights giving every (corpus, class) cell the same total weight, mean 1."""
+    keys = [(records[i].corpus, int(c)) for i, c in zip(idx, y)]
+    counts: dict = {}
+    for k in keys:
+        counts[k] = counts.get(k, 0) + 1
+    w = np.array([1.0 / counts[k] for k in keys])
+    return w * (len(w) / w.sum())
+
+
 def _fit_closed_form(trainer, pred, records, split, waves_by_idx, y_all, ckpt_cfg, out, final, t_start,
                      cache) -> dict:
     """Models with a ``fit(X, y, X_val=, y_val=)`` method (e.g. eGeMAPS + SVM): one feature pass,
-    one fit, no epochs."""
+    one fit, no epochs. ``augment_copies`` adds that many augmented versions of every training
+    clip (``augment`` settings, seeded); ``balance: corpus`` weighs corpora and classes equally."""
     t0 = time.time()
+    config = trainer.config
     idx = sorted(set(split.train) | set(split.val))
     feats = cached_features([waves_by_idx[i] for i in idx], trainer.frontend, cache)
     X = dict(zip(idx, feats))
     X_tr = np.stack([X[i] for i in split.train])
+    y_tr = y_all[split.train]
+    tr_idx = list(split.train)
+    for copy in range(config.augment_copies):
+        g = torch.Generator().manual_seed(config.seed * 1000 + copy + 1)
+        rate = trainer.fcfg.sample_rate
+        aug = [augment_waveforms(torch.from_numpy(waves_by_idx[i])[None], rate, config.augment, g)[0]
+               .clamp(-1, 1).numpy() for i in split.train]
+        X_tr = np.concatenate([X_tr, np.stack(cached_features(aug, trainer.frontend, cache))])
+        y_tr = np.concatenate([y_tr, y_all[split.train]])
+        tr_idx += list(split.train)
     X_val = np.stack([X[i] for i in split.val]) if split.val else None
-    info = trainer.model.fit(X_tr, y_all[split.train], X_val=X_val,
-                             y_val=y_all[split.val] if split.val else None, seed=trainer.config.seed)
+    kw = {}
+    if config.balance == "corpus":
+        kw["sample_weight"] = corpus_class_weights(records, tr_idx, y_tr)
+    info = trainer.model.fit(X_tr, y_tr, X_val=X_val, y_val=y_all[split.val] if split.val else None,
+                             seed=config.seed, **kw)
     trainer.model.eval()
-    row = {"epoch": 1, **{k: v for k, v in info.items()}, "seconds": round(time.time() - t0, 2)}
+    row = {"epoch": 1, **{k: v for k, v in info.items()}, "train_clips": len(y_tr), "seconds": round(time.time() - t0, 2)}
     if split.val:
         _, vloss, vrep = _score(pred, [waves_by_idx[i] for i in split.val], y_all[split.val])
         row.update({"val_loss": round(vloss, 5), "val_acc": round(vrep["accuracy"], 5), "val_uar": round(vrep["uar"], 5)})
