@@ -7,6 +7,7 @@ averaged. Ensembles average the probabilities of their members.
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -142,11 +143,25 @@ class Predictor:
             out.append(p.numpy())
         return np.concatenate(out) if out else np.zeros((0, len(self.labels)), dtype=np.float32)
 
+    @torch.inference_mode()
+    def whole_features(self, waves: Iterable[np.ndarray]) -> list[torch.Tensor]:
+        """Front-end features ``(1, C, frames)`` of each whole waveform (models without windows)."""
+        return [self.frontend(torch.from_numpy(np.ascontiguousarray(y, dtype=np.float32))[None]) for y in waves]
+
+    @torch.inference_mode()
+    def proba_from_features(self, feats: Sequence[torch.Tensor]) -> np.ndarray:
+        """``(N, n_classes)``: the models' mean probabilities for features from :meth:`whole_features`."""
+        if not feats:
+            return np.zeros((0, len(self.labels)), dtype=np.float32)
+        x = torch.cat(list(feats)) if len({tuple(f.shape[1:]) for f in feats}) == 1 else None
+        if x is None:
+            return np.concatenate([self.proba_from_features([f]) for f in feats])
+        return (sum(torch.softmax(m(x), dim=-1) for m in self.models) / len(self.models)).numpy()
+
     def predict_proba_waveforms(self, waves: Iterable[np.ndarray], *, batch_size: int = 64) -> np.ndarray:
         """``(N, n_classes)`` for preprocessed mono waveforms at :attr:`sample_rate` (any lengths)."""
         if self.clip_samples is None:
-            out = [self.predict_windows(np.asarray(y, dtype=np.float32)[None])[0] for y in waves]
-            return np.stack(out) if out else np.zeros((0, len(self.labels)), dtype=np.float32)
+            return self.proba_from_features(self.whole_features(waves))
         wins, owner = [], []
         for i, y in enumerate(waves):
             w = clip_windows(y, self.clip_samples)
@@ -384,10 +399,17 @@ class EnsemblePredictor(Predictor):
             active = [k for k, b in enumerate(self.bands) if b in (band, "any")] or list(range(len(self.members)))
             wsum = float(sum(self.weights[k] for k in active))
             group = [waves[i] for i in idx]
+            shared: dict[str, list] = {}   # members with the same front end share its features
             for k in active:
                 m = self.members[k]
-                out[idx] += (self.weights[k] / wsum) * m.predict_proba_waveforms(self._for_member(m, group),
-                                                                                 batch_size=batch_size)
+                if m.clip_samples is None:
+                    key = json.dumps([m.feature_config.to_dict(), m.sample_rate, m.preprocess_config.loudness_db])
+                    if key not in shared:
+                        shared[key] = m.whole_features(self._for_member(m, group))
+                    p = m.proba_from_features(shared[key])
+                else:
+                    p = m.predict_proba_waveforms(self._for_member(m, group), batch_size=batch_size)
+                out[idx] += (self.weights[k] / wsum) * p
         return out.astype(np.float32)
 
     @torch.inference_mode()

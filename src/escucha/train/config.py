@@ -143,6 +143,7 @@ class TrainConfig:
     test_corpus: str | None = None    # split "corpus": the corpus held out for testing
     labels: list | None = None        # train and test on these labels only (None: all present)
     augment_copies: int = 0           # closed-form models: augmented copies of each training clip
+    augment_original: bool = True     # closed-form models: keep the clean clips beside the copies
     folds: int = 5
     fold: int = 0
     val_speakers: int | None = None   # None: 2, or 0 with split "all"

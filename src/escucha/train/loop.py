@@ -463,6 +463,8 @@ def _fit_closed_form(trainer, pred, records, split, waves_by_idx, y_all, ckpt_cf
     X_tr = np.stack([X[i] for i in split.train])
     y_tr = y_all[split.train]
     tr_idx = list(split.train)
+    if config.augment_copies and not config.augment_original:
+        X_tr, y_tr, tr_idx = X_tr[:0], y_tr[:0], []
     for copy in range(config.augment_copies):
         g = torch.Generator().manual_seed(config.seed * 1000 + copy + 1)
         rate = trainer.fcfg.sample_rate
