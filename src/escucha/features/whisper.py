@@ -40,7 +40,7 @@ def bundled_whisper_dir() -> Path:
 
 @lru_cache(maxsize=2)
 def _mel_filters() -> torch.Tensor:
-    from . import mel_filterbank
+    from .core import mel_filterbank
 
     return torch.from_numpy(mel_filterbank(sr=SAMPLE_RATE, n_fft=N_FFT, n_mels=N_MELS))
 
