@@ -11,7 +11,7 @@ __version__ = "0.1.0"
 from .errors import EscuchaError, AudioError, CorpusError, ModelError, ConfigError  # noqa: E402
 from .labels import EMOTIONS  # noqa: E402
 
-__all__ = ["__version__", "load_model", "EMOTIONS", "EscuchaError", "AudioError", "CorpusError",
+__all__ = ["__version__", "load_model", "adapt_model", "EMOTIONS", "EscuchaError", "AudioError", "CorpusError",
            "ModelError", "ConfigError"]
 
 
@@ -20,3 +20,10 @@ def load_model(path=None):
     from .inference import load_model as _load
 
     return _load(path)
+
+
+def adapt_model(model, dirs, out, **kw):
+    """Copy a model adapted to unlabelled recordings. See :func:`escucha.inference.adapt.adapt_model`."""
+    from .inference.adapt import adapt_model as _adapt
+
+    return _adapt(model, dirs, out, **kw)
