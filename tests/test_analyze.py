@@ -319,7 +319,7 @@ def test_bad_options_are_refused(model, kw):
 
 
 @pytest.mark.parametrize("content, message", [
-    (b"this is not audio", "not a readable audio file"),
+    (b"this is not audio", "cannot decode audio"),
     (None, "empty"),
     ("nan", "NaN"),
 ])

@@ -286,7 +286,7 @@ def test_cremad_with_demographics(tmp_path):
     assert genders == {"1001": "male", "1002": "female", "1091": ""}   # 1091 is not in this demographics file
     assert {r.emotion for r in recs} == set(cremad.LABELS)
     assert {r.intensity for r in recs} == {"unspecified", "high"}
-    assert "skipped 1 of 22" in msgs[0] and "holds no audio samples" in msgs[0]
+    assert "skipped 1 of 22" in msgs[0] and "audio is empty" in msgs[0]
     # pointed at AudioWAV/ itself, the demographics beside it are still found
     assert {r.gender for r in scan_quietly(scan_cremad, tmp_path / "AudioWAV")[0]} == {"male", "female", ""}
 

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import re
+import stat
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import AudioError
 
-__all__ = ["load_audio", "audio_info", "resample", "to_mono", "valid_audio"]
+__all__ = ["load_audio", "audio_info", "resample", "to_mono", "valid_audio", "check_audio_path"]
 
 
 def _first_line(e: BaseException) -> str:
@@ -21,12 +23,57 @@ def _first_line(e: BaseException) -> str:
     return s.rstrip(".")
 
 
-def valid_audio(y: np.ndarray, *, name: str = "audio", min_samples: int = 1) -> np.ndarray:
+def check_audio_path(path: str | os.PathLike) -> Path:
+    """Refuse a path that cannot be an audio file, before any decoder sees it.
+
+    Raises :class:`AudioError` naming ``path`` when it does not exist (a dangling symbolic link
+    says so), is a symbolic-link loop, is a folder, or is an empty file (0 bytes). These
+    messages are the ones every command prints for the same problem. Returns ``Path(path)``.
+    """
+    path = Path(path)
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        if path.is_symlink():
+            raise AudioError(f"{path}: file not found (a symbolic link to {os.readlink(path)}, "
+                             "which does not exist)") from None
+        raise AudioError(f"{path}: file not found") from None
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            raise AudioError(f"{path}: cannot open (symbolic link loop)") from None
+        raise AudioError(f"{path}: cannot open ({e.strerror or e})") from None
+    if stat.S_ISDIR(st.st_mode):
+        raise AudioError(f"{path}: is a folder, not an audio file")
+    if stat.S_ISREG(st.st_mode) and st.st_size == 0:
+        raise AudioError(f"{path}: cannot decode audio (empty file, 0 bytes)")
+    return path
+
+
+def decode_error(path: str | os.PathLike, e: BaseException) -> AudioError:
+    """The one message for a file libsndfile cannot open: ``<path>: cannot decode audio (<why>)``."""
+    why = _first_line(e)
+    if why == "System error":  # libsndfile hides the OS error (e.g. permission denied): find it
+        try:
+            with open(path, "rb"):
+                pass
+        except OSError as oe:
+            return AudioError(f"{path}: cannot open ({oe.strerror or oe})")
+    return AudioError(f"{path}: cannot decode audio ({why})")
+
+
+def nonfinite_error(name: str, first: int, sample_rate: int | None = None) -> AudioError:
+    """The one message for NaN/Inf samples; ``first`` is the index (in frames) of the first one."""
+    where = f"{first / sample_rate:.3f} s" if sample_rate else f"sample {first}"
+    return AudioError(f"{name}: audio contains NaN or infinite samples (the first at {where})")
+
+
+def valid_audio(y: np.ndarray, *, name: str = "audio", min_samples: int = 1,
+                sample_rate: int | None = None) -> np.ndarray:
     """Check that ``y`` is a usable float signal of shape ``(T,)`` or ``(C, T)``.
 
     Raises :class:`AudioError` naming ``name`` when it is empty, shorter than ``min_samples``,
-    not floating point, of more than two dimensions, or contains NaN/Inf.
-    Returns ``y`` unchanged.
+    not floating point, of more than two dimensions, or contains NaN/Inf (located in seconds
+    when ``sample_rate`` is given). Returns ``y`` unchanged.
     """
     if not isinstance(y, np.ndarray):
         raise AudioError(f"{name}: expected a numpy array, got {type(y).__name__}")
@@ -39,8 +86,10 @@ def valid_audio(y: np.ndarray, *, name: str = "audio", min_samples: int = 1) -> 
         raise AudioError(f"{name}: audio is empty (0 samples)")
     if n < min_samples:
         raise AudioError(f"{name}: audio is too short ({n} samples, need at least {min_samples})")
-    if not np.all(np.isfinite(y)):
-        raise AudioError(f"{name}: audio contains NaN or infinite samples")
+    finite = np.isfinite(y)
+    if not finite.all():
+        bad = ~finite if y.ndim == 1 else ~finite.all(axis=0)
+        raise nonfinite_error(name, int(np.argmax(bad)), sample_rate)
     return y
 
 
@@ -48,13 +97,11 @@ def audio_info(path: str | os.PathLike) -> dict:
     """Header facts without decoding: ``sample_rate, frames, channels, duration, format, subtype``."""
     import soundfile as sf
 
-    path = Path(path)
-    if not path.exists():
-        raise AudioError(f"{path}: file not found")
+    path = check_audio_path(path)
     try:
         info = sf.info(str(path))
     except Exception as e:
-        raise AudioError(f"{path}: cannot decode audio ({_first_line(e)})") from None
+        raise decode_error(path, e) from None
     return {
         "sample_rate": int(info.samplerate), "frames": int(info.frames), "channels": int(info.channels),
         "duration": info.frames / info.samplerate if info.samplerate else 0.0,
@@ -111,11 +158,7 @@ def load_audio(
     """
     import soundfile as sf
 
-    path = Path(path)
-    if not path.exists():
-        raise AudioError(f"{path}: file not found")
-    if path.is_dir():
-        raise AudioError(f"{path}: is a folder, not an audio file")
+    path = check_audio_path(path)
     try:
         with sf.SoundFile(str(path)) as f:
             sr = int(f.samplerate)
@@ -127,9 +170,9 @@ def load_audio(
     except AudioError:
         raise
     except Exception as e:
-        raise AudioError(f"{path}: cannot decode audio ({_first_line(e)})") from None
+        raise decode_error(path, e) from None
     y = data.T  # (C, T)
-    valid_audio(y, name=str(path))
+    valid_audio(y, name=str(path), sample_rate=sr)
     if mono:
         y = to_mono(y)
     if sample_rate is not None and sample_rate != sr:

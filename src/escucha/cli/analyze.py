@@ -68,6 +68,9 @@ def _fmt_summary(res) -> str:
     s = res.summary
     lines = [f"{res.file or 'stdin'}: {res.duration:.1f} s, speech {s['speech_seconds']:.1f} s "
              f"({s['speech_ratio']:.0%}), {s['segments']} segments, dominant {s['dominant'] or 'n/a'}"]
+    outcome, reason = res.outcome
+    if outcome is not None:
+        lines[0] += f"; {outcome} ({reason})"
 
     def block(name, b):
         shares = ", ".join(f"{k} {v:.0%}" for k, v in sorted(b["emotion_share"].items(), key=lambda kv: -kv[1]) if v > 0)
@@ -131,8 +134,10 @@ def run_analyze(args) -> int:
     opts = dict(window=args.window, hop=args.hop, smooth=args.smooth, channels=args.channels,
                 channel_names=args.channel_names, vad=vad)
     src = args.input
-    if src != "-" and not Path(src).exists():
-        raise ConfigError(f"{src}: no such file or folder")
+    if src != "-" and not Path(src).is_dir():
+        from ..audio.io import check_audio_path
+
+        check_audio_path(src)  # missing, a link loop, empty: the same one line (exit 1) as predict
     if src != "-" and Path(src).is_dir():
         if not args.out:
             raise ConfigError(f"{src} is a folder: give an output folder with -o DIR")
@@ -180,7 +185,7 @@ def run_analyze(args) -> int:
         if not args.plot and stale.is_file():  # --force: no plot of an earlier analysis beside this one
             stale.unlink()
     if args.json:
-        print(json.dumps(res.to_dict()))
+        print(json.dumps(res.to_dict(), allow_nan=False))
     else:
         print(_fmt_summary(res))
     return 0

@@ -95,18 +95,54 @@ def _check_predictions_path(path: Path, *, force: bool) -> None:
         raise ConfigError(f"{path}: already exists; pass --force to replace it")
 
 
-def run_evaluate(args) -> int:
+#: reasons a corpus reader skips a file that count as a failed input here (not e.g. a stray file name)
+_FAILED_INPUT_REASONS = ("unreadable or empty files", "listed files that do not exist")
+
+
+def _failed_input(message: str, source: str) -> tuple[str, str]:
+    """``(file, "<file>: <problem>")`` from a corpus reader's skip message, which is
+    ``<file>: <problem>`` or, for a label CSV, ``<source>:<line>: <file>: <problem>``."""
+    import os
+    import re
+
+    m = re.match(re.escape(source) + r":(\d+): ", message)
+    rest = message[m.end():] if m else message
+    parts = rest.split(": ")
+    file = next((": ".join(parts[:k]) for k in range(len(parts) - 1, 0, -1)  # a path may hold ": "
+                 if os.path.lexists(": ".join(parts[:k]))), parts[0])
+    return file, rest + (f" (line {m.group(1)} of {source})" if m else "")
+
+
+def scan_reporting_failures(source) -> tuple[list, list[tuple[str, str]]]:
+    """``scan_corpus(source)`` and ``(file, message)`` for every file it skipped because it could
+    not be read (each is a failed input; the reader's summary warning is shown as well)."""
     from ..corpora import scan_corpus
+    from ..corpora.manifest import CorpusWarning
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        records = scan_corpus(source)
+    failed = []
+    for w in caught:
+        warnings.showwarning(w.message, w.category, w.filename, w.lineno)
+        if isinstance(w.message, CorpusWarning):
+            failed += [_failed_input(m, str(source)) for reason, m in w.message.problems
+                       if reason in _FAILED_INPUT_REASONS]
+    return records, failed
+
+
+def run_evaluate(args) -> int:
     from ..inference import load_model
 
     if args.predictions:
         _check_predictions_path(Path(args.predictions), force=args.force)
     predictor = load_model(args.model)
-    records = scan_corpus(args.dir)
+    records, unreadable = scan_reporting_failures(args.dir)
     report, rows, errors = evaluate_records(predictor, records, show_progress=not args.quiet)
+    errors = unreadable + errors
     report["errors"] = [{"file": f, "error": m} for f, m in errors]
     for f, m in errors:
-        print(f"escucha: skipped {m}", file=sys.stderr)
+        print(f"escucha: error: {m}", file=sys.stderr)
     if args.predictions:
         from ..utils.io import atomic_write_csv
 

@@ -18,22 +18,37 @@ def register(sub):
     p.set_defaults(func=run_predict)
 
 
-def expand_inputs(items) -> list[str]:
+def expand_inputs(items) -> tuple[list[str], list[tuple[str, str]]]:
+    """Files to predict and ``(input, message)`` for each folder without audio.
+
+    Folders are searched recursively (symbolic links to folders are not followed); a dangling or
+    looping symbolic link with an audio name is kept, so that it is reported, not passed over.
+
+    Raises
+    ------
+    CorpusError
+        When no input yields any file at all (nothing to do).
+    """
     from ..corpora.manifest import AUDIO_EXTENSIONS
 
     from ..errors import CorpusError
 
-    out = []
+    exts = AUDIO_EXTENSIONS + (".ogg", ".mp3")
+    out, empty = [], []
     for it in items:
         p = Path(it)
         if p.is_dir():
-            found = sorted(str(f) for f in p.rglob("*") if f.suffix.lower() in AUDIO_EXTENSIONS + (".ogg", ".mp3"))
+            found = sorted(str(f) for f in p.rglob("*") if f.suffix.lower() in exts
+                           and (f.is_file() or (f.is_symlink() and not f.exists())))
             if not found:
-                raise CorpusError(f"{p}: no audio files found (.wav, .flac, .ogg, .mp3)")
+                empty.append((str(p), f"{p}: no audio files found (.wav, .flac, .ogg, .mp3)"))
             out += found
         else:
             out.append(str(p))
-    return out
+    if not out:
+        raise CorpusError(empty[0][1] if len(empty) == 1 else "no audio files found in "
+                          + ", ".join(e[0] for e in empty) + " (.wav, .flac, .ogg, .mp3)")
+    return out, empty
 
 
 def format_prediction(p) -> str:
@@ -50,8 +65,9 @@ def run_predict(args) -> int:
     from ..inference.predictor import LONG_SECONDS
 
     predictor = load_model(args.model)
-    files = expand_inputs(args.files)
+    files, empty = expand_inputs(args.files)  # a folder without audio among other inputs: one error line
     preds, errors = predictor.predict_files(files, show_progress=len(files) > 20 and not args.quiet)
+    errors = empty + errors
     for f, msg in errors:
         print(f"escucha: error: {msg}", file=sys.stderr)
     for p in preds:

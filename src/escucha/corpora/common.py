@@ -58,16 +58,16 @@ def read_header(path: Path) -> tuple[int, int, int]:
     CorpusError
         If the header cannot be read or the file holds no samples.
     """
-    import soundfile as sf
+    from ..audio import audio_info
+    from ..errors import AudioError
 
     try:
-        info = sf.info(str(path))
-    except Exception as e:  # libsndfile raises several types
-        raise CorpusError(f"{path}: unreadable audio header "
-                          f"({str(e).splitlines()[0] if str(e) else type(e).__name__})") from None
-    if info.frames <= 0 or info.samplerate <= 0:
-        raise CorpusError(f"{path}: holds no audio samples")
-    return int(info.samplerate), int(info.frames), int(info.channels)
+        info = audio_info(path)  # the words predict and analyze use for the same problem
+    except AudioError as e:
+        raise CorpusError(str(e)) from None
+    if info["frames"] <= 0 or info["sample_rate"] <= 0:
+        raise CorpusError(f"{path}: audio is empty (0 samples)")
+    return info["sample_rate"], info["frames"], info["channels"]
 
 
 def check_folder(root: str | os.PathLike) -> Path:
@@ -92,12 +92,14 @@ class SkipLog:
         self.strict = strict
         self.counts: Counter[str] = Counter()
         self.first: dict[str, str] = {}
+        self.problems: list[tuple[str, str]] = []  # (reason, message) of every bad file
 
     def bad(self, message: str, reason: str) -> None:
         if self.strict:
             raise CorpusError(message)
         self.counts[reason] += 1
         self.first.setdefault(reason, message)
+        self.problems.append((reason, message))
 
     def note(self, reason: str, n: int = 1) -> None:
         self.counts[reason] += n
@@ -122,8 +124,8 @@ def finish(records: list, log: SkipLog, n_audio: int, what: str) -> list:
     if n_audio == 0:
         raise CorpusError(f"{root}: no audio files ({_EXT_LIST}) found")
     if len(log):
-        warnings.warn(f"{root}: skipped {len(log)} of {n_audio} audio files: {log.summary()}", CorpusWarning,
-                      stacklevel=3)
+        warnings.warn(CorpusWarning(f"{root}: skipped {len(log)} of {n_audio} audio files: {log.summary()}",
+                                    log.problems), stacklevel=3)
     if not records:
         first = log.first_problem()
         raise CorpusError(f"{root}: none of the {n_audio} audio files is a usable {what} clip"

@@ -20,7 +20,15 @@ AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3")
 
 
 class CorpusWarning(UserWarning):
-    """Files were skipped while reading a corpus (the message says how many and why)."""
+    """Files were skipped while reading a corpus (the message says how many and why).
+
+    ``problems`` holds ``(reason, message)`` for every file skipped for a problem (a name that
+    does not parse, a file that cannot be read), so that a caller can name each one.
+    """
+
+    def __init__(self, message: str = "", problems=()):
+        super().__init__(message)
+        self.problems = tuple(problems)
 
 
 @dataclass(frozen=True)

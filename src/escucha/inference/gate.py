@@ -25,7 +25,7 @@ import numpy as np
 from ..audio import resample
 from ..audio.processing import frame_rms_db
 
-__all__ = ["judge", "TOO_SHORT", "NO_SPEECH", "OUTCOMES", "MIN_SECONDS", "SILENCE_DB", "MAX_VAD_PROB"]
+__all__ = ["judge", "too_short_reason", "TOO_SHORT", "NO_SPEECH", "OUTCOMES", "MIN_SECONDS", "SILENCE_DB", "MAX_VAD_PROB"]
 
 TOO_SHORT = "too short"
 NO_SPEECH = "no speech found"
@@ -53,6 +53,13 @@ def _max_speech_prob(y16: np.ndarray) -> float:
     return float(probs.max()) if probs.size else 0.0
 
 
+def too_short_reason(seconds: float) -> str:
+    """Why ``seconds`` of audio are too short, for a person (one sample is not "0 ms")."""
+    ms = seconds * 1000
+    have = f"{ms:.0f} ms" if ms >= 1 or ms == 0 else f"{ms:.2g} ms"
+    return f"{have} of audio, need at least {MIN_SECONDS * 1000:.0f} ms"
+
+
 def judge(y: np.ndarray, sample_rate: int, *, vad: bool = True) -> tuple[str | None, str]:
     """Decide whether mono ``y`` ``(T,)`` at ``sample_rate`` Hz can be labelled.
 
@@ -65,7 +72,7 @@ def judge(y: np.ndarray, sample_rate: int, *, vad: bool = True) -> tuple[str | N
     """
     seconds = y.shape[-1] / float(sample_rate)
     if seconds < MIN_SECONDS:
-        return TOO_SHORT, f"{seconds * 1000:.0f} ms of audio, need at least {MIN_SECONDS * 1000:.0f} ms"
+        return TOO_SHORT, too_short_reason(seconds)
     peak_db = float(frame_rms_db(y, frame_length=512, hop_length=256).max())
     if peak_db < SILENCE_DB:
         return NO_SPEECH, f"silent: loudest frame {max(peak_db, -100.0):.0f} dBFS"

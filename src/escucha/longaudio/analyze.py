@@ -195,7 +195,20 @@ class CallResult:
     def windows(self) -> list[tuple[str, Window]]:
         return [(s.channel, w) for s in self.segments for w in s.windows]
 
+    @property
+    def outcome(self) -> tuple[str | None, str]:
+        """``(None, "")`` when speech was found; else ``("too short" | "no speech found", reason)``,
+        the outcomes of ``escucha predict`` (:mod:`escucha.inference.gate`)."""
+        from ..inference.gate import MIN_SECONDS, NO_SPEECH, TOO_SHORT, too_short_reason
+
+        if self.segments:
+            return None, ""
+        if self.duration < MIN_SECONDS:
+            return TOO_SHORT, too_short_reason(self.duration)
+        return NO_SPEECH, f"voice activity detection found no speech in {self.duration:.1f} s"
+
     def to_dict(self, *, windows: bool = True) -> dict:
+        """JSON-ready result; a call without speech also gets ``outcome`` and ``reason``."""
         d = {"file": self.file, "duration": round(self.duration, 3), "sample_rate": self.sample_rate,
              "format": self.format, "source": self.source, "channels": self.channels, "channel_mode": self.channel_mode,
              "labels": self.labels, "settings": self.settings,
@@ -206,6 +219,9 @@ class CallResult:
                              "probabilities": {lab: round(float(p), 4) for lab, p in zip(self.labels, w.probabilities)}}
                             for i, s in enumerate(self.segments) for w in s.windows]
         d["summary"] = self.summary
+        outcome, reason = self.outcome
+        if outcome is not None:
+            d["outcome"], d["reason"] = outcome, reason
         return d
 
     def to_json(self, **kw) -> str:
@@ -404,9 +420,11 @@ class CallAnalyzer:
             x = x[:, None]
         if x.ndim != 2 or x.shape[1] != self.channels_in:
             raise AudioError(f"{self.name}: expected blocks of shape (n, {self.channels_in}), got {np.shape(block)}")
-        if not np.isfinite(x).all():
-            raise AudioError(f"{self.name}: audio contains NaN or infinite samples near "
-                             f"{self.samples_in / self.sample_rate:.1f} s")
+        finite = np.isfinite(x).all(axis=1)
+        if not finite.all():
+            from ..audio.io import nonfinite_error
+
+            raise nonfinite_error(self.name, self.samples_in + int(np.argmax(~finite)), self.sample_rate)
         self.samples_in += len(x)
         if self.mode == "mono" and self.channels_in > 1:
             x = x.mean(axis=1, keepdims=True)

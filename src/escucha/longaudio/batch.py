@@ -111,13 +111,17 @@ class BatchReport:
 
 
 def find_audio_files(folder: str | os.PathLike, *, exclude: str | os.PathLike | None = None) -> list[Path]:
-    """Audio files under ``folder`` (recursive, sorted), leaving out anything under ``exclude``."""
+    """Audio files under ``folder`` (recursive, sorted; symbolic links to folders are not
+    followed), leaving out anything under ``exclude``. A dangling or looping symbolic link with
+    an audio name is listed, so that the batch reports it instead of passing over it."""
     folder = Path(folder)
     ex = Path(exclude).resolve() if exclude is not None else None
     out = []
     for p in sorted(folder.rglob("*")):
-        if p.suffix.lower() in AUDIO_SUFFIXES and p.is_file() and not p.name.startswith("."):
-            if ex is not None and (p.resolve() == ex or ex in p.resolve().parents):
+        if p.suffix.lower() in AUDIO_SUFFIXES and not p.name.startswith(".") and (
+                p.is_file() or (p.is_symlink() and not p.exists())):
+            real = Path(os.path.realpath(p))  # never raises on a link loop (Path.resolve may)
+            if ex is not None and (real == ex or ex in real.parents):
                 continue
             out.append(p)
     return out
@@ -137,7 +141,7 @@ def summary_row(d: dict, labels: Sequence[str]) -> dict:
     s = d["summary"]
     row = {"file": d["file"], "duration": s["duration"], "channels": ";".join(d["channels"]),
            "speech_seconds": s["speech_seconds"], "speech_ratio": s["speech_ratio"], "segments": s["segments"],
-           "dominant": s["dominant"] or "", "first_third_dominant": s["first_third"]["dominant"] or "",
+           "dominant": s["dominant"] or "", "outcome": d.get("outcome") or "", "first_third_dominant": s["first_third"]["dominant"] or "",
            "last_third_dominant": s["last_third"]["dominant"] or ""}
     if "channels" in s:
         row["channel_dominant"] = ";".join(f"{ch}={v['dominant'] or ''}" for ch, v in s["channels"].items())
@@ -207,7 +211,10 @@ def _analyse_one(path: str, options: dict, plot: bool) -> tuple[str, float, dict
     (``json`` dict, ``csv`` text, optional ``png`` bytes) goes back to the parent."""
     from .analyze import analyze_file
 
+    from ..audio.io import check_audio_path
+
     try:
+        check_audio_path(path)  # a missing file or a link loop: the words predict uses
         before = os.stat(path)
         digest = content_digest(path)
         res = analyze_file(path, _WORKER["predictor"], vad_model=_WORKER["vad"], **options)

@@ -47,17 +47,15 @@ class BlockReader:
     def __init__(self, path: str | os.PathLike, *, block_frames: int = 1 << 17):
         import soundfile as sf
 
-        self.path = Path(path)
-        if not self.path.exists():
-            raise AudioError(f"{self.path}: file not found")
-        if self.path.is_dir():
-            raise AudioError(f"{self.path}: is a folder, not an audio file")
+        from ..audio.io import check_audio_path, decode_error
+
         if block_frames < 1:
             raise ValueError(f"block_frames must be >= 1, got {block_frames}")
+        self.path = check_audio_path(path)  # the same messages as load_audio for the same problems
         try:
             self._f = sf.SoundFile(str(self.path))
         except Exception as e:
-            raise AudioError(f"{self.path}: not a readable audio file ({_first_line(e)})") from None
+            raise decode_error(self.path, e) from None
         self.sample_rate = int(self._f.samplerate)
         self.channels = int(self._f.channels)
         self.frames = int(self._f.frames)

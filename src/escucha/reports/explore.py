@@ -304,13 +304,18 @@ def write_explore_report(
         raise ConfigError(f"jobs must be >= 1, got {jobs}")
     t_start = time.perf_counter()
     records, read_info = _read_corpus(source)
-    shown = _resolve_clip(clip, records)
+    shown = _resolve_clip(clip, records) if clip is not None else None
+    if shown is not None:
+        load_audio(shown.path)  # a clip asked for that cannot be decoded: say so before any work
     cues, cue_info = compute_cues(records, trim_db=trim_db, pitch_clips=pitch_clips, jobs=jobs,
                                   show_progress=show_progress)
     ok = [(r, c) for r, c in zip(records, cues) if "duration" in c]
     errors = [(r, c["error"]) for r, c in zip(records, cues) if "error" in c]
     if not ok:
         raise CorpusError(f"{source}: none of the {len(records)} clips could be decoded (first: {errors[0][1]})")
+    # examples are drawn from the clips that decoded: a bad clip is listed, never drawn
+    # (by default the first with a quarter second of sound, not a click or a silent file)
+    shown = shown or next((r for r, c in ok if c["trimmed_duration"] >= 0.25 and c["level_db"] > -60), ok[0][0])
 
     from . import plots  # matplotlib is imported here, when a report is made
 
@@ -318,7 +323,7 @@ def write_explore_report(
     rep = HtmlReport(f"Corpus: {source.name}", subtitle=str(source.resolve()), base_dir=out)
     _summary_section(rep, source, records, ok, errors, read_info, cue_info, trim_db)
     _clip_section(rep, plots, shown, trim_db, root)
-    _grid_section(rep, plots, records)
+    _grid_section(rep, plots, [r for r, _ in ok])
     _manifest_section(rep, records, root, manifest_rows)
     _durations_section(rep, plots, ok, trim_db)
     _balance_section(rep, plots, records)
