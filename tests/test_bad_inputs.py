@@ -173,6 +173,8 @@ ROWS = [
     Row("8-channels", "speech-8ch.wav",
         _wav(lambda: _speech(16000)[:, None] * np.linspace(1.0, 0.3, 8, dtype=np.float32), 16000), GOOD),
     Row("192k", "speech-192k.wav", _wav(lambda: _speech(192000), 192000), GOOD),
+    Row("huge-samples", "speech-float-1e30.wav",   # finite, far beyond full scale: levels are normalised
+        _wav(lambda: _speech(16000) * np.float32(1e30), 16000, subtype="FLOAT"), GOOD),
     Row("cut-mid-data", "speech-cut.wav", _bytes(_cut_mid_data), GOOD),   # decoded up to the cut
     Row("spaces", "a clip with spaces.wav", _wav(lambda: _speech(16000), 16000), GOOD),
     Row("unicode", "grabación ünïcødé 感情.wav", _wav(lambda: _speech(16000), 16000), GOOD),

@@ -115,16 +115,27 @@ def to_mono(y: np.ndarray) -> np.ndarray:
 
 
 def resample(y: np.ndarray, orig_sr: int, target_sr: int, *, quality: str = "HQ") -> np.ndarray:
-    """Resample ``(T,)`` or ``(C, T)`` float audio with soxr (anti-aliased)."""
+    """Resample ``(T,)`` or ``(C, T)`` float audio with soxr (anti-aliased) to float32.
+
+    Finite input gives finite output: samples near the float32 maximum (a float file may hold
+    them) are resampled at unit scale, scaled back in float64 and clipped into range.
+    """
+    if orig_sr <= 0 or target_sr <= 0:
+        raise AudioError(f"sample rates must be positive, got {orig_sr} -> {target_sr}")
     if orig_sr == target_sr:
         return y
     import soxr
 
-    if orig_sr <= 0 or target_sr <= 0:
-        raise AudioError(f"sample rates must be positive, got {orig_sr} -> {target_sr}")
-    if y.ndim == 2:
-        return np.ascontiguousarray(soxr.resample(y.T, orig_sr, target_sr, quality=quality).T, dtype=np.float32)
-    return soxr.resample(y, orig_sr, target_sr, quality=quality).astype(np.float32, copy=False)
+    def run(x):
+        if x.ndim == 2:
+            return soxr.resample(x.T, orig_sr, target_sr, quality=quality).T
+        return soxr.resample(x, orig_sr, target_sr, quality=quality)
+
+    out = run(y)
+    if not np.isfinite(out).all() and np.isfinite(y).all():
+        big, peak = float(np.finfo(np.float32).max), float(np.max(np.abs(y)))
+        out = np.clip(run((np.asarray(y, dtype=np.float64) / peak).astype(np.float32)) * np.float64(peak), -big, big)
+    return np.ascontiguousarray(out, dtype=np.float32)
 
 
 def load_audio(

@@ -8,14 +8,18 @@ __all__ = ["trim_silence", "pad_or_crop", "normalize_loudness", "rms_db", "frame
 
 
 def frame_rms_db(y: np.ndarray, *, frame_length: int = 2048, hop_length: int = 512) -> np.ndarray:
-    """RMS of centred frames in dB relative to full scale: ``(T,) -> (n_frames,)``."""
+    """RMS of centred frames in dB relative to full scale: ``(T,) -> (n_frames,)``, at least -100.
+
+    Power is summed in float64, so that a loud float signal (|y| above about 1e17) does not
+    overflow to infinity and make every frame look silent next to it.
+    """
     y = np.asarray(y, dtype=np.float32)
     pad = frame_length // 2
     yp = np.pad(y, (pad, pad))
     n = 1 + max(0, (len(yp) - frame_length) // hop_length)
     idx = np.arange(frame_length)[None, :] + hop_length * np.arange(n)[:, None]
-    power = np.mean(yp[idx] ** 2, axis=1)
-    return 10.0 * np.log10(np.maximum(power, 1e-10))
+    power = np.mean(np.square(yp[idx], dtype=np.float64), axis=1)
+    return (10.0 * np.log10(np.maximum(power, 1e-10))).astype(np.float32)
 
 
 def trim_silence(
@@ -66,7 +70,9 @@ def pad_or_crop(y: np.ndarray, length: int, *, mode: str = "center",
 
 
 def rms_db(y: np.ndarray) -> float:
-    """Overall RMS level in dBFS."""
+    """Overall RMS level in dBFS (-120 for silence and for an empty signal)."""
+    if np.size(y) == 0:
+        return -120.0
     return float(10.0 * np.log10(max(float(np.mean(np.square(y, dtype=np.float64))), 1e-12)))
 
 
@@ -79,7 +85,7 @@ def normalize_loudness(y: np.ndarray, *, target_db: float = -23.0, max_gain_db: 
     that the peak stays below 1.0.
     """
     if use_active and y.shape[-1] >= 2048:
-        db = frame_rms_db(y)
+        db = frame_rms_db(y).astype(np.float64)  # 10 ** (db / 10) of a loud frame overflows float32
         active = db[db > db.max() - 40.0]
         level = float(10 * np.log10(np.mean(10 ** (active / 10)))) if active.size else rms_db(y)
     else:

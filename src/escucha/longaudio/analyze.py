@@ -451,6 +451,9 @@ class CallAnalyzer:
     def _process(self, x: np.ndarray, *, last: bool) -> list[Segment]:
         xv = self._to_vad.process(x, last=last)
         xm = xv if self._to_model is None else self._to_model.process(x, last=last)
+        # a float file may hold samples far beyond full scale: the VAD hears them clipped (clipped
+        # speech is still speech), the model windows are loudness-normalised as they are
+        xv = np.clip(xv, -1.0, 1.0)
         for k, c in enumerate(self._ch):
             c.buffer.append(xm[:, k])
         out = []
