@@ -145,6 +145,9 @@ ROWS = [
         "audio contains NaN or infinite samples (the first at 0.006 s)"),
     Row("inf", "float-infinite.wav", _wav(_with(-np.inf), 16000, subtype="FLOAT"), ERROR,
         "audio contains NaN or infinite samples (the first at 0.006 s)"),
+    Row("long-nan", "long-float-notanumber.wav",   # over 30 s: predict scores it the way analyze does
+        _wav(lambda: np.where(np.arange(35 * 8000) == 31 * 8000, np.nan, 0.1).astype(np.float32), 8000,
+             subtype="FLOAT"), ERROR, "audio contains NaN or infinite samples (the first at 31.000 s)"),
     Row("dangling-link", "dangling.wav", _symlink("nowhere.wav"), ERROR, "file not found", evaluate=False),
     Row("link-loop", "loop-a.wav", _symlink("loop-b.wav"), ERROR, "cannot open (symbolic link loop)",
         evaluate=False),
@@ -157,6 +160,7 @@ ROWS = [
     Row("10ms", "10ms.wav", _wav(_tone(0.01), 16000), TOO_SHORT),
     Row("50ms", "50ms.wav", _wav(_tone(0.05), 16000), TOO_SHORT),
     Row("silence", "silence.wav", _wav(np.zeros(48000, np.float32), 16000), NO_SPEECH),
+    Row("long-silence", "long-silence.wav", _wav(np.zeros(35 * 8000, np.float32), 8000), NO_SPEECH),
     Row("white-noise", "white-noise.wav",
         _wav((0.1 * np.random.default_rng(0).standard_normal(48000)).astype(np.float32), 16000), NO_SPEECH),
     Row("tone", "tone.wav", _wav(_tone(3.0), 16000), NO_SPEECH),
@@ -182,7 +186,7 @@ ROWS = [
 ]
 BAD = [r for r in ROWS if r.expect == ERROR]
 #: rows whose wording is compared across predict, evaluate, analyze FILE and analyze DIR
-SAME_WORDS = ["empty", "header-only", "text", "nan"]
+SAME_WORDS = ["empty", "header-only", "text", "nan", "long-nan"]
 
 
 def row(id_: str) -> Row:
