@@ -11,6 +11,17 @@ import soundfile as sf
 
 os.environ.setdefault("ESCUCHA_PROGRESS", "0")
 
+# Property tests are derandomised so that CI judges the same examples every run; set
+# ESCUCHA_HYPOTHESIS=explore to draw fresh examples (and keep hunting) while developing.
+try:
+    from hypothesis import settings as _hyp_settings
+
+    _hyp_settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
+    _hyp_settings.register_profile("explore", derandomize=False, print_blob=True)
+    _hyp_settings.load_profile("explore" if os.environ.get("ESCUCHA_HYPOTHESIS") == "explore" else "ci")
+except ImportError:  # hypothesis is a test extra; only the property tests need it
+    pass
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED_RAVDESS = REPO.parent / "shared" / "data" / "ravdess"
 

@@ -110,8 +110,12 @@ def audio_info(path: str | os.PathLike) -> dict:
 
 
 def to_mono(y: np.ndarray) -> np.ndarray:
-    """Average channels: ``(C, T) -> (T,)``; ``(T,)`` is returned as is."""
-    return y.mean(axis=0) if y.ndim == 2 else y
+    """Average channels: ``(C, T) -> (T,)``; ``(T,)`` is returned as is.
+
+    Summed in float64: two channels near float32's maximum would overflow to inf."""
+    if y.ndim != 2:
+        return y
+    return y.mean(axis=0, dtype=np.float64).astype(y.dtype, copy=False)
 
 
 def resample(y: np.ndarray, orig_sr: int, target_sr: int, *, quality: str = "HQ") -> np.ndarray:
