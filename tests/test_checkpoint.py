@@ -82,10 +82,12 @@ def delp(path):
 
 def test_bundled_model_passes_the_schema_and_loads():
     pred = load_model()
-    assert isinstance(pred, EnsemblePredictor) and len(pred.members) == 6
-    for member in (bundled_model_dir() / f"member-{i}" for i in range(6)):
+    members = json.loads((bundled_model_dir() / "config.json").read_text())["ensemble"]
+    assert isinstance(pred, EnsemblePredictor) and len(pred.members) == len(members) >= 2
+    for m in members:
+        member = bundled_model_dir() / m["path"]
         d, cfg = read_checkpoint_config(member)
-        assert d == member and cfg["labels"][0] == "neutral"
+        assert d == member and cfg["labels"][0] == "neutral" and cfg["model"]["name"] == m["model"]
 
 
 def test_saved_checkpoint_round_trips(model_dir):
