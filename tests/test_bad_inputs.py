@@ -526,3 +526,25 @@ def test_api_refuses_a_folder_and_a_link_loop(corpus, tmp_path):
             reader(tmp_path)
         with pytest.raises(AudioError, match="symbolic link loop"):
             reader(corpus["self-link"])
+
+
+@pytest.mark.skipif(not HAVE_REAL, reason="needs ../shared/data/ravdess")
+def test_predict_files_records_an_unexpected_failure_and_goes_on(tmp_path, monkeypatch):
+    """A bug that strikes one file (not an EscuchaError) is that file's error; the others get answers."""
+    import escucha
+    from escucha.inference.predictor import Predictor
+
+    model = escucha.load_model()
+    good = sorted(SHARED_RAVDESS.glob("Actor_01/*"))[0]
+    original = Predictor.predict
+
+    def flaky(self, x, sample_rate=None):
+        if str(x).endswith("boom.wav"):
+            raise RuntimeError("simulated fault\nsecond line")
+        return original(self, x, sample_rate)
+
+    boom = tmp_path / "boom.wav"
+    monkeypatch.setattr(Predictor, "predict", flaky)
+    preds, errors = model.predict_files([good, boom, good])
+    assert [p.label is not None for p in preds] == [True, True]
+    assert errors == [(str(boom), f"{boom}: unexpected RuntimeError (simulated fault)")]

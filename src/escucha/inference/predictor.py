@@ -271,7 +271,10 @@ class Predictor:
 
     def predict_files(self, paths: Iterable[str | os.PathLike], *, show_progress: bool = False
                       ) -> tuple[list[Prediction], list[tuple[str, str]]]:
-        """Predict many files; a bad file is recorded in ``errors`` ``[(file, message)]`` and skipped."""
+        """Predict many files; a bad file is recorded in ``errors`` ``[(file, message)]`` and skipped.
+
+        Whatever one file raises (an :class:`EscuchaError` or an unexpected failure) is recorded
+        against that file, as the batch analysis does, so the good files still get their answer."""
         from ..utils.progress import progress
 
         preds, errors = [], []
@@ -281,6 +284,9 @@ class Predictor:
                 preds.append(self.predict(p))
             except EscuchaError as e:
                 errors.append((str(p), str(e)))
+            except Exception as e:  # a batch goes on whatever one file does
+                msg = str(e).strip().splitlines()[0] if str(e).strip() else ""
+                errors.append((str(p), f"{p}: unexpected {type(e).__name__} ({msg})"))
         return preds, errors
 
 
@@ -437,7 +443,29 @@ def load_model(path: str | os.PathLike | None = None) -> Predictor:
         if not (path / "config.json").is_file():
             raise ModelError(f"{path}: no bundled model in this installation; pass --model RUN_DIR")
     d, cfg = read_checkpoint_config(path)
+    warn_if_unfinished(d)
     return (EnsemblePredictor if "ensemble" in cfg else Predictor).from_checkpoint(d)
+
+
+def warn_if_unfinished(model_dir: str | os.PathLike) -> bool:
+    """Warn (:class:`UserWarning`, one line) when ``model_dir`` belongs to a training run that
+    is not finished (killed or still training: its ``UNFINISHED`` marker is in the run folder),
+    so its checkpoint is not the final model. Reads only the marker: no training code imported.
+    Returns whether it warned."""
+    import warnings
+
+    d = Path(model_dir)
+    for run in (d, d.parent) if d.name == "checkpoint" else (d,):
+        marker = run / "UNFINISHED"
+        if marker.is_file():
+            try:
+                how = marker.read_text(errors="replace").strip().splitlines()[-1]
+            except (OSError, IndexError):
+                how = "it is not finished; its model is not final"
+            warnings.warn(f"{run}: unfinished training run, its checkpoint is not the final model. {how}",
+                          stacklevel=3)
+            return True
+    return False
 
 
 def make_ensemble(model_dirs: Sequence[str | os.PathLike], out_dir: str | os.PathLike, *,
