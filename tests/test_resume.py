@@ -323,3 +323,21 @@ def test_finished_runs_and_other_folders_have_the_right_status(recs, tmp_path):
     assert run_status(tmp_path / "run" / "checkpoint" / "config.json") == "finished"
     assert run_status(REPO / "src/escucha/assets/model") is None      # a bundle, not a run
     assert run_status(tmp_path / "nowhere") is None
+
+
+def test_cv_by_corpus_resumes_as_leave_one_corpus_out(recs, tmp_path, monkeypatch):
+    """A killed leave-one-corpus-out CV continues as one, without --by; another --by is refused."""
+    import dataclasses
+
+    two = [dataclasses.replace(r, corpus="even" if int(r.speaker) % 2 == 0 else "odd") for r in recs]
+    cfg = TrainConfig(**{**M5, "epochs": 2})
+    whole = cross_validate(two, cfg, tmp_path / "whole", show_progress=False, by="corpus")
+    with monkeypatch.context() as m:
+        Crash(m, after=1)
+        with pytest.raises(KeyboardInterrupt):
+            cross_validate(two, cfg, tmp_path / "cv", show_progress=False, by="corpus")
+    with pytest.raises(ConfigError, match="is a cross-validation by corpus; cannot resume it by speaker"):
+        cross_validate(two, cfg, tmp_path / "cv", show_progress=False, resume=True, by="speaker")
+    resumed = cross_validate(two, cfg, tmp_path / "cv", show_progress=False, resume=True)
+    assert resumed["by"] == whole["by"] == "corpus" and resumed["pooled"] == whole["pooled"]
+    assert [f.get("corpus") for f in resumed["per_fold"]] == [f.get("corpus") for f in whole["per_fold"]]

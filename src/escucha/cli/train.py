@@ -84,9 +84,10 @@ def register(sub):
     c = sub.add_parser("cv", help="k-fold cross-validation by speaker; reports mean ± std")
     _common(c)
     c.add_argument("--folds", type=int, help="speaker folds; each is the test set once (default 5)")
-    c.add_argument("--by", choices=["speaker", "corpus"], default="speaker",
+    c.add_argument("--by", choices=["speaker", "corpus"], default=None,
                    help="speaker: k folds of unseen speakers inside every corpus (default); corpus: "
-                        "leave-one-corpus-out, each corpus tested by a model trained on the others")
+                        "leave-one-corpus-out, each corpus tested by a model trained on the others "
+                        "(with --resume: the cross-validation's own)")
     c.add_argument("--out", default=None, help="folder to create (default runs/cv-<model>)")
     c.add_argument("--resume", metavar="CV_DIR",
                    help="continue an unfinished cross-validation: finished folds are kept, the others "

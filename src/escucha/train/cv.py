@@ -27,11 +27,12 @@ __all__ = ["cross_validate"]
 def cross_validate(records: list[Utterance], config: TrainConfig, out_dir: str | Path, *,
                    folds: int | None = None, cache: WaveformCache | bool | None = True,
                    show_progress: bool = True, overwrite: bool = False, resume: bool = False,
-                   source: str | None = None, by: str = "speaker") -> dict:
+                   source: str | None = None, by: str | None = None) -> dict:
     """Train one model per speaker fold into ``out_dir/fold-K`` and summarise.
 
     ``by="corpus"``: leave-one-corpus-out instead; fold K tests every clip of the K-th corpus
-    (alphabetical) with a model trained on the others (``folds`` is ignored).
+    (alphabetical) with a model trained on the others (``folds`` is ignored). ``by=None`` means
+    by speaker, or, with ``resume``, the kind the cross-validation was started with.
 
     Writes ``cv_config.json`` first (settings, folds, data), then one run folder per fold, then
     ``cv_summary.json`` (mean ± std of accuracy, UAR, macro-F1 over folds, the pooled report over
@@ -42,6 +43,16 @@ def cross_validate(records: list[Utterance], config: TrainConfig, out_dir: str |
     finished). ``resume`` continues an unfinished cross-validation: finished folds are kept, an
     unfinished fold goes on from its last completed epoch, missing folds are trained.
     """
+    out = Path(out_dir)
+    if resume:   # the cross-validation's own kind: leave-one-corpus-out stays so when continued
+        try:
+            _saved_by = json.loads((find_resumable(out)[0] / CV_CONFIG).read_text()).get("by", "speaker")
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError, AttributeError):
+            _saved_by = None   # reported below, where the settings are read
+        if by is not None and _saved_by is not None and by != _saved_by:
+            raise ConfigError(f"{out}: is a cross-validation by {_saved_by}; cannot resume it by {by}")
+        by = _saved_by or by
+    by = by or "speaker"
     if by not in ("speaker", "corpus"):
         raise ConfigError(f"cross-validation by {by!r}: choose 'speaker' or 'corpus'")
     records = select_labels(records, config)
@@ -54,7 +65,6 @@ def cross_validate(records: list[Utterance], config: TrainConfig, out_dir: str |
     else:
         k = folds or config.folds
         config = config.replace(split="actors", folds=k)
-    out = Path(out_dir)
     if resume:
         work, staged = find_resumable(out)
         try:
