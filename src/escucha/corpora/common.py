@@ -104,6 +104,26 @@ class SkipLog:
     def note(self, reason: str, n: int = 1) -> None:
         self.counts[reason] += n
 
+    def parse(self, parse_name: Callable, arg, what: str) -> dict | None:
+        """``parse_name(arg)``, or ``None`` after recording a name that does not parse as ``what``."""
+        try:
+            return parse_name(arg)
+        except CorpusError as e:
+            self.bad(str(e), f"names that do not parse as {what}")
+            return None
+
+    def audio(self, path: Path) -> dict | None:
+        """The :class:`Utterance` fields read from ``path``'s header (its resolved ``path``,
+        ``duration``, ``sample_rate``, ``channels``, ``frames``), or ``None`` after recording an
+        unreadable or empty file."""
+        try:
+            sr, frames, channels = read_header(path)
+        except CorpusError as e:
+            self.bad(str(e), "unreadable or empty files")
+            return None
+        return {"path": str(path.resolve()), "duration": frames / sr, "sample_rate": sr, "channels": channels,
+                "frames": frames}
+
     def __len__(self) -> int:
         return sum(self.counts.values())
 

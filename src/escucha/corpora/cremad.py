@@ -20,7 +20,7 @@ import warnings
 from pathlib import Path
 
 from ..errors import CorpusError
-from .common import SkipLog, check_folder, finish, iter_audio_files, mostly, read_header
+from .common import SkipLog, check_folder, finish, iter_audio_files, mostly
 from .manifest import CorpusWarning, Utterance
 
 __all__ = ["parse_cremad_name", "scan_cremad", "looks_like_cremad", "read_demographics", "CREMAD_EMOTIONS",
@@ -135,18 +135,12 @@ def scan_cremad(root: str | os.PathLike, *, strict: bool = False,
     log = SkipLog(root, strict=strict)
     for path in iter_audio_files(root):
         n += 1
-        try:
-            f = parse_cremad_name(path.name)
-        except CorpusError as e:
-            log.bad(str(e), "names that do not parse as CREMA-D")
+        f = log.parse(parse_cremad_name, path.name, "CREMA-D")
+        if f is None:
             continue
-        try:
-            sr, frames, channels = read_header(path)
-        except CorpusError as e:
-            log.bad(str(e), "unreadable or empty files")
+        audio = log.audio(path)
+        if audio is None:
             continue
-        records.append(Utterance(path=str(path.resolve()), corpus="crema-d", speaker=f["actor"],
-                                 gender=sexes.get(f["actor"], ""), emotion=f["emotion"], duration=frames / sr,
-                                 sample_rate=sr, channels=channels, frames=frames, intensity=f["level"],
-                                 statement=f["sentence"]))
+        records.append(Utterance(**audio, corpus="crema-d", speaker=f["actor"], gender=sexes.get(f["actor"], ""),
+                                 emotion=f["emotion"], intensity=f["level"], statement=f["sentence"]))
     return finish(records, log, n, "CREMA-D")

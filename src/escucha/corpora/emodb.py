@@ -16,7 +16,7 @@ import re
 from pathlib import Path
 
 from ..errors import CorpusError
-from .common import SkipLog, check_folder, finish, iter_audio_files, mostly, read_header
+from .common import SkipLog, check_folder, finish, iter_audio_files, mostly
 from .manifest import Utterance
 
 __all__ = ["parse_emodb_name", "scan_emodb", "EMODB_EMOTIONS", "looks_like_emodb", "LABELS"]
@@ -70,20 +70,15 @@ def scan_emodb(root: str | os.PathLike, *, strict: bool = False) -> list[Utteran
     log = SkipLog(root, strict=strict)
     for path in iter_audio_files(root):
         n += 1
-        try:
-            f = parse_emodb_name(path.name)
-        except CorpusError as e:
-            log.bad(str(e), "names that do not parse as EmoDB")
+        f = log.parse(parse_emodb_name, path.name, "EmoDB")
+        if f is None:
             continue
         if f["emotion"] is None:
             log.note("boredom (Langeweile) clips, which have no escucha label")
             continue
-        try:
-            sr, frames, channels = read_header(path)
-        except CorpusError as e:
-            log.bad(str(e), "unreadable or empty files")
+        audio = log.audio(path)
+        if audio is None:
             continue
-        records.append(Utterance(path=str(path.resolve()), corpus="emodb", speaker=f["speaker"], gender=f["gender"],
-                                 emotion=f["emotion"], duration=frames / sr, sample_rate=sr, channels=channels,
-                                 frames=frames, statement=f["text"], repetition=0))
+        records.append(Utterance(**audio, corpus="emodb", speaker=f["speaker"], gender=f["gender"],
+                                 emotion=f["emotion"], statement=f["text"], repetition=0))
     return finish(records, log, n, "EmoDB")

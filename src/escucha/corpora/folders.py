@@ -113,14 +113,10 @@ def scan_folders(root: str | os.PathLike, *, strict: bool = False, label_map=Non
         if not label:
             log.note(f"clips in folders the label map skips ({name})")
             continue
-        try:
-            sr, frames, channels = read_header(path)
-        except CorpusError as e:
-            log.bad(str(e), "unreadable or empty files")
+        audio = log.audio(path)
+        if audio is None:
             continue
-        records.append(Utterance(path=str(path.resolve()), corpus=corpus, speaker=speaker, gender="",
-                                 emotion=label, duration=frames / sr, sample_rate=sr, channels=channels,
-                                 frames=frames))
+        records.append(Utterance(**audio, corpus=corpus, speaker=speaker, gender="", emotion=label))
     return finish(records, log, n, "labelled")
 
 

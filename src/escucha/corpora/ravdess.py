@@ -14,7 +14,7 @@ from typing import Iterable
 
 from ..errors import CorpusError
 from ..labels import EMOTIONS
-from .common import SkipLog, check_folder, finish, iter_audio_files, mostly, read_header
+from .common import SkipLog, check_folder, finish, iter_audio_files, mostly
 from .manifest import Utterance, write_manifest
 
 __all__ = ["parse_ravdess_name", "scan_ravdess", "looks_like_ravdess", "prepare_ravdess", "MODALITIES",
@@ -127,26 +127,20 @@ def scan_ravdess(
     n_audio = 0
     for path in iter_audio_files(root):
         n_audio += 1
-        try:
-            f = parse_ravdess_name(path.name)
-        except CorpusError as e:
-            log.bad(str(e), "names that do not parse as RAVDESS")
+        f = log.parse(parse_ravdess_name, path.name, "RAVDESS")
+        if f is None:
             continue
         if keep_vc is not None and f["vocal_channel"] not in keep_vc:
             continue
         if keep_mo is not None and f["modality"] not in keep_mo:
             continue
-        sr, frames, channels = 0, 0, 1
-        if read_headers:
-            try:
-                sr, frames, channels = read_header(path)
-            except CorpusError as e:
-                log.bad(str(e), "unreadable or empty files")
-                continue
+        audio = log.audio(path) if read_headers else {"path": str(path.resolve()), "duration": 0.0,
+                                                          "sample_rate": 0, "channels": 1, "frames": 0}
+        if audio is None:
+            continue
         records.append(Utterance(
-            path=str(path.resolve()), corpus="ravdess", speaker=f"{f['actor']:02d}", gender=f["gender"],
-            emotion=f["emotion"], duration=frames / sr if sr else 0.0, sample_rate=sr, channels=channels,
-            frames=frames, intensity=f["intensity"], statement=f["statement"], repetition=f["repetition"],
+            **audio, corpus="ravdess", speaker=f"{f['actor']:02d}", gender=f["gender"], emotion=f["emotion"],
+            intensity=f["intensity"], statement=f["statement"], repetition=f["repetition"],
             modality=f["modality"], vocal_channel=f["vocal_channel"],
         ))
     return finish(records, log, n_audio, "RAVDESS")

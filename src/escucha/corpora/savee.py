@@ -20,7 +20,7 @@ import re
 from pathlib import Path
 
 from ..errors import CorpusError
-from .common import SkipLog, check_folder, finish, iter_audio_files, mostly, read_header
+from .common import SkipLog, check_folder, finish, iter_audio_files, mostly
 from .manifest import Utterance
 
 __all__ = ["parse_savee_name", "scan_savee", "looks_like_savee", "SAVEE_EMOTIONS", "SPEAKERS", "LABELS"]
@@ -86,22 +86,17 @@ def scan_savee(root: str | os.PathLike, *, strict: bool = False) -> list[Utteran
     log = SkipLog(root, strict=strict)
     for path in iter_audio_files(root):
         n += 1
-        try:
-            f = parse_savee_name(path)
-        except CorpusError as e:
-            log.bad(str(e), "names that do not parse as SAVEE")
+        f = log.parse(parse_savee_name, path, "SAVEE")
+        if f is None:
             continue
         key = (f["speaker"], f["code"], f["sentence"])
         if key in seen:
             log.bad(f"{path}: the same clip as {seen[key]}", "second copies of a clip")
             continue
-        try:
-            sr, frames, channels = read_header(path)
-        except CorpusError as e:
-            log.bad(str(e), "unreadable or empty files")
+        audio = log.audio(path)
+        if audio is None:
             continue
         seen[key] = path
-        records.append(Utterance(path=str(path.resolve()), corpus="savee", speaker=f["speaker"], gender="male",
-                                 emotion=f["emotion"], duration=frames / sr, sample_rate=sr, channels=channels,
-                                 frames=frames, statement=f"{f['code']}{f['sentence']:02d}"))
+        records.append(Utterance(**audio, corpus="savee", speaker=f["speaker"], gender="male", emotion=f["emotion"],
+                                 statement=f"{f['code']}{f['sentence']:02d}"))
     return finish(records, log, n, "SAVEE")

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from ..errors import CorpusError
 from ..labels import as_label_map, normalize_label
-from .common import SkipLog, check_folder, finish, iter_audio_files, mostly, read_header
+from .common import SkipLog, check_folder, finish, iter_audio_files, mostly
 from .manifest import Utterance
 
 __all__ = ["parse_tess_name", "scan_tess", "looks_like_tess", "SPEAKERS", "LABELS"]
@@ -107,10 +107,8 @@ def scan_tess(root: str | os.PathLike, *, strict: bool = False, label_map=None) 
     log = SkipLog(root, strict=strict)
     for path in iter_audio_files(root):
         n += 1
-        try:
-            f = parse_tess_name(path, label_map=label_map)
-        except CorpusError as e:
-            log.bad(str(e), "names that do not parse as TESS")
+        f = log.parse(lambda p: parse_tess_name(p, label_map=label_map), path, "TESS")
+        if f is None:
             continue
         if not f["emotion"]:
             log.note("clips whose emotion the label map skips")
@@ -119,13 +117,10 @@ def scan_tess(root: str | os.PathLike, *, strict: bool = False, label_map=None) 
         if key in seen:
             log.bad(f"{path}: the same clip as {seen[key]}", "second copies of a clip")
             continue
-        try:
-            sr, frames, channels = read_header(path)
-        except CorpusError as e:
-            log.bad(str(e), "unreadable or empty files")
+        audio = log.audio(path)
+        if audio is None:
             continue
         seen[key] = path
-        records.append(Utterance(path=str(path.resolve()), corpus="tess", speaker=f["speaker"], gender="female",
-                                 emotion=f["emotion"], duration=frames / sr, sample_rate=sr, channels=channels,
-                                 frames=frames, statement=f["word"]))
+        records.append(Utterance(**audio, corpus="tess", speaker=f["speaker"], gender="female", emotion=f["emotion"],
+                                 statement=f["word"]))
     return finish(records, log, n, "TESS")
