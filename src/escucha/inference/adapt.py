@@ -440,6 +440,8 @@ def adapt(model: str | os.PathLike | None, dirs: Sequence[str | os.PathLike] | s
     sources = [str(Path(d).resolve()) for d in dir_paths]
     common = {"strength": strength, "source": sources, "escucha_version": __version__, "date": date}
 
+    from ..utils.io import swap_folder
+
     out.parent.mkdir(parents=True, exist_ok=True)
     new = Path(tempfile.mkdtemp(prefix=f".{out.name}.new-", dir=out.parent))
     old = new.with_name(new.name.replace(".new-", ".old-", 1))
@@ -463,18 +465,7 @@ def adapt(model: str | os.PathLike | None, dirs: Sequence[str | os.PathLike] | s
                 record["previous"] = src_cfg["adapted"]
             atomic_write_json(new / "config.json", {**src_cfg, "adapted": record})
         load_model(new)  # loadable (schema, weights, probe) before it replaces anything
-        if replace:
-            os.rename(out, old)
-            try:
-                os.rename(new, out)
-            except BaseException:
-                os.rename(old, out)
-                raise
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            if out.exists():
-                out.rmdir()  # empty (checked above)
-            os.rename(new, out)
+        swap_folder(new, out, old=old if replace else None)
     except BaseException:
         shutil.rmtree(new, ignore_errors=True)
         raise

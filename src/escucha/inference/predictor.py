@@ -497,7 +497,7 @@ def make_ensemble(model_dirs: Sequence[str | os.PathLike], out_dir: str | os.Pat
 
     from ..checkpoint import FORMAT, VERSION, resolve_checkpoint_dir
     from ..errors import ConfigError
-    from ..utils.io import atomic_write_json
+    from ..utils.io import atomic_write_json, swap_folder
 
     def _not_an_ensemble_folder(folder: Path) -> str | None:
         """Why ``folder`` is not an ensemble folder this tool made (``None`` when it is one)."""
@@ -574,18 +574,7 @@ def make_ensemble(model_dirs: Sequence[str | os.PathLike], out_dir: str | os.Pat
                "clip_seconds": clip_seconds, "trained_on": {"speakers": heard}}
         atomic_write_json(new / "config.json", cfg)
         EnsemblePredictor.from_checkpoint(new)  # loadable before it replaces anything
-        if replace:
-            os.rename(out, old)
-            try:
-                os.rename(new, out)
-            except BaseException:
-                os.rename(old, out)
-                raise
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            if out.exists():
-                out.rmdir()  # empty
-            os.rename(new, out)
+        swap_folder(new, out, old=old if replace else None)
     except BaseException:
         shutil.rmtree(new, ignore_errors=True)
         raise

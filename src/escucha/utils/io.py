@@ -60,3 +60,26 @@ def atomic_write_csv(path: str | os.PathLike, rows: list[dict], *, fieldnames: l
 
 def atomic_write_json(path: str | os.PathLike, obj: Any) -> Path:
     return atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=False) + "\n")
+
+
+def swap_folder(new: str | os.PathLike, out: str | os.PathLike, *, old: str | os.PathLike | None = None) -> None:
+    """Put the finished folder ``new`` in place as ``out``.
+
+    With ``old`` (replacing an existing ``out``), ``out`` is renamed to ``old`` first, put back if
+    the second rename fails, and deleted only once ``new`` is in place; without it, ``out`` must
+    be absent or an empty folder.
+    """
+    import shutil
+
+    if old is not None:
+        os.rename(out, old)
+        try:
+            os.rename(new, out)
+        except BaseException:
+            os.rename(old, out)
+            raise
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        if os.path.exists(out):
+            os.rmdir(out)  # empty (the caller checked)
+        os.rename(new, out)
