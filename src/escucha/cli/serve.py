@@ -1,0 +1,112 @@
+"""``escucha serve [--host 127.0.0.1] [--port 8000] [--model PATH] [--workers N]``: the web service and page.
+
+    escucha serve                                  # http://127.0.0.1:8000/ : the page; /docs : the API
+    escucha serve --port 9000 --workers 4 --queue 32
+    ESCUCHA_TOKEN=s3cret escucha serve --host 0.0.0.0 --cors-origin https://crm.example.com
+
+Listens on this machine only unless --host says otherwise. Needs the serve extra:
+pip install 'escucha[serve]'. See docs/service.md for the API, the limits and measured load.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+
+def register(sub):
+    import argparse
+
+    p = sub.add_parser("serve", help="web service and page: upload or record audio, see the emotion",
+                       description="An HTTP and WebSocket API (FastAPI + uvicorn) and a web page over the bundled "
+                                   "or a given model. Overload answers 503 with Retry-After; bad audio 4xx with the "
+                                   "same one-line message as predict and analyze.",
+                       epilog="examples:\n" + __doc__.split("\n\n", 1)[1].split("\n\n")[0].rstrip(),
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
+    p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    p.add_argument("--model", help="model or run folder (default: the bundled model)")
+    p.add_argument("--workers", type=int, default=2, metavar="N",
+                   help="inference jobs at once, threads sharing the model (default 2)")
+    p.add_argument("--threads", type=int, metavar="N",
+                   help="torch threads for the whole process (default: CPU cores / workers)")
+    p.add_argument("--queue", type=int, default=16, metavar="N",
+                   help="requests that may wait for a worker; more get 503 + Retry-After (default 16)")
+    p.add_argument("--max-upload-mb", type=float, default=50.0, metavar="MB", help="largest upload (default 50)")
+    p.add_argument("--max-seconds", type=float, default=3600.0, metavar="S",
+                   help="longest audio accepted, upload or stream (default 3600)")
+    p.add_argument("--timeout", type=float, default=120.0, metavar="S",
+                   help="seconds a request may wait for its result, or a stream for its next message (default 120)")
+    p.add_argument("--sync-seconds", type=float, default=120.0, metavar="S",
+                   help="/v1/analyze answers at once up to this length; longer calls become jobs (default 120)")
+    p.add_argument("--max-jobs", type=int, default=8, metavar="N", help="background jobs kept at once (default 8)")
+    p.add_argument("--job-ttl", type=float, default=3600.0, metavar="S",
+                   help="seconds a finished job's result is kept (default 3600)")
+    p.add_argument("--max-streams", type=int, default=4, metavar="N", help="WebSocket streams at once (default 4)")
+    p.add_argument("--token", default=None,
+                   help="require 'Authorization: Bearer TOKEN' on every endpoint but /healthz and the page "
+                        "(default: $ESCUCHA_TOKEN if set; else no token)")
+    p.add_argument("--cors-origin", action="append", default=[], metavar="ORIGIN",
+                   help="allow browsers on this origin to call the API (repeatable; default: none)")
+    p.add_argument("--log-level", default="info", choices=("critical", "error", "warning", "info", "debug"),
+                   help="server log level (default info: one line per request)")
+    p.set_defaults(func=run_serve)
+
+
+def _warm_up(predictor) -> None:
+    """One prediction on the packaged sample clip, so that the first request does not pay for
+    loading the encoder and the voice activity detector."""
+    from importlib import resources
+
+    sample = resources.files("escucha") / "assets" / "samples" / "sample.wav"
+    try:
+        with resources.as_file(sample) as path:
+            if path.is_file():
+                predictor.predict(path)
+    except Exception as e:  # a warm-up is an optimisation, never a reason not to start
+        print(f"escucha: warning: warm-up prediction failed ({type(e).__name__}: {e})", file=sys.stderr)
+
+
+def run_serve(args) -> int:
+    from ..errors import ConfigError
+
+    try:
+        import fastapi  # noqa: F401
+        import python_multipart  # noqa: F401
+        import prometheus_client  # noqa: F401
+        import uvicorn
+    except ImportError as e:
+        raise ConfigError(f"escucha serve needs the serve extra ({e.name} is missing): "
+                          "pip install 'escucha[serve]'") from None
+    from ..inference import load_model
+    from ..service import ServiceConfig, create_app
+    from ..service.config import LOCAL_HOSTS
+    from ..service.stream import MAX_FRAME_BYTES
+
+    token = args.token if args.token is not None else os.environ.get("ESCUCHA_TOKEN") or None
+    cfg = ServiceConfig(host=args.host, port=args.port, workers=args.workers, queue=args.queue,
+                        max_upload_mb=args.max_upload_mb, max_seconds=args.max_seconds, timeout=args.timeout,
+                        sync_seconds=args.sync_seconds, max_jobs=args.max_jobs, job_ttl=args.job_ttl,
+                        max_streams=args.max_streams, token=token, cors_origins=args.cors_origin)
+    threads = args.threads if args.threads is not None else max(1, (os.cpu_count() or 1) // cfg.workers)
+    if threads < 1:
+        raise ConfigError(f"--threads must be >= 1, got {threads}")
+    if args.host not in LOCAL_HOSTS and cfg.token is None:
+        print(f"escucha: warning: listening on {args.host} without a token: anyone who can reach this machine "
+              "can use the service (give --token or set ESCUCHA_TOKEN)", file=sys.stderr)
+    try:
+        import torch
+
+        torch.set_num_threads(threads)
+    except ImportError:  # a torch-free backend: nothing to set
+        pass
+    predictor = load_model(args.model)
+    _warm_up(predictor)
+    app = create_app(predictor, cfg)
+    host = f"[{args.host}]" if ":" in args.host else args.host
+    print(f"escucha: serving http://{host}:{args.port}/ (API docs at /docs; {cfg.workers} workers, queue "
+          f"{cfg.queue}{', token required' if cfg.token else ''}); Ctrl-C stops", file=sys.stderr, flush=True)
+    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, access_log=args.log_level in
+                ("info", "debug"), server_header=False, timeout_keep_alive=5, ws_max_size=MAX_FRAME_BYTES + 1024,
+                limit_concurrency=max(128, 4 * (cfg.capacity + cfg.max_streams)), timeout_graceful_shutdown=10)
+    return 0

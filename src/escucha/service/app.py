@@ -1,0 +1,383 @@
+"""The FastAPI application: routes over :func:`escucha.load_model`'s Predictor and
+:func:`escucha.longaudio.analyze_file`, nothing of its own about audio or emotions.
+
+======================  =================================================================
+``GET /``               the web page (self-contained: works offline)
+``GET /healthz``        liveness; never needs the token
+``GET /metrics``        Prometheus metrics
+``GET /v1/models``      labels, sample rate, emotion colours and a summary of the model
+``POST /v1/predict``    one clip -> ``{label, confidence, probabilities, duration}`` or an outcome
+``POST /v1/analyze``    a whole call -> the JSON of ``escucha analyze --json`` (``202`` + job for long calls)
+``GET /v1/jobs/{id}``   a background analysis: its status, then its result
+``WS /v1/stream``       raw PCM in, segment events out (see :mod:`escucha.service.stream`)
+======================  =================================================================
+
+Statuses: ``400`` bad parameters, ``401`` token missing or wrong, ``404`` unknown job,
+``413`` upload or audio too long, ``415`` not audio, ``422`` audio that cannot be used (the
+command line's one-line message, naming the uploaded file), ``503`` + ``Retry-After`` when the
+queue is full or the result took longer than the timeout. Every error body is
+``{"error": "<one line>"}``.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+import tempfile
+from importlib import resources
+from pathlib import Path
+from typing import Literal
+
+from fastapi import FastAPI, Query, Request, Security
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from .. import __version__
+from ..errors import AudioError, ConfigError, EscuchaError, ModelError
+from .config import ServiceConfig
+from .metrics import Metrics
+from .uploads import HTTPProblem, Upload, receive_upload
+from .work import Busy, JobStore, TimedOut, WorkPool
+
+__all__ = ["create_app", "model_summary", "problem_of"]
+
+log = logging.getLogger("escucha.service")
+
+#: the page's files, served under fixed names (a request never names a file on disk)
+STATIC = {"app.js": "text/javascript; charset=utf-8", "app.css": "text/css; charset=utf-8",
+          "recorder-worklet.js": "text/javascript; charset=utf-8", "favicon.svg": "image/svg+xml"}
+PAGE_CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; media-src 'self' blob:; "
+            "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
+
+_AUDIO_BODY = {"type": "string", "format": "binary"}
+UPLOAD_BODY = {"requestBody": {"required": True, "description": "The recording: multipart field `file`, or the "
+                               "audio itself with an audio content type.", "content": {
+    "multipart/form-data": {"schema": {"type": "object", "required": ["file"], "properties": {"file": _AUDIO_BODY}}},
+    "audio/wav": {"schema": _AUDIO_BODY}, "audio/flac": {"schema": _AUDIO_BODY}, "audio/ogg": {"schema": _AUDIO_BODY},
+    "audio/mpeg": {"schema": _AUDIO_BODY}, "application/octet-stream": {"schema": _AUDIO_BODY}}}}
+_ERR = {"description": "one line for a person", "content": {"application/json": {"schema": {
+    "type": "object", "properties": {"error": {"type": "string"}}, "required": ["error"]}}}}
+ERRORS = {400: _ERR, 401: _ERR, 413: _ERR, 415: _ERR, 422: _ERR, 503: _ERR}
+
+
+def problem_of(e: BaseException, up: Upload | None = None) -> HTTPProblem:
+    """The HTTP answer for an exception raised while handling ``up``: the library's own message
+    (naming the client's file, not the stored one) and a 4xx status for anything about the input."""
+    msg = (lambda s: up.message(s)) if up is not None else str
+    if isinstance(e, HTTPProblem):
+        return e
+    if isinstance(e, (Busy, TimedOut)):
+        return HTTPProblem(503, str(e), {"Retry-After": str(e.retry_after)})
+    if isinstance(e, AudioError):
+        return HTTPProblem(422, msg(str(e)))
+    if isinstance(e, ConfigError):
+        return HTTPProblem(400, msg(str(e)))
+    if isinstance(e, EscuchaError) and not isinstance(e, ModelError):  # a broken model is ours: 500
+        return HTTPProblem(400, msg(str(e)))
+    if isinstance(e, MemoryError):
+        return HTTPProblem(503, "out of memory on the server; retry with a shorter recording or later",
+                           {"Retry-After": "30"})
+    first = str(e).strip().splitlines()[0] if str(e).strip() else ""
+    log.error("internal error", exc_info=e)
+    return HTTPProblem(500, f"internal error ({type(e).__name__}: {msg(first)}); please report it")
+
+
+def model_summary(predictor) -> dict:
+    """What a client needs to know about the loaded model (``GET /v1/models``)."""
+    from ..labels import EMOTION_COLORS
+    from ..longaudio.analyze import analysis_settings
+
+    cfg = predictor.config
+    ident = analysis_settings(predictor)["model"]
+    members = [{"model": m.get("model"), "band": m.get("band", "any"), "weight": m.get("weight", 1.0)}
+               for m in cfg.get("ensemble", []) if isinstance(m, dict)]
+    speakers = list(cfg.get("trained_on", {}).get("speakers", []))
+    name = ident["name"] or (" + ".join(str(m["model"]) for m in members) if members else None)
+    return {"id": ident["id"], "name": name, "kind": "ensemble" if members else "single",
+            "labels": list(predictor.labels), "sample_rate": int(predictor.sample_rate),
+            "clip_seconds": ident["clip_seconds"], "members": members,
+            "trained_on": {"speakers": len(speakers),
+                           "corpora": sorted({s.split(":", 1)[0] for s in speakers if ":" in s})},
+            "colors": {lab: EMOTION_COLORS.get(lab, "#4D4D4D") for lab in predictor.labels},
+            "escucha_version": __version__}
+
+
+def _static(name: str) -> bytes:
+    return (resources.files("escucha.service") / "static" / name).read_bytes()
+
+
+def create_app(model=None, config: ServiceConfig | None = None) -> FastAPI:
+    """The service as an ASGI application.
+
+    Parameters
+    ----------
+    model : Predictor, path or None
+        A loaded predictor (:func:`escucha.load_model`), or what to give ``load_model``
+        (``None``: the bundled model).
+    config : ServiceConfig, optional
+        Limits, token, CORS; defaults as :class:`ServiceConfig`.
+    """
+    cfg = config or ServiceConfig()
+    if model is None or isinstance(model, (str, Path)):
+        from .. import load_model
+
+        model = load_model(model)
+    predictor = model
+    pool = WorkPool(cfg.workers, cfg.queue)
+    jobs = JobStore(cfg.max_jobs, cfg.job_ttl)
+    streams = {"open": 0}
+    metrics = Metrics(pool, jobs, lambda: streams["open"])
+    summary = model_summary(predictor)
+    page = _static("index.html").decode().replace(
+        "{{CONFIG}}", json.dumps({"labels": summary["labels"], "colors": summary["colors"],
+                                  "max_upload_bytes": cfg.max_upload_bytes, "max_seconds": cfg.max_seconds,
+                                  "sync_seconds": cfg.sync_seconds, "token_required": cfg.token is not None,
+                                  "version": __version__}).replace("<", "\\u003c"))
+    files = {name: _static(name) for name in STATIC}
+
+    from contextlib import asynccontextmanager
+
+    @asynccontextmanager
+    async def lifespan(_app):
+        yield
+        pool.shutdown()
+        jobs.shutdown()
+
+    app = FastAPI(title="escucha", version=__version__, lifespan=lifespan,
+                  description="Speech emotion recognition over HTTP: one clip, a whole call, or a live stream. "
+                              "Errors are `{\"error\": \"<one line>\"}`; overload is `503` with `Retry-After`.")
+    app.state.predictor, app.state.config, app.state.pool, app.state.jobs = predictor, cfg, pool, jobs
+    app.state.metrics, app.state.streams = metrics, streams
+    if cfg.cors_origins:
+        from fastapi.middleware.cors import CORSMiddleware
+
+        app.add_middleware(CORSMiddleware, allow_origins=cfg.cors_origins, allow_methods=["GET", "POST"],
+                           allow_headers=["Authorization", "Content-Type"], expose_headers=["Retry-After"])
+
+    bearer = HTTPBearer(auto_error=False, description="`Authorization: Bearer <token>` when the server was started "
+                                                      "with --token or ESCUCHA_TOKEN")
+
+    def token_ok(value: str | None) -> bool:
+        return cfg.token is None or (value is not None and hmac.compare_digest(value.encode(), cfg.token.encode()))
+
+    async def auth(creds: HTTPAuthorizationCredentials | None = Security(bearer)) -> None:
+        if not token_ok(creds.credentials if creds is not None else None):
+            raise HTTPProblem(401, "missing or wrong bearer token: send 'Authorization: Bearer <token>' (the one "
+                                   "given to escucha serve with --token or ESCUCHA_TOKEN)",
+                              {"WWW-Authenticate": "Bearer"})
+
+    app.state.token_ok = token_ok
+    guarded = [Security(auth)]
+
+    # -- errors: one line, never a traceback ---------------------------------------------------------
+    @app.exception_handler(HTTPProblem)
+    async def _problem(request, e: HTTPProblem):
+        return JSONResponse({"error": e.message}, status_code=e.status, headers=e.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request, e: RequestValidationError):
+        parts = []
+        for err in e.errors():
+            where = ".".join(str(x) for x in err.get("loc", ()) if x not in ("query", "path", "body"))
+            parts.append(f"{err.get('loc', ('',))[0]} parameter {where!r}: {err.get('msg')}")
+        return JSONResponse({"error": "; ".join(parts) or "invalid request"}, status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request, e: StarletteHTTPException):
+        return JSONResponse({"error": str(e.detail)}, status_code=e.status_code, headers=getattr(e, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def _bug(request, e: Exception):
+        p = problem_of(e)
+        return JSONResponse({"error": p.message}, status_code=p.status, headers=p.headers)
+
+    # -- helpers ---------------------------------------------------------------------------------------
+    def admit(reason: str = "queue"):
+        try:
+            return pool.admit()
+        except Busy as e:
+            metrics.rejected.labels(reason).inc()
+            raise problem_of(e) from None
+
+    async def upload(request: Request, tmp: tempfile.TemporaryDirectory, filename: str | None) -> tuple[Upload, dict]:
+        import asyncio
+
+        from starlette.concurrency import run_in_threadpool
+
+        from ..audio import audio_info
+
+        try:
+            up = await asyncio.wait_for(receive_upload(request, Path(tmp.name), max_bytes=cfg.max_upload_bytes,
+                                                       filename=filename), cfg.timeout)
+        except asyncio.TimeoutError:
+            raise HTTPProblem(408, f"the upload took longer than this server's limit of {cfg.timeout:g} s") from None
+        try:
+            info = await run_in_threadpool(audio_info, up.path)
+        except Exception as e:
+            raise problem_of(e, up) from None
+        if info["duration"] > cfg.max_seconds:
+            raise HTTPProblem(413, f"{up.name}: audio is {info['duration']:.1f} s long, over this server's limit of "
+                                   f"{cfg.max_seconds:g} s")
+        return up, info
+
+    async def run_job(request: Request, filename: str | None, work, route: str, *, as_job=None):
+        """Admit, receive the upload, then run ``work(upload, info)`` in a worker and answer its
+        result, or, when ``as_job(info)`` says so, start it as a background job and answer ``202``.
+        The upload's folder is removed when the work is done (or could not start)."""
+        ticket = admit()
+        tmp = tempfile.TemporaryDirectory(prefix="escucha-upload-")
+        handed = False
+        up = None
+        try:
+            up, info = await upload(request, tmp, filename)
+            if as_job is not None and as_job(info):
+                try:
+                    job = jobs.reserve(up.name, pool.retry_after())
+                except Busy as e:
+                    metrics.rejected.labels("jobs").inc()
+                    raise problem_of(e) from None
+
+                def job_work():
+                    out = work(up, info)
+                    metrics.audio_seconds.labels(route).inc(info["duration"])
+                    return out
+
+                def classify(e):
+                    p = problem_of(e, up)
+                    return p.status, p.message
+
+                jobs.start(job, job_work, cleanup=tmp.cleanup, classify=classify)
+                handed = True
+                ticket.release()  # the job store bounds jobs from here on
+                return JSONResponse(job.to_dict(), status_code=202, headers={"Location": f"/v1/jobs/{job.id}"})
+            fut = pool.submit(ticket, work, up, info, cleanup=tmp.cleanup)
+            handed = True
+            try:
+                out = await pool.wait(fut, timeout=cfg.timeout)
+            except TimedOut as e:
+                metrics.rejected.labels("timeout").inc()
+                raise problem_of(e) from None
+            metrics.audio_seconds.labels(route).inc(info["duration"])
+            return out
+        except HTTPProblem:
+            raise
+        except Exception as e:
+            raise problem_of(e, up) from None
+        finally:
+            if not handed:
+                tmp.cleanup()
+                ticket.release()
+
+    # -- page ----------------------------------------------------------------------------------------
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    async def index():
+        return HTMLResponse(page, headers={"Content-Security-Policy": PAGE_CSP, "X-Content-Type-Options": "nosniff",
+                                           "Referrer-Policy": "no-referrer", "Cache-Control": "no-cache"})
+
+    @app.get("/static/{name}", include_in_schema=False)
+    async def static(name: str):
+        if name not in files:
+            raise HTTPProblem(404, f"no such file: {name[:80]!r}")
+        return Response(files[name], media_type=STATIC[name],
+                        headers={"X-Content-Type-Options": "nosniff", "Cache-Control": "no-cache"})
+
+    # -- service -------------------------------------------------------------------------------------
+    @app.get("/healthz", summary="Liveness (no token needed)")
+    async def healthz():
+        return {"status": "ok", "version": __version__, "model": summary["id"], "workers": pool.workers,
+                "running": pool.running, "waiting": pool.waiting, "streams": streams["open"]}
+
+    @app.get("/metrics", dependencies=guarded, summary="Prometheus metrics", responses={401: _ERR})
+    async def metrics_route():
+        body, ctype = metrics.render()
+        return Response(body, media_type=ctype)
+
+    @app.get("/v1/models", dependencies=guarded, summary="The loaded model", responses={401: _ERR})
+    async def models():
+        return {"models": [summary]}
+
+    @app.post("/v1/predict", dependencies=guarded, openapi_extra=UPLOAD_BODY, responses=ERRORS,
+              summary="Emotion of one clip")
+    async def predict(request: Request, filename: str | None = Query(
+            None, max_length=1000, description="the recording's name, shown in messages (raw bodies; a "
+                                               "multipart upload carries its own)")):
+        """One recording -> ``{file, label, confidence, probabilities, duration}``, as ``escucha
+        predict --json`` gives (plus ``confidence``). A clip that cannot be judged gets
+        ``"label": null`` with ``outcome`` ("too short" / "no speech found") and ``reason``;
+        recordings over 30 s are scored over their speech and get ``"long": true``."""
+
+        def work(up: Upload, info: dict) -> dict:
+            p = predictor.predict(up.path)
+            d = p.to_dict()
+            d["file"] = up.name
+            d["confidence"] = round(p.confidence, 6) if p.confidence is not None else None
+            return d
+
+        return await run_job(request, filename, work, "/v1/predict")
+
+    @app.post("/v1/analyze", dependencies=guarded, openapi_extra=UPLOAD_BODY,
+              responses={**ERRORS, 202: {"description": "a job: poll its url"}}, summary="Emotions over a whole call")
+    async def analyze(
+        request: Request,
+        filename: str | None = Query(None, max_length=1000, description="the recording's name, shown in messages"),
+        channels: Literal["mono", "split"] = Query("mono", description="split: each channel is its own speaker"),
+        channel_names: str | None = Query(None, max_length=1000, description="names of the channels, e.g. agent,customer"),
+        smooth: float = Query(3.0, ge=0, le=60, allow_inf_nan=False, description="seconds of smoothing (0: off)"),
+        window: float | None = Query(None, ge=0.1, le=60, allow_inf_nan=False, description="window seconds"),
+        hop: float | None = Query(None, gt=0, le=60, allow_inf_nan=False, description="seconds between windows"),
+        max_segment: float = Query(10.0, ge=1, le=600, allow_inf_nan=False, description="longest speech turn (s)"),
+        vad_threshold: float = Query(0.5, gt=0, lt=1, allow_inf_nan=False, description="Silero speech threshold"),
+        windows: bool = Query(True, description="include every analysis window in the result"),
+        mode: Literal["auto", "sync", "job"] = Query(
+            "auto", description="auto: a job (202) for audio longer than the server's --sync-seconds"),
+    ):
+        """A whole recording -> the JSON of ``escucha analyze --json``: segments per channel
+        (start, end, label, probabilities), windows and the summary (share of each emotion,
+        first third vs last third, per channel). Long calls (``mode=job``, or ``auto`` over the
+        server's ``--sync-seconds``) answer ``202`` with a job to poll at ``GET /v1/jobs/{id}``."""
+        from ..longaudio import VADConfig, analyze_file
+
+        try:
+            vad = VADConfig(threshold=vad_threshold, max_segment=max_segment)
+        except ConfigError as e:
+            raise problem_of(e) from None
+        opts = dict(window=window, hop=hop, smooth=smooth, channels=channels, channel_names=channel_names, vad=vad)
+
+        def work(up: Upload, info: dict) -> dict:
+            res = analyze_file(up.path, predictor, **opts)
+            d = res.to_dict(windows=windows)
+            d["file"] = up.name
+            return d
+
+        as_job = {"sync": lambda info: False, "job": lambda info: True,
+                  "auto": lambda info: info["duration"] > cfg.sync_seconds}[mode]
+        return await run_job(request, filename, work, "/v1/analyze", as_job=as_job)
+
+    @app.get("/v1/jobs/{job_id}", dependencies=guarded, responses={401: _ERR, 404: _ERR},
+             summary="A background analysis")
+    async def job_status(job_id: str):
+        """``{id, status: queued|running|done|failed, result | error}``; a finished job is kept
+        for the server's ``--job-ttl`` seconds."""
+        job = jobs.get(job_id)
+        if job is None:
+            raise HTTPProblem(404, f"no job {job_id[:64]!r} (unknown, or finished more than {cfg.job_ttl:g} s ago)")
+        return job.to_dict()
+
+    from .stream import add_stream_route
+
+    add_stream_route(app)
+    app.add_middleware(_AsgiWrap, wrap=metrics.middleware)
+    return app
+
+
+class _AsgiWrap:
+    """Adapter: a plain ``wrap(app) -> app`` ASGI middleware as a Starlette middleware class."""
+
+    def __init__(self, app, wrap):
+        self.app = wrap(app)
+
+    async def __call__(self, scope, receive, send):
+        await self.app(scope, receive, send)

@@ -1,0 +1,90 @@
+"""The settings of one running service: where it listens, what it accepts, how much it queues."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from ..errors import ConfigError
+
+__all__ = ["ServiceConfig", "LOCAL_HOSTS"]
+
+#: hosts that only this machine can reach (anything else is worth a warning without a token)
+LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+@dataclass
+class ServiceConfig:
+    """What ``escucha serve`` accepts and how much work it takes on.
+
+    Attributes
+    ----------
+    host, port : str, int
+        Address to listen on (default ``127.0.0.1:8000``: this machine only).
+    workers : int
+        Inference jobs run at the same time (threads sharing the loaded model). ``1`` runs one
+        job at a time.
+    queue : int
+        Requests that may wait for a worker; beyond ``workers + queue`` requests in the house
+        the service answers ``503`` with ``Retry-After`` instead of growing memory.
+    max_upload_mb : float
+        Largest upload (MB, 10**6 bytes); larger ones get ``413``.
+    max_seconds : float
+        Longest audio accepted (seconds of the decoded file or stream); longer gets ``413``.
+    timeout : float
+        Seconds a request may wait for its result (queueing included) before ``503``.
+    sync_seconds : float
+        ``/v1/analyze`` answers at once for audio up to this length; longer calls become jobs
+        (``202`` + job id) unless ``mode=sync`` is asked for.
+    max_jobs : int
+        Jobs kept (queued, running or finished and not yet collected); a new job beyond this
+        gets ``503``.
+    job_ttl : float
+        Seconds a finished job's result is kept.
+    max_streams : int
+        WebSocket streams open at the same time.
+    token : str or None
+        Bearer token required on every endpoint but ``/healthz`` and the static page.
+    cors_origins : list of str
+        Origins allowed to call the API from a browser (none by default: CORS closed).
+    """
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = 2
+    queue: int = 16
+    max_upload_mb: float = 50.0
+    max_seconds: float = 3600.0
+    timeout: float = 120.0
+    sync_seconds: float = 120.0
+    max_jobs: int = 8
+    job_ttl: float = 3600.0
+    max_streams: int = 4
+    token: str | None = None
+    cors_origins: list[str] = field(default_factory=list)
+
+    def __post_init__(self):
+        for name in ("workers", "max_jobs", "max_streams"):
+            v = getattr(self, name)
+            if not isinstance(v, int) or v < 1:
+                raise ConfigError(f"{name} must be a whole number >= 1, got {v!r}")
+        if not isinstance(self.queue, int) or self.queue < 0:
+            raise ConfigError(f"queue must be a whole number >= 0, got {self.queue!r}")
+        if not isinstance(self.port, int) or not 0 <= self.port <= 65535:
+            raise ConfigError(f"port must be between 0 and 65535, got {self.port!r}")
+        for name in ("max_upload_mb", "max_seconds", "timeout", "sync_seconds", "job_ttl"):
+            v = getattr(self, name)
+            if not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0):
+                raise ConfigError(f"{name} must be a finite number > 0, got {v!r}")
+        if self.token is not None and not self.token.strip():
+            raise ConfigError("the bearer token is empty; give a non-empty --token or unset ESCUCHA_TOKEN")
+        self.cors_origins = [o.strip() for o in self.cors_origins if o.strip()]
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return int(self.max_upload_mb * 1_000_000)
+
+    @property
+    def capacity(self) -> int:
+        """Requests in the house (uploading, waiting or running) before ``503``."""
+        return self.workers + self.queue
