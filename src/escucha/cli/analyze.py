@@ -5,6 +5,7 @@
     escucha analyze call.wav -o out/ --plot        # out/call.wav.json, .segments.csv, .timeline.png
     escucha analyze stereo.wav --channels split --channel-names agent,customer
     escucha analyze calls/ -o out/ --jobs 4        # resumable batch, out/summary.csv, out/errors.csv
+    escucha analyze calls/ -o out/ --engine ray --address HEAD:6379   # the same batch on a Ray cluster
     arecord -q -t raw -f S16_LE -r 16000 -c 1 | escucha analyze - --rate 16000
 
 Nothing existing is replaced without --force: a file's <name>.json, .segments.csv or
@@ -46,7 +47,15 @@ def register(sub):
     p.add_argument("--max-segment", type=float, default=10.0, metavar="S",
                    help="cut longer speech turns into pieces of at most this length (default 10)")
     p.add_argument("--vad-threshold", type=float, default=0.5, metavar="P", help="Silero speech threshold (default 0.5)")
-    p.add_argument("--jobs", type=int, default=1, metavar="N", help="parallel worker processes for a folder")
+    p.add_argument("--jobs", type=int, default=None, metavar="N",
+                   help="parallel worker processes for a folder (default 1; with --engine ray: one per "
+                        "--threads CPUs of the cluster)")
+    p.add_argument("--engine", choices=("local", "ray"), default="local",
+                   help="where a folder's files are analysed: this machine (default) or a Ray cluster "
+                        "(needs escucha[ray]; same outputs, resumable either way)")
+    p.add_argument("--address", metavar="HOST:PORT",
+                   help="with --engine ray: the cluster's head (ray start --head); default: RAY_ADDRESS, "
+                        "else a local Ray instance")
     p.add_argument("--threads", type=int, default=1, metavar="N", help="threads per worker (default 1)")
     p.add_argument("--force", action="store_true",
                    help="replace existing results in -o (a folder input: start over, analysing every file again)")
@@ -134,6 +143,9 @@ def run_analyze(args) -> int:
     opts = dict(window=args.window, hop=args.hop, smooth=args.smooth, channels=args.channels,
                 channel_names=args.channel_names, vad=vad)
     src = args.input
+    if (args.engine != "local" or args.address) and (src == "-" or not Path(src).is_dir()):
+        raise ConfigError("--engine ray and --address spread a folder's files over a cluster; give a folder "
+                          "(a single file or stdin is analysed here)")
     if src != "-" and not Path(src).is_dir():
         from ..audio.io import check_audio_path
 
@@ -144,7 +156,8 @@ def run_analyze(args) -> int:
         predictor = load_model(args.model)
         with _sigterm_interrupts():
             rep = analyze_folder(src, predictor, args.out, jobs=args.jobs, force=args.force, plot=args.plot,
-                                 show_progress=not args.quiet, threads=args.threads, **opts)
+                                 show_progress=not args.quiet, threads=args.threads, engine=args.engine,
+                                 address=args.address, **opts)
         for f, msg in rep.errors:
             print(f"escucha: error: {msg}", file=sys.stderr)
         print(f"analysed {len(rep.analysed)} file(s) ({rep.audio_seconds / 3600:.2f} h of audio) in {rep.seconds:.0f} s, "

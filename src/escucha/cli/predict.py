@@ -14,6 +14,12 @@ def register(sub):
     p.add_argument("--json", action="store_true",
                    help='print a JSON list of {"file", "label", "probabilities", "duration"} (strict JSON; '
                         'inputs that cannot be judged have "label": null and an "outcome")')
+    p.add_argument("--engine", choices=("local", "ray"), default="local",
+                   help="where the files are predicted: here (default) or on a Ray cluster (needs escucha[ray]; "
+                        "the same output)")
+    p.add_argument("--address", metavar="HOST:PORT",
+                   help="with --engine ray: the cluster's head (ray start --head); default: RAY_ADDRESS, "
+                        "else a local Ray instance")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run_predict)
 
@@ -64,9 +70,23 @@ def run_predict(args) -> int:
     from ..inference import load_model
     from ..inference.predictor import LONG_SECONDS
 
+    if args.address and args.engine != "ray":
+        from ..errors import ConfigError
+
+        raise ConfigError("--address names a Ray cluster: it needs --engine ray")
+    if args.engine == "ray":
+        from ..longaudio.ray_engine import require_ray
+
+        require_ray()
     predictor = load_model(args.model)
     files, empty = expand_inputs(args.files)  # a folder without audio among other inputs: one error line
-    preds, errors = predictor.predict_files(files, show_progress=len(files) > 20 and not args.quiet)
+    show = len(files) > 20 and not args.quiet
+    if args.engine == "ray":
+        from ..longaudio.ray_engine import predict_files
+
+        preds, errors = predict_files(predictor, files, address=args.address, show_progress=show)
+    else:
+        preds, errors = predictor.predict_files(files, show_progress=show)
     errors = empty + errors
     for f, msg in errors:
         print(f"escucha: error: {msg}", file=sys.stderr)

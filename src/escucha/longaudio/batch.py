@@ -36,6 +36,13 @@ The output folder
       folder. A batch folder never deletes or replaces a file it did not make.
 
     Two runs into the same ``OUT`` at once are refused (a lock on ``OUT/.batch.lock``).
+
+Engines
+    ``engine="local"`` (the default) analyses in this process or a pool of ``jobs`` worker
+    processes; ``engine="ray"`` hands the same per-file work to Ray Data workers on a cluster
+    (:mod:`escucha.longaudio.ray_engine`). Everything else above (what counts as done, who
+    writes, the output folder, the tables) is the same code for both, so a folder started with
+    one engine resumes with the other.
 """
 
 from __future__ import annotations
@@ -462,9 +469,9 @@ def _stop_pool(ex) -> None:
             pass
 
 
-def analyze_folder(folder: str | os.PathLike, predictor, out_dir: str | os.PathLike, *, jobs: int = 1,
+def analyze_folder(folder: str | os.PathLike, predictor, out_dir: str | os.PathLike, *, jobs: int | None = 1,
                    force: bool = False, plot: bool = False, show_progress: bool = True, threads: int = 1,
-                   **options) -> BatchReport:
+                   engine: str = "local", address: str | None = None, **options) -> BatchReport:
     """Analyse every audio file under ``folder`` into ``out_dir``.
 
     Parameters
@@ -475,8 +482,9 @@ def analyze_folder(folder: str | os.PathLike, predictor, out_dir: str | os.PathL
     out_dir : path
         Results mirror the folder's layout; which folders are accepted is described in the module
         docstring (a new or empty one, or one this function made from the same folder and settings).
-    jobs : int
-        Worker processes (each on ``threads`` threads).
+    jobs : int or None
+        Worker processes (each on ``threads`` threads); with ``engine="ray"``, Ray workers
+        (``None``: one per ``threads`` CPUs of the cluster). ``None`` is 1 for the local engine.
     force : bool
         Start over: delete this function's earlier outputs in ``out_dir`` and analyse every file
         again (never deletes other files; a folder holding any is refused).
@@ -485,6 +493,12 @@ def analyze_folder(folder: str | os.PathLike, predictor, out_dir: str | os.PathL
     show_progress : bool
         Progress bar on stderr: audio hours done of the total, files, errors, speed (x real
         time) and ETA.
+    engine : {"local", "ray"}
+        Where the files are analysed (see "Engines" in the module docstring).
+    address : str, optional
+        ``engine="ray"``: the Ray cluster to connect to (``HOST:PORT`` of ``ray start --head``,
+        or ``auto``); ``None`` joins the cluster this process is already connected to, or the one
+        ``RAY_ADDRESS`` names, or else starts a local one.
     **options
         ``window``, ``hop``, ``smooth``, ``channels``, ``channel_names``, ``vad``,
         ``block_seconds`` as for :func:`escucha.longaudio.analyze_file`.
@@ -496,7 +510,8 @@ def analyze_folder(folder: str | os.PathLike, predictor, out_dir: str | os.PathL
     Raises
     ------
     ConfigError
-        ``out_dir`` is not ours to write (see the module docstring) or an option is out of range.
+        ``out_dir`` is not ours to write (see the module docstring), an option is out of range,
+        or ``engine="ray"`` without Ray installed.
     CorpusError
         No audio file under ``folder``.
     KeyboardInterrupt
@@ -509,8 +524,18 @@ def analyze_folder(folder: str | os.PathLike, predictor, out_dir: str | os.PathL
     folder, out_dir = Path(folder), Path(out_dir)
     if not folder.is_dir():
         raise ConfigError(f"{folder}: not a folder")
-    if jobs < 1:
+    if engine not in ("local", "ray"):
+        raise ConfigError(f"engine must be 'local' or 'ray', got {engine!r}")
+    if address is not None and engine != "ray":
+        raise ConfigError("an address names a Ray cluster: it needs engine 'ray' (--engine ray)")
+    if jobs is None and engine == "local":
+        jobs = 1
+    if jobs is not None and jobs < 1:
         raise ConfigError(f"jobs must be >= 1, got {jobs}")
+    if engine == "ray":
+        from .ray_engine import require_ray
+
+        require_ray()
     t0 = time.time()
     files = find_audio_files(folder, exclude=out_dir)
     if not files:
@@ -522,11 +547,12 @@ def analyze_folder(folder: str | os.PathLike, predictor, out_dir: str | os.PathL
     with _locked(out_dir):
         _prepare_out_dir(out_dir, _marker(folder, settings, options.get("channel_names")), force=force)
         return _run(folder, files, predictor, out_dir, settings, t0, jobs=jobs, plot=plot, threads=threads,
-                    show_progress=show_progress, options=options)
+                    show_progress=show_progress, options=options, engine=engine, address=address)
 
 
-def _run(folder: Path, files: list[Path], predictor, out_dir: Path, settings: dict, t0: float, *, jobs: int,
-         plot: bool, threads: int, show_progress: bool, options: dict) -> BatchReport:
+def _run(folder: Path, files: list[Path], predictor, out_dir: Path, settings: dict, t0: float, *, jobs: int | None,
+         plot: bool, threads: int, show_progress: bool, options: dict, engine: str = "local",
+         address: str | None = None) -> BatchReport:
     from ..audio import audio_info
     from ..utils.progress import progress
 
@@ -568,7 +594,13 @@ def _run(folder: Path, files: list[Path], predictor, out_dir: Path, settings: di
 
     opts = dict(options)
     try:
-        if jobs == 1 or len(todo) <= 1:
+        if engine == "ray":
+            from .ray_engine import run_analysis
+
+            if todo:
+                run_analysis(todo, predictor, opts, plot, jobs=jobs, threads=threads, address=address, tick=tick,
+                             report=report)
+        elif jobs == 1 or len(todo) <= 1:
             _init_worker(predictor, threads, subprocess=False)
             for p in todo:
                 tick(*_analyse_one(p, opts, plot))

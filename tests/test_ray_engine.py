@@ -1,0 +1,172 @@
+"""``--engine ray``: the same outputs, errors table and resume as the local batch, on a real
+(one-node) Ray cluster started by ``ray start --head`` on this machine and joined with ``--address``."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+from escucha.cli import main
+
+REPO = Path(__file__).resolve().parents[1]
+CLIPS = ["Actor_01/03-01-01-01-01-01-01", "Actor_01/03-01-05-01-01-01-01", "Actor_02/03-01-05-01-01-02-02"]
+
+
+@pytest.fixture(scope="module")
+def calls(real_ravdess, tmp_path_factory) -> Path:
+    """Three real RAVDESS clips and one file that is not audio."""
+    d = tmp_path_factory.mktemp("calls")
+    for c in CLIPS:
+        src = next(real_ravdess.glob(f"{c}.*"))
+        shutil.copy(src, d / src.name)
+    (d / "bad.wav").write_bytes(b"this is not audio")
+    return d
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    """``ray start --head --block`` in its own process group (ended by its id), with a token of its own
+    (token authentication stays on, as on a real cluster); yields the address to pass to --address."""
+    import importlib.util
+
+    if importlib.util.find_spec("ray") is None:
+        pytest.skip("Ray Data is not installed (pip install 'escucha[ray]')")
+    tmp = Path(tempfile.mkdtemp(prefix="escray-", dir="/tmp"))  # short: Ray's socket paths have a length limit
+    (tmp / "token").write_text(secrets.token_hex(32))
+    env = {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN_PATH": str(tmp / "token"), "RAY_USAGE_STATS_ENABLED": "0"}
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)   # the driver (this process) joins with the same token: set before Ray is imported
+    pytest.importorskip("ray.data", reason="Ray Data is not installed (pip install 'escucha[ray]')")
+    port = _free_port()
+    log = open(tmp / "ray-start.log", "w")
+    proc = subprocess.Popen([str(Path(sys.executable).with_name("ray")), "start", "--head", "--block", "--port", str(port),
+                             "--node-ip-address", "127.0.0.1", "--num-cpus", "2", "--include-dashboard", "false",
+                             "--disable-usage-stats", "--temp-dir", str(tmp / "ray")],
+                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env={**os.environ})
+    try:
+        deadline = time.time() + 90
+        while "Ray runtime started" not in (tmp / "ray-start.log").read_text():
+            if proc.poll() is not None or time.time() > deadline:
+                pytest.fail("ray start --head did not come up:\n" + (tmp / "ray-start.log").read_text()[-2000:])
+            time.sleep(0.3)
+        yield f"127.0.0.1:{port}"
+    finally:
+        for sig, wait in ((signal.SIGTERM, 3), (signal.SIGKILL, 10)):  # the whole group it started, by its id
+            try:
+                os.killpg(proc.pid, sig)
+            except ProcessLookupError:
+                break
+            try:
+                proc.wait(timeout=wait)
+            except subprocess.TimeoutExpired:
+                pass
+        log.close()
+        shutil.rmtree(tmp, ignore_errors=True)
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*"))
+            if p.is_file() and not p.name.startswith(".")}
+
+
+@pytest.fixture(scope="module")
+def local_batch(calls, tmp_path_factory) -> Path:
+    import torch
+
+    torch.set_num_threads(1)   # as each Ray worker (--threads 1): the same float sums
+    out = tmp_path_factory.mktemp("local") / "out"
+    assert main(["analyze", str(calls), "-o", str(out), "--quiet"]) == 1   # 1: the bad file
+    return out
+
+
+def test_without_ray_engine_ray_says_how_to_install_it(calls, tmp_path, monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "ray", None)   # import ray -> ImportError
+    monkeypatch.setitem(sys.modules, "ray.data", None)
+    for argv in (["analyze", str(calls), "-o", str(tmp_path / "out"), "--engine", "ray"],
+                 ["predict", str(calls), "--engine", "ray"]):
+        assert main(argv) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and "pip install 'escucha[ray]'" in err[0], err
+    assert not (tmp_path / "out").exists()
+
+
+def test_analyze_on_ray_equals_local_reports_the_bad_file_and_resumes(calls, local_batch, cluster, tmp_path, capsys):
+    out = tmp_path / "ray"
+    assert main(["analyze", str(calls), "-o", str(out), "--engine", "ray", "--address", cluster, "--quiet"]) == 1
+    assert _files(out) == _files(local_batch)          # every result, summary.csv, errors.csv, batch.json
+    errors = (out / "errors.csv").read_text().splitlines()
+    assert len(errors) == 2 and errors[1].startswith(f"{calls / 'bad.wav'},") and "cannot decode" in errors[1]
+    assert "analysed 3 file(s)" in capsys.readouterr().out
+
+    results = [p for p in out.iterdir() if p.name.endswith((".flac.json", ".segments.csv"))]
+    stamps = {p: p.stat().st_mtime_ns for p in results}
+    assert len(stamps) == 6
+    assert main(["analyze", str(calls), "-o", str(out), "--engine", "ray", "--address", cluster, "--quiet"]) == 1
+    said = capsys.readouterr().out
+    assert "analysed 0 file(s)" in said and "skipped 3 already done" in said
+    assert {p: p.stat().st_mtime_ns for p in results} == stamps   # nothing recomputed or rewritten
+    assert _files(out) == _files(local_batch)
+
+
+def test_predict_on_ray_prints_what_the_local_engine_prints(calls, cluster, capsys):
+    import torch
+
+    torch.set_num_threads(1)
+    assert main(["predict", str(calls), "--json", "--quiet"]) == 1
+    local = capsys.readouterr()
+    assert main(["predict", str(calls), "--json", "--quiet", "--engine", "ray", "--address", cluster]) == 1
+    ray = capsys.readouterr()
+    assert json.loads(ray.out) == json.loads(local.out) and len(json.loads(ray.out)) == 3
+    assert ray.err.strip() == local.err.strip() and "bad.wav: cannot decode" in ray.err
+
+
+def test_interrupted_ray_batch_keeps_complete_results_and_resumes(calls, local_batch, cluster, tmp_path, monkeypatch,
+                                                                  capsys):
+    from escucha.longaudio import batch
+
+    out, written = tmp_path / "ray", []
+    real_write = batch._write_result
+
+    def write_then_interrupt(*a, **kw):
+        if written:
+            raise KeyboardInterrupt   # Ctrl-C while the second result arrives
+        real_write(*a, **kw)
+        written.append(a[1])
+
+    monkeypatch.setattr(batch, "_write_result", write_then_interrupt)
+    args = ["analyze", str(calls), "-o", str(out), "--engine", "ray", "--address", cluster, "--quiet"]
+    assert main(args) == 130
+    import ray
+
+    assert not ray.is_initialized()        # the driver let go of the cluster
+    rows = (out / "summary.csv").read_text().splitlines()
+    assert len(rows) == 2 and rows[1].split(",")[0].endswith(written[0])   # the one complete result, listed
+    assert sorted(p.name for p in out.glob("*.json")) == [f"{written[0]}.json", "batch.json"]
+    assert not [p for p in out.rglob(".*") if p.name != ".batch.lock"]     # no half-written file
+    monkeypatch.setattr(batch, "_write_result", real_write)
+    capsys.readouterr()
+    assert main(args) == 1
+    assert "analysed 2 file(s)" in capsys.readouterr().out      # the rest, not the one already done
+    assert _files(out) == _files(local_batch)
