@@ -23,19 +23,13 @@ import torch
 from torch import nn
 
 from ..errors import ConfigError
+from .config import bundled_whisper_dir, n_pooled  # noqa: F401  (torch-free; re-exported here)
+from .spectral import WHISPER_HOP as HOP, WHISPER_N_FFT as N_FFT, WHISPER_N_MELS as N_MELS
+from .spectral import WHISPER_SAMPLE_RATE as SAMPLE_RATE
 
 __all__ = ["WhisperEncoder", "whisper_log_mel", "load_whisper_encoder", "bundled_whisper_dir", "pooled_states"]
 
-SAMPLE_RATE = 16000
-N_FFT = 400
-HOP = 160
-N_MELS = 80
 MAX_SECONDS = 30.0
-
-
-def bundled_whisper_dir() -> Path:
-    """Folder of the Whisper tiny.en encoder shipped inside the package."""
-    return Path(__file__).resolve().parent.parent / "assets" / "encoders" / "whisper-tiny.en"
 
 
 @lru_cache(maxsize=2)
@@ -158,14 +152,6 @@ def _load(path: str) -> WhisperEncoder:
 def load_whisper_encoder(path: str | os.PathLike | None = None) -> WhisperEncoder:
     """The encoder in ``path`` (default: the bundled tiny.en), loaded once per process."""
     return _load(str(Path(path) if path else bundled_whisper_dir()))
-
-
-def n_pooled(path: str | os.PathLike | None, layers: tuple[int, ...] | None) -> int:
-    """Length of :func:`pooled_states` vectors for the encoder in ``path``."""
-    d = Path(path) if path else bundled_whisper_dir()
-    cfg = json.loads((d / "config.json").read_text())
-    n = len(layers) if layers is not None else int(cfg["n_layers"]) + 1
-    return n * 2 * int(cfg["d_model"])
 
 
 def _check_rate(sample_rate: int):

@@ -1,0 +1,130 @@
+"""What a model sees: :class:`FeatureConfig`, stored in every checkpoint so that inference
+computes exactly what training saw.
+
+Torch-free: the ONNX runtime (:mod:`escucha.runtime`) reads the same settings and computes the
+spectral front ends in numpy (:mod:`escucha.features.spectral`); the torch front end is
+:class:`escucha.features.core.FeatureExtractor`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import ConfigError
+
+__all__ = ["FeatureConfig", "KINDS", "bundled_whisper_dir", "n_pooled"]
+
+KINDS = ("raw", "logmel", "mfcc", "egemaps", "encoder", "whisper")
+
+
+@dataclass
+class FeatureConfig:
+    """What the model sees.
+
+    Attributes
+    ----------
+    kind : {"raw", "logmel", "mfcc", "egemaps"}
+        ``egemaps``: the 88 eGeMAPS v02 functionals of openSMILE over the whole input, ``(B, 88, 1)``.
+        ``encoder``: hidden states ``(B, D, frames)`` of a pretrained wav2vec2 / HuBERT / WavLM
+        checkpoint read from the local folder ``encoder_path`` (``transformers``; never downloaded).
+        ``whisper``: mean and standard deviation over time of Whisper encoder states
+        (:mod:`escucha.features.whisper`), ``(B, len(whisper_layers) * 2 * D, 1)``; the bundled
+        tiny.en encoder unless ``encoder_path`` names another converted folder.
+    sample_rate : int
+        Hz; audio is resampled to this rate before features.
+    n_fft, win_length, hop_length : int
+        STFT size, Hann window length and hop, in samples.
+    n_mels : int
+        Mel bands (slaney scale and normalisation, as librosa's default).
+    n_mfcc : int
+        Cepstral coefficients kept (type-II orthonormal DCT of the dB mel spectrum).
+    fmin, fmax : float
+        Mel filterbank range in Hz (``fmax=None``: Nyquist).
+    top_db : float or None
+        Floor of the dB spectrum below each clip's maximum (librosa's ``power_to_db``).
+    normalize : {"none", "utterance", "clip"}
+        ``"utterance"``: zero mean, unit variance per band over time, for each clip (removes the
+        spectral envelope); ``"clip"``: one mean and variance over the whole clip (keeps it).
+    """
+
+    kind: str = "logmel"
+    sample_rate: int = 16000
+    n_fft: int = 512
+    win_length: int = 400
+    hop_length: int = 160
+    n_mels: int = 64
+    n_mfcc: int = 40
+    fmin: float = 0.0
+    fmax: float | None = None
+    top_db: float | None = 80.0
+    normalize: str = "none"
+    encoder_path: str | None = None
+    encoder_layer: int = -1
+    whisper_layers: tuple[int, ...] | None = None   # states pooled by "whisper" (None: all)
+
+    def __post_init__(self):
+        if self.kind == "encoder" and not self.encoder_path:
+            raise ConfigError("encoder features need encoder_path: a local folder with a pretrained "
+                              "wav2vec2 / HuBERT / WavLM checkpoint (config.json + weights)")
+        if self.kind not in KINDS:
+            raise ConfigError(f"feature kind {self.kind!r} is unknown; choose one of {', '.join(KINDS)}")
+        if self.normalize not in ("none", "utterance", "clip"):
+            raise ConfigError(f"feature normalize {self.normalize!r} is unknown; choose 'none', 'utterance' or 'clip'")
+        if self.kind == "whisper":
+            if self.sample_rate != 16000:
+                raise ConfigError(f"whisper features need sample_rate 16000, got {self.sample_rate}")
+            if self.whisper_layers is not None:
+                self.whisper_layers = tuple(int(i) for i in self.whisper_layers)
+        if self.sample_rate < 1000:
+            raise ConfigError(f"feature sample_rate {self.sample_rate} Hz is too low")
+        if self.win_length > self.n_fft:
+            raise ConfigError(f"win_length {self.win_length} exceeds n_fft {self.n_fft}")
+
+    @property
+    def n_channels(self) -> int:
+        """Feature channels: 1 for raw, ``n_mels`` for log-mel, ``n_mfcc`` for MFCC."""
+        if self.kind == "encoder":
+            return int(_encoder_config(self.encoder_path).hidden_size)
+        if self.kind == "whisper":
+            return n_pooled(self.encoder_path, self.whisper_layers)
+        return {"raw": 1, "logmel": self.n_mels, "mfcc": self.n_mfcc, "egemaps": 88}[self.kind]
+
+    def to_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        if d.get("whisper_layers") is not None:
+            d["whisper_layers"] = list(d["whisper_layers"])
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "FeatureConfig":
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in known})
+
+
+def _encoder_config(path: str):
+    try:
+        from transformers import AutoConfig
+    except ImportError:
+        raise ConfigError("encoder features need the 'transformers' package: pip install 'escucha[encoders]'") from None
+    try:
+        return AutoConfig.from_pretrained(path, local_files_only=True)
+    except (OSError, ValueError) as e:
+        raise ConfigError(f"{path}: not a pretrained encoder folder ({str(e).splitlines()[0]})") from None
+
+
+def bundled_whisper_dir() -> Path:
+    """Folder of the Whisper tiny.en encoder shipped inside the package."""
+    return Path(__file__).resolve().parent.parent / "assets" / "encoders" / "whisper-tiny.en"
+
+
+def n_pooled(path: str | os.PathLike | None, layers: tuple[int, ...] | None) -> int:
+    """Length of the pooled Whisper vectors (mean and std of each layer in ``layers``; ``None``:
+    every layer) for the encoder in ``path`` (default: the bundled tiny.en)."""
+    d = Path(path) if path else bundled_whisper_dir()
+    cfg = json.loads((d / "config.json").read_text())
+    n = len(layers) if layers is not None else int(cfg["n_layers"]) + 1
+    return n * 2 * int(cfg["d_model"])
