@@ -17,8 +17,18 @@ def frame_rms_db(y: np.ndarray, *, frame_length: int = 2048, hop_length: int = 5
     pad = frame_length // 2
     yp = np.pad(y, (pad, pad))
     n = 1 + max(0, (len(yp) - frame_length) // hop_length)
-    idx = np.arange(frame_length)[None, :] + hop_length * np.arange(n)[:, None]
-    power = np.mean(np.square(yp[idx], dtype=np.float64), axis=1)
+    k, rem = divmod(frame_length, hop_length)
+    if rem == 0 and len(yp) >= frame_length:
+        # a frame is k whole hops: sum the squares per hop once, then k shifted hop sums per
+        # frame (no running sum, whose cancellation would wreck quiet frames after loud ones)
+        hops = np.square(yp[:(n + k - 1) * hop_length], dtype=np.float64).reshape(-1, hop_length).sum(axis=1)
+        power = hops[:n].copy()
+        for j in range(1, k):
+            power += hops[j:j + n]
+        power /= frame_length
+    else:
+        idx = np.arange(frame_length)[None, :] + hop_length * np.arange(n)[:, None]
+        power = np.mean(np.square(yp[idx], dtype=np.float64), axis=1)
     return (10.0 * np.log10(np.maximum(power, 1e-10))).astype(np.float32)
 
 
