@@ -15,11 +15,12 @@ __all__ = ["__version__", "load_model", "adapt_model", "EMOTIONS", "EscuchaError
            "ModelError", "ConfigError"]
 
 
-def load_model(path=None):
-    """Load a trained model folder (``None``: the bundled model). See :class:`escucha.inference.Predictor`."""
+def load_model(path=None, *, runtime=None):
+    """Load a trained model folder (``None``: the bundled model) on ``runtime`` (``"auto"``,
+    ``"torch"`` or ``"onnx"``). See :func:`escucha.inference.load_model`."""
     from .inference import load_model as _load
 
-    return _load(path)
+    return _load(path, runtime=runtime)
 
 
 def adapt_model(model, dirs, out, **kw):

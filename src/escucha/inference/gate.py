@@ -41,16 +41,29 @@ MAX_VAD_PROB = 0.05
 _VAD = None
 
 
-def _max_speech_prob(y16: np.ndarray) -> float:
-    """Highest Silero VAD speech probability over the frames of 16-kHz mono ``y16``."""
+#: the VAD hears the input in steps of this many samples (0.512 s) and stops at the first frame
+#: that reaches :data:`MAX_VAD_PROB`: speech usually starts within the first second
+_VAD_STEP = 16 * 512
+
+
+def _max_speech_prob(y16: np.ndarray, *, stop_at: float | None = None) -> float:
+    """Highest Silero VAD speech probability over the frames of 16-kHz mono ``y16``; with
+    ``stop_at``, the first step's maximum that reaches it (the VAD is causal: the frames heard
+    so far have the probabilities they get when the whole input is heard)."""
     global _VAD
     from ..longaudio.vad import SileroVAD, VADStream
 
     if _VAD is None:
         _VAD = SileroVAD()
     stream = VADStream(_VAD, sample_rate=16000, channels=1)
-    probs = np.concatenate([stream.process(y16), stream.flush()])
-    return float(probs.max()) if probs.size else 0.0
+    best = 0.0
+    for start in range(0, len(y16), _VAD_STEP):
+        probs = stream.process(y16[start:start + _VAD_STEP])
+        best = max(best, float(probs.max()) if probs.size else 0.0)
+        if stop_at is not None and best >= stop_at:
+            return best
+    probs = stream.flush()
+    return max(best, float(probs.max()) if probs.size else 0.0)
 
 
 def too_short_reason(seconds: float) -> str:
@@ -60,8 +73,12 @@ def too_short_reason(seconds: float) -> str:
     return f"{have} of audio, need at least {MIN_SECONDS * 1000:.0f} ms"
 
 
-def judge(y: np.ndarray, sample_rate: int, *, vad: bool = True) -> tuple[str | None, str]:
+def judge(y: np.ndarray, sample_rate: int, *, vad: bool = True,
+          y16: np.ndarray | None = None) -> tuple[str | None, str]:
     """Decide whether mono ``y`` ``(T,)`` at ``sample_rate`` Hz can be labelled.
+
+    ``y16``, when the caller has it, is ``y`` already resampled to 16 kHz (as
+    :func:`escucha.audio.resample` gives it): the VAD hears it instead of resampling again.
 
     Returns
     -------
@@ -77,10 +94,11 @@ def judge(y: np.ndarray, sample_rate: int, *, vad: bool = True) -> tuple[str | N
     if peak_db < SILENCE_DB:
         return NO_SPEECH, f"silent: loudest frame {max(peak_db, -100.0):.0f} dBFS"
     if vad:
-        y16 = resample(np.asarray(y, dtype=np.float32), int(sample_rate), 16000)
+        if y16 is None:
+            y16 = resample(np.asarray(y, dtype=np.float32), int(sample_rate), 16000)
         # the VAD needs a normal level: bring the loudest frame to -20 dBFS (quiet speech is speech)
         y16 = y16 * np.float32(10 ** ((-20.0 - peak_db) / 20))
-        prob = _max_speech_prob(np.clip(y16, -1, 1))
+        prob = _max_speech_prob(np.clip(y16, -1, 1), stop_at=MAX_VAD_PROB)
         if prob < MAX_VAD_PROB:
             return NO_SPEECH, f"voice activity detection finds no speech (highest speech probability {prob:.2f})"
     return None, ""
