@@ -27,7 +27,7 @@ from ..errors import AudioError, EscuchaError
 EXIT_OK, EXIT_INPUT, EXIT_USAGE, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
 #: command modules (escucha.cli.<name>), in the order shown by --help
-COMMAND_MODULES = ["data", "train", "evaluate", "predict", "ensemble", "models", "explore", "report", "analyze", "adapt", "serve"]
+COMMAND_MODULES = ["data", "train", "evaluate", "predict", "ensemble", "models", "explore", "report", "analyze", "adapt", "serve", "export"]
 
 
 def _showwarning(message, category, filename, lineno, file=None, line=None):
