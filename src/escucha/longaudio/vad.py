@@ -1,8 +1,8 @@
 """Voice activity with Silero VAD, streaming: 32 ms frames in, speech regions out.
 
-The ``silero-vad`` package ships its ONNX models; they run here through onnxruntime (one
-thread by default), nothing is downloaded. At 16 kHz the *sequence* export
-(``silero_vad_16k_sequence.onnx``) scores up to 16 s of frames in one call and gives the same
+escucha ships Silero's ONNX models (``assets/vad``, from the ``silero-vad`` package); they run
+through onnxruntime (one thread by default), nothing is downloaded. At 16 kHz the *sequence*
+export (``silero_vad_16k_sequence.onnx``) scores up to 16 s of frames in one call and gives the same
 per-frame probabilities as the stock frame-by-frame model. At 8 kHz (Silero's narrow-band
 mode, on request) and with packages that lack the sequence export, the stock
 ``silero_vad.onnx`` runs one frame of every channel per call. Either way the recurrent state and
@@ -15,7 +15,6 @@ padding), applied incrementally so that a region is reported as soon as it has c
 
 from __future__ import annotations
 
-import importlib.util
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -87,16 +86,13 @@ class VADConfig:
 
 
 def silero_model_path(kind: str = "sequence") -> Path:
-    """Path of an ONNX model inside the installed ``silero-vad`` package (no import, no download).
+    """Path of a Silero VAD ONNX model shipped with escucha (``assets/vad``: copied from the
+    ``silero-vad`` 6.2.3 wheel, MIT licence; that package itself needs torch).
 
     ``kind``: ``"sequence"`` (block export) or ``"stream"`` (stock frame-by-frame model).
     """
-    spec = importlib.util.find_spec("silero_vad")
-    if spec is None or not spec.submodule_search_locations:
-        raise ModelError("the silero-vad package is not installed (pip install silero-vad)")
-    data = Path(list(spec.submodule_search_locations)[0]) / "data"
     name = {"sequence": "silero_vad_16k_sequence.onnx", "stream": "silero_vad.onnx"}[kind]
-    return data / name
+    return Path(__file__).resolve().parent.parent / "assets" / "vad" / name
 
 
 @lru_cache(maxsize=4)
@@ -119,27 +115,42 @@ class SileroVAD:
     Parameters
     ----------
     path : path or None
-        A stock (frame-by-frame) Silero ONNX export; ``None``: the installed package's
-        ``silero_vad.onnx``. Its block-wise 16 kHz twin ``silero_vad_16k_sequence.onnx`` is used
-        for 16 kHz streams when the package ships it (same probabilities, far fewer calls).
+        A stock (frame-by-frame) Silero ONNX export; ``None``: the shipped ``silero_vad.onnx``
+        (:func:`silero_model_path`), whose block-wise 16 kHz twin ``silero_vad_16k_sequence.onnx``
+        is used for 16 kHz streams (same probabilities, far fewer calls).
     threads : int
         onnxruntime intra-op threads (1 keeps a batch job on one core).
     """
 
     def __init__(self, path: str | Path | None = None, *, threads: int = 1):
         seq = None
-        if path is None:
+        shipped = path is None
+        if shipped:
             path = silero_model_path("stream")
             seq = silero_model_path("sequence")
         path = Path(path)
         if not path.is_file():
             raise ModelError(f"{path}: Silero VAD model file not found")
         self.path = path
-        self.session = _session(str(path), int(threads))
-        names = {i.name for i in self.session.get_inputs()}
-        if not {"input", "state", "sr"} <= names:
-            raise ModelError(f"{path}: not a Silero VAD export (inputs {sorted(names)}; expected input, state, sr)")
+        self._threads = int(threads)
+        self._session = None
+        if not shipped:
+            self.session  # a file of the user's: checked now
+        # the stock model of the shipped pair loads on first use: 16 kHz streams need only the
+        # sequence model (a third of the start-up time)
         self.sequence = _session(str(seq), int(threads)) if seq is not None and seq.is_file() else None
+
+    @property
+    def session(self):
+        """The stock (frame-by-frame) model's onnxruntime session."""
+        if self._session is None:
+            s = _session(str(self.path), self._threads)
+            names = {i.name for i in s.get_inputs()}
+            if not {"input", "state", "sr"} <= names:
+                raise ModelError(f"{self.path}: not a Silero VAD export (inputs {sorted(names)}; expected input, "
+                                 "state, sr)")
+            self._session = s
+        return self._session
 
     def run_frames(self, frames: np.ndarray, state: np.ndarray, sample_rate: int) -> tuple[np.ndarray, np.ndarray]:
         """Stock model, one frame per channel: ``frames (C, context + frame)``, ``state (2, C, 128)``
