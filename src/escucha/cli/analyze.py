@@ -128,15 +128,14 @@ def _sigterm_interrupts():
 def run_analyze(args) -> int:
     import json
 
-    import torch
-
     from ..errors import ConfigError
     from ..inference import load_model
     from ..longaudio import VADConfig, analyze_file, analyze_folder, analyze_stream
+    from ..runtime import set_num_threads
 
     if args.threads < 1:
         raise ConfigError(f"--threads must be >= 1, got {args.threads}")
-    torch.set_num_threads(args.threads)
+    set_num_threads(args.threads)  # torch or ONNX Runtime, whichever runs the model
     if args.plot and not args.out:
         raise ConfigError("--plot writes a PNG file: give an output folder with -o DIR")
     vad = VADConfig(threshold=args.vad_threshold, max_segment=args.max_segment)

@@ -94,12 +94,9 @@ def run_serve(args) -> int:
     if args.host not in LOCAL_HOSTS and cfg.token is None:
         print(f"escucha: warning: listening on {args.host} without a token: anyone who can reach this machine "
               "can use the service (give --token or set ESCUCHA_TOKEN)", file=sys.stderr)
-    try:
-        import torch
+    from ..runtime import set_num_threads
 
-        torch.set_num_threads(threads)
-    except ImportError:  # a torch-free backend: nothing to set
-        pass
+    set_num_threads(threads)  # torch or ONNX Runtime, whichever runs the model
     predictor = load_model(args.model)
     _warm_up(predictor)
     app = create_app(predictor, cfg)

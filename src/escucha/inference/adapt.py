@@ -354,7 +354,7 @@ def adapt(model: str | os.PathLike | None, dirs: Sequence[str | os.PathLike] | s
     replace = _check_out(out, {source, resolve_checkpoint_dir(source)}, dir_paths, force=force)
     files = _collect_files(dir_paths)
 
-    predictor = load_model(source)
+    predictor = load_model(source, runtime="torch")  # adapts the torch modules' statistics
     members = _members(predictor)
     reports, recorders = [], []
     for path, member, band in members:
@@ -446,7 +446,9 @@ def adapt(model: str | os.PathLike | None, dirs: Sequence[str | os.PathLike] | s
     new = Path(tempfile.mkdtemp(prefix=f".{out.name}.new-", dir=out.parent))
     old = new.with_name(new.name.replace(".new-", ".old-", 1))
     try:
-        shutil.copytree(src_dir, new, dirs_exist_ok=True)
+        # not the model's ONNX export (MODEL/onnx): it holds the old statistics; export the copy anew
+        shutil.copytree(src_dir, new, dirs_exist_ok=True,
+                        ignore=lambda d, names: ["onnx"] if Path(d) == Path(src_dir) and "onnx" in names else [])
         for (path, member, _band), rep, st in zip(members, reports, stats):
             if not rep.adapted:
                 continue
@@ -464,7 +466,7 @@ def adapt(model: str | os.PathLike | None, dirs: Sequence[str | os.PathLike] | s
             if isinstance(src_cfg.get("adapted"), dict):
                 record["previous"] = src_cfg["adapted"]
             atomic_write_json(new / "config.json", {**src_cfg, "adapted": record})
-        load_model(new)  # loadable (schema, weights, probe) before it replaces anything
+        load_model(new, runtime="torch")  # loadable (schema, weights, probe) before it replaces anything
         swap_folder(new, out, old=old if replace else None)
     except BaseException:
         shutil.rmtree(new, ignore_errors=True)

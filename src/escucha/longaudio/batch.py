@@ -196,9 +196,7 @@ def _init_worker(predictor, threads: int, subprocess: bool = True, parent_pid: i
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         if parent_pid is not None:
             _die_with_parent(parent_pid)
-        import torch
-
-        torch.set_num_threads(max(1, threads))
+        predictor.set_num_threads(max(1, threads))
     _WORKER["predictor"] = predictor
     _WORKER["vad"] = SileroVAD(threads=max(1, threads))
 

@@ -109,12 +109,11 @@ class _Worker:
 
     def __init__(self, shared: list, threads: int, options: dict):
         import ray
-        import torch
 
         self.predictor = ray.get(shared[0])   # a list, so that the ref is not resolved for us
         self.threads = max(1, int(threads))
         self.options = options
-        torch.set_num_threads(self.threads)
+        self.predictor.set_num_threads(self.threads)  # torch or ONNX Runtime
 
     def one(self, path: str):
         raise NotImplementedError
