@@ -38,14 +38,33 @@ def test_wheel_carries_the_whole_bundled_model(wheel):
     assert any(n.endswith("assets/model/member-0/model.safetensors") for n in names)
 
 
+def test_wheel_is_small_and_needs_torch_only_for_training(wheel):
+    assert wheel.stat().st_size < 60e6, f"{wheel.stat().st_size / 1e6:.1f} MB"
+    meta = next(n for n in zipfile.ZipFile(wheel).namelist() if n.endswith(".dist-info/METADATA"))
+    requires = [line for line in zipfile.ZipFile(wheel).read(meta).decode().splitlines()
+                if line.startswith("Requires-Dist:")]
+    torch_lines = [line for line in requires if line.split()[1].startswith("torch")]
+    assert torch_lines and all('extra == "train"' in line for line in torch_lines), torch_lines
+    core = {line.split()[1].split(">")[0].split("=")[0].split(";")[0] for line in requires if "extra ==" not in line}
+    assert core == {"numpy", "soundfile", "soxr", "onnxruntime", "tqdm", "matplotlib"}
+
+
+#: packages of escucha[train] (and silero-vad, which needs torch): the wheel must predict without them
+TRAIN_ONLY = ("torch", "safetensors", "sklearn", "opensmile", "librosa", "onnx", "silero_vad")
+
+
 def test_wheel_in_fresh_venv_predicts_outside_the_repo(wheel, tmp_path):
     env_dir = tmp_path / "venv"
     venv.create(env_dir, with_pip=True)
     py = env_dir / "bin" / "python"
     # dependencies come from this environment's site-packages (a path entry, so its editable
-    # escucha finder is not activated); escucha itself only from the wheel
+    # escucha finder is not activated); escucha itself only from the wheel; the training
+    # packages cannot be imported (as after a plain `pip install escucha`)
     site = Path(sysconfig.get_paths()["purelib"])
-    (next((env_dir / "lib").glob("python3*")) / "site-packages" / "deps.pth").write_text(str(site) + "\n")
+    venv_site = next((env_dir / "lib").glob("python3*")) / "site-packages"
+    (venv_site / "deps.pth").write_text(str(site) + "\n")
+    (venv_site / "sitecustomize.py").write_text(
+        "import sys\n" + "".join(f"sys.modules[{m!r}] = None\n" for m in TRAIN_ONLY))
     r = subprocess.run([str(py), "-m", "pip", "install", "--no-deps", "-q", str(wheel)], capture_output=True,
                        text=True, timeout=300)
     assert r.returncode == 0, r.stderr[-2000:]
@@ -59,6 +78,9 @@ def test_wheel_in_fresh_venv_predicts_outside_the_repo(wheel, tmp_path):
     (pred,) = json.loads(r.stdout)
     assert pred["label"] in {"neutral", "calm", "happy", "sad", "angry", "fearful", "disgust", "surprised"}
     assert abs(sum(pred["probabilities"].values()) - 1.0) < 1e-3
+    from escucha import load_model
+
+    assert pred["label"] == load_model(runtime="torch").predict(sample).label
     where = subprocess.run([str(py), "-c", "import escucha; print(escucha.__file__)"], cwd=work,
                            capture_output=True, text=True, env=env).stdout.strip()
     assert str(env_dir) in where and str(REPO) not in where
