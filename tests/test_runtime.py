@@ -198,6 +198,9 @@ def test_torch_runtime_or_a_model_without_export_say_what_to_install(tmp_path):
     assert r.returncode == 2
     assert f"{m}: has no ONNX export; make one with 'escucha export {m}'" in r.stderr
     assert "or install torch for the torch runtime: pip install 'escucha[train]'" in r.stderr
+    r, _ = run_without_torch("models")  # a training command: one line, not an internal error
+    assert r.returncode == 2 and r.stderr.startswith(
+        "escucha: error: models needs torch, which is not installed here: pip install 'escucha[train]'")
 
 
 def test_default_path_does_not_import_torch_even_where_it_is_installed():

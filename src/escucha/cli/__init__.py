@@ -26,6 +26,10 @@ from ..errors import AudioError, EscuchaError
 
 EXIT_OK, EXIT_INPUT, EXIT_USAGE, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
+#: import names of the packages that come with escucha[train] (predict and analyze run without them)
+TRAIN_PACKAGES = {"torch": "torch", "safetensors": "safetensors", "sklearn": "scikit-learn", "opensmile": "opensmile",
+                  "librosa": "librosa", "onnx": "onnx"}
+
 #: command modules (escucha.cli.<name>), in the order shown by --help
 COMMAND_MODULES = ["data", "train", "evaluate", "predict", "ensemble", "models", "explore", "report", "analyze", "adapt", "serve", "export"]
 
@@ -81,6 +85,11 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as e:  # a bug: one line, the traceback only on request
         if os.environ.get("ESCUCHA_DEBUG"):
             raise
+        top = (getattr(e, "name", None) or "").split(".")[0] if isinstance(e, ModuleNotFoundError) else ""
+        if top in TRAIN_PACKAGES:  # not a bug: a plain install lacks the training packages
+            print(f"escucha: error: {args.command} needs {TRAIN_PACKAGES[top]}, which is not installed here: "
+                  "pip install 'escucha[train]'", file=sys.stderr)
+            return EXIT_USAGE
         where = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
         print(f"escucha: internal error ({where}); please report it, ESCUCHA_DEBUG=1 shows the traceback",
               file=sys.stderr)
