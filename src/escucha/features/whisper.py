@@ -92,16 +92,17 @@ class WhisperEncoder(nn.Module):
         self.blocks = nn.ModuleList(_Block(d_model, n_heads) for _ in range(n_layers))
         self.ln_post = nn.LayerNorm(d_model)
 
-    def forward(self, mel: torch.Tensor) -> list[torch.Tensor]:
+    def forward(self, mel: torch.Tensor, *, depth: int | None = None) -> list[torch.Tensor]:
         """Hidden states ``[(B, F/2, D)] * (n_layers + 1)``: the input to the first block, each
-        block's output, the last one after the final layer norm."""
+        block's output, the last one after the final layer norm. ``depth``: run only the first
+        ``depth`` blocks (``depth + 1`` states)."""
         x = nn.functional.gelu(self.conv1(mel))
         x = nn.functional.gelu(self.conv2(x)).transpose(1, 2)
         if x.shape[1] > self.positions.shape[0]:
             raise ConfigError(f"Whisper encoder takes at most {MAX_SECONDS:.0f} s per window")
         x = x + self.positions[: x.shape[1]]
         states = [x]
-        for i, blk in enumerate(self.blocks):
+        for i, blk in enumerate(self.blocks[:depth]):
             x = blk(x)
             states.append(self.ln_post(x) if i == len(self.blocks) - 1 else x)
         return states
@@ -114,7 +115,7 @@ def pooled_states(encoder: WhisperEncoder, wav: torch.Tensor, *, layers: tuple[i
     layer its mean then its std. ``layers`` index :meth:`WhisperEncoder.forward`'s list
     (default: all).
     """
-    states = encoder(whisper_log_mel(wav))
+    states = encoder(whisper_log_mel(wav), depth=max(layers) if layers else None)  # no block past the last used
     layers = tuple(range(len(states))) if layers is None else layers
     parts = []
     for i in layers:
