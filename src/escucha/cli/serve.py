@@ -29,7 +29,7 @@ def register(sub):
     p.add_argument("--workers", type=int, default=2, metavar="N",
                    help="inference jobs at once, threads sharing the model (default 2)")
     p.add_argument("--threads", type=int, metavar="N",
-                   help="torch threads for the whole process (default: CPU cores / workers)")
+                   help="threads of the model's runtime (ONNX Runtime or torch) per network (default: CPU cores / workers)")
     p.add_argument("--queue", type=int, default=16, metavar="N",
                    help="requests that may wait for a worker; more get 503 + Retry-After (default 16)")
     p.add_argument("--max-upload-mb", type=float, default=50.0, metavar="MB", help="largest upload (default 50)")

@@ -8,9 +8,10 @@ cannot be interrupted, so its slot stays taken until it is done, and the count s
 Admission beyond the capacity raises :class:`Busy` (the service answers ``503`` with
 ``Retry-After``).
 
-The loaded model is shared by the worker threads. Escucha's predictors hold no per-call state
-(the front end and models run read-only under ``torch.inference_mode``, Silero VAD through a
-thread-safe onnxruntime session, and a process loads the Whisper encoder once anyway), and
+The loaded model is shared by the worker threads. Escucha's predictors hold no per-call state:
+the ONNX runtime's sessions are safe to run from several threads (onnxruntime's ``run`` is), the
+torch runtime's modules run read-only under ``torch.inference_mode`` (and a process loads the
+Whisper encoder once anyway), and Silero VAD is an onnxruntime session too.
 ``tests/test_service.py`` checks that concurrent predictions equal sequential ones. A backend
 that is not safe to call from several threads runs with ``workers=1``.
 """
