@@ -386,6 +386,21 @@ def test_cors_is_closed_unless_an_origin_is_given(model):
         assert c.options("/v1/predict", headers=pre).headers["access-control-allow-origin"] == pre["Origin"]
         other = c.get("/healthz", headers={"Origin": "https://evil.example.net"})
         assert "access-control-allow-origin" not in other.headers
+        # a page elsewhere cannot make a browser post audio or open a stream (CORS alone would only
+        # hide the answer); the allowed origin, the server's own page and non-browser clients can
+        evil = {"Origin": "https://evil.example.net", "content-type": "audio/wav"}
+        r = c.post("/v1/predict", content=b"RIFF", headers=evil)
+        assert r.status_code == 403 and "evil.example.net" in r.json()["error"]
+        for origin in ("https://crm.example.com", "http://testserver"):
+            assert c.post("/v1/predict", content=b"RIFF", headers={**evil, "Origin": origin}).status_code == 422
+        from starlette.websockets import WebSocketDisconnect
+
+        with pytest.raises(WebSocketDisconnect):
+            with c.websocket_connect("/v1/stream", headers={"Origin": "https://evil.example.net"}) as ws:
+                ws.receive_json()
+        with c.websocket_connect("/v1/stream", headers={"Origin": "http://testserver"}) as ws:
+            ws.send_json({"sample_rate": 16000})
+            assert ws.receive_json()["event"] == "ready"
 
 
 def test_the_page_is_self_contained(client):

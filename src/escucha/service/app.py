@@ -369,8 +369,39 @@ def create_app(model=None, config: ServiceConfig | None = None) -> FastAPI:
     from .stream import add_stream_route
 
     add_stream_route(app)
+    app.add_middleware(_AsgiWrap, wrap=lambda inner: origin_guard(inner, cfg.cors_origins))
     app.add_middleware(_AsgiWrap, wrap=metrics.middleware)
     return app
+
+
+def origin_guard(app, allowed):
+    """Refuse what a page on another site makes a browser send: a POST or a WebSocket whose
+    ``Origin`` is neither this server's own nor one of ``allowed``. (CORS only stops such a page
+    from reading the answer; a multipart POST and a WebSocket are sent without asking first.)
+    Requests without ``Origin`` (curl, scripts, servers) are not affected."""
+    from urllib.parse import urlsplit
+
+    allowed = set(allowed)
+
+    async def guarded(scope, receive, send):
+        if scope["type"] in ("http", "websocket"):
+            headers = dict(scope.get("headers") or [])
+            origin = headers.get(b"origin")
+            unsafe = scope["type"] == "websocket" or scope.get("method") not in ("GET", "HEAD", "OPTIONS")
+            if origin is not None and unsafe:
+                o = origin.decode("latin-1")
+                host = headers.get(b"host", b"").decode("latin-1")
+                if urlsplit(o).netloc != host and o not in allowed:
+                    if scope["type"] == "websocket":
+                        await send({"type": "websocket.close", "code": 1008})
+                        return
+                    await JSONResponse({"error": f"requests from pages at {o[:100]} are refused: this server takes "
+                                                 "browser requests from its own page, or from the origins given "
+                                                 "with --cors-origin"}, status_code=403)(scope, receive, send)
+                    return
+        await app(scope, receive, send)
+
+    return guarded
 
 
 class _AsgiWrap:
