@@ -72,9 +72,85 @@ def child_throughput(model: str, runtime: str, filelist: str, repeats: int) -> d
     return out
 
 
+STAGES = ("decode", "resample to 16 kHz", "gate (level + VAD)", "loudness", "band routing", "log-mel",
+          "encoder (layers 1-3)", "heads (2 members)")
+
+
+def child_stages(runtime: str, filelist: str) -> dict:
+    """Milliseconds per file of each step of the bundled model's ``predict``, done one by one."""
+    from collections import defaultdict
+
+    import escucha
+    from escucha.audio import load_audio, resample
+    from escucha.data.waveforms import preprocess
+    from escucha.inference.gate import judge
+
+    files = Path(filelist).read_text().split("\n")
+    m = escucha.load_model(runtime=runtime)
+    if runtime == "torch":
+        import torch
+
+        from escucha.features.whisper import load_whisper_encoder, whisper_log_mel
+
+        enc = load_whisper_encoder()
+        layers = m.members[0].feature_config.whisper_layers
+
+        def log_mel(z):
+            return whisper_log_mel(torch.from_numpy(z)[None])
+
+        def encoder(mel):
+            with torch.inference_mode():
+                st = enc(mel, depth=max(layers))
+                return torch.cat([t for i in layers for t in (st[i].mean(1), st[i].std(1, unbiased=False))], -1)[..., None]
+
+        def head(k, x):
+            with torch.inference_mode():
+                return torch.softmax(m.members[k].models[0](x), -1)
+    else:
+        from escucha.features.spectral import whisper_log_mel
+
+        first = m.members[0]
+
+        def log_mel(z):
+            return whisper_log_mel(z[None])
+
+        def encoder(mel):
+            return first._run(first.encoder, mel)
+
+        def head(k, x):
+            return m.members[k]._run(m.members[k].graph, x)
+
+    T = defaultdict(float)
+    for rep in range(2):   # the first pass warms up
+        for f in files:
+            t = time.perf_counter()
+            y, sr = load_audio(f)
+            t1 = time.perf_counter()
+            y16 = resample(y, sr, 16000)
+            t2 = time.perf_counter()
+            judge(y, sr, y16=y16)
+            t3 = time.perf_counter()
+            z = preprocess(y16, 16000, m.preprocess_config)
+            t4 = time.perf_counter()
+            band = m.band_of(z)
+            t5 = time.perf_counter()
+            mel = log_mel(z)
+            t6 = time.perf_counter()
+            x = encoder(mel)
+            t7 = time.perf_counter()
+            for k, b in enumerate(m.bands):
+                if b in (band, "any"):
+                    head(k, x)
+            t8 = time.perf_counter()
+            if rep:
+                for name, a, b in zip(STAGES, (t, t1, t2, t3, t4, t5, t6, t7), (t1, t2, t3, t4, t5, t6, t7, t8)):
+                    T[name] += (b - a) * 1000 / len(files)
+    return dict(T)
+
+
 def _env(runtime: str | None = None) -> dict:
     env = {**os.environ, "ESCUCHA_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
-           "ESCUCHA_PROGRESS": "0"}
+           "OPENBLAS_NUM_THREADS": "1", "ESCUCHA_PROGRESS": "0"}
     env.pop("ESCUCHA_RUNTIME", None)
     if runtime and runtime != "auto":
         env["ESCUCHA_RUNTIME"] = runtime
@@ -185,7 +261,10 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     if args.child:
         model, runtime, filelist, repeats, out = args.child
-        Path(out).write_text(json.dumps(child_throughput(model, runtime, filelist, int(repeats))))
+        if model == "stages":
+            Path(out).write_text(json.dumps(child_stages(runtime, filelist)))
+        else:
+            Path(out).write_text(json.dumps(child_throughput(model, runtime, filelist, int(repeats))))
         return 0
 
     cpu = args.cpu if args.cpu is not None else min(os.sched_getaffinity(0))
@@ -224,6 +303,7 @@ def main(argv=None) -> int:
         print(f"  {name}: {r['files_per_s']:.1f} files/s, cold {r['cold']['seconds']:.2f} s, "
               f"{r['cold']['rss_mb']:.0f} MB", file=sys.stderr)
     torch_cold = cold([sys.executable, "-c", "import torch"], _env(), args.cold)
+    stages = {rt: throughput("stages", rt, filelist, 1) for rt in ("onnx", "torch")}
     long_rows = long_calls(args.long, data, tmp) if args.long else []
 
     peer_name = next((n for n, _, _ in rows if n.startswith("eGeMAPS")), None)
@@ -243,6 +323,11 @@ def main(argv=None) -> int:
     print(f"| decode + resample to 16 kHz alone (the limit) | {limit:.0f} | "
           f"{f'{limit / peer:.1f}' if peer else '-'} | 1.0 | - | - | soundfile + soxr |")
     print(f"| `python -c \"import torch\"` | - | - | - | {torch_cold['seconds']:.2f} s | {torch_cold['rss_mb']:.0f} MB | - |")
+    print("\n| bundled model, per file (ms) | ONNX Runtime int8 | torch |")
+    print("|---|---|---|")
+    for name in STAGES:
+        print(f"| {name} | {stages['onnx'][name]:.2f} | {stages['torch'][name]:.2f} |")
+    print(f"| sum of the steps | {sum(stages['onnx'].values()):.2f} | {sum(stages['torch'].values()):.2f} |")
     if long_rows:
         print("\n| `escucha analyze` call (8 kHz stereo, split) | wall | real-time factor | peak RSS |")
         print("|---|---|---|---|")

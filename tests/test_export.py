@@ -6,14 +6,12 @@ from __future__ import annotations
 import json
 import pickle
 import shutil
-import warnings
 
 import numpy as np
 import pytest
 import torch
 
 from escucha.checkpoint import save_checkpoint
-from escucha.checkpoint_schema import FORMAT, VERSION
 from escucha.errors import ConfigError, ModelError
 from escucha.export import export_model
 from escucha.export.onnx import PARITY_ATOL, probe_signals
