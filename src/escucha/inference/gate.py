@@ -46,15 +46,24 @@ _VAD = None
 _VAD_STEP = 16 * 512
 
 
-def _max_speech_prob(y16: np.ndarray, *, stop_at: float | None = None) -> float:
+def _max_speech_prob(y16: np.ndarray, *, stop_at: float | None = None, first: int | None = None) -> float:
     """Highest Silero VAD speech probability over the frames of 16-kHz mono ``y16``; with
     ``stop_at``, the first step's maximum that reaches it (the VAD is causal: the frames heard
-    so far have the probabilities they get when the whole input is heard)."""
+    so far have the probabilities they get when the whole input is heard).
+
+    ``first`` (a sample index, with ``stop_at``): hear the step around it first, on its own, and
+    stop there if it reaches ``stop_at``; else hear the whole input from the start as usual. The
+    loudest moment is where speech is, so most clips are decided by one step of VAD."""
     global _VAD
     from ..longaudio.vad import SileroVAD, VADStream
 
     if _VAD is None:
         _VAD = SileroVAD()
+    if stop_at is not None and first is not None and len(y16) > _VAD_STEP:
+        start = min(max(0, first - _VAD_STEP // 2), len(y16) - _VAD_STEP) // 512 * 512
+        probs = VADStream(_VAD, sample_rate=16000, channels=1).process(y16[start:start + _VAD_STEP])
+        if probs.size and float(probs.max()) >= stop_at:
+            return float(probs.max())
     stream = VADStream(_VAD, sample_rate=16000, channels=1)
     best = 0.0
     for start in range(0, len(y16), _VAD_STEP):
@@ -90,7 +99,9 @@ def judge(y: np.ndarray, sample_rate: int, *, vad: bool = True,
     seconds = y.shape[-1] / float(sample_rate)
     if seconds < MIN_SECONDS:
         return TOO_SHORT, too_short_reason(seconds)
-    peak_db = float(frame_rms_db(y, frame_length=512, hop_length=256).max())
+    levels = frame_rms_db(y, frame_length=512, hop_length=256)
+    loudest = int(levels.argmax())
+    peak_db = float(levels[loudest])
     if peak_db < SILENCE_DB:
         return NO_SPEECH, f"silent: loudest frame {max(peak_db, -100.0):.0f} dBFS"
     if vad:
@@ -98,7 +109,8 @@ def judge(y: np.ndarray, sample_rate: int, *, vad: bool = True,
             y16 = resample(np.asarray(y, dtype=np.float32), int(sample_rate), 16000)
         # the VAD needs a normal level: bring the loudest frame to -20 dBFS (quiet speech is speech)
         y16 = y16 * np.float32(10 ** ((-20.0 - peak_db) / 20))
-        prob = _max_speech_prob(np.clip(y16, -1, 1), stop_at=MAX_VAD_PROB)
+        prob = _max_speech_prob(np.clip(y16, -1, 1), stop_at=MAX_VAD_PROB,
+                                first=int((loudest * 256 + 256) * 16000 / sample_rate))
         if prob < MAX_VAD_PROB:
             return NO_SPEECH, f"voice activity detection finds no speech (highest speech probability {prob:.2f})"
     return None, ""
