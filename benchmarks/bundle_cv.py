@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Cross-validate the bundled model's recipe (scripts/train_bundled_model.sh) as a whole.
+"""Cross-validate the bundled model's recipe (scripts/train_bundled_model.sh) as a whole
+(``--recipe fast``: the fast model's, configs/fast.json, one member).
 
 Each fold trains both members (configs/whisper-lr.json on clean clips, configs/whisper-lr-tel.json
 on telephone versions), builds the same band-routed ensemble the bundle is, and scores the
@@ -12,7 +13,7 @@ held-out clips clean and through a simulated telephone line (300-3400 Hz, 8 kHz,
 UAR is the mean recall over the labels present in the test corpus; a prediction outside them
 (e.g. "calm" outside RAVDESS) counts as wrong.
 
-    python benchmarks/bundle_cv.py [--data DIR ...] [--out runs/bundle-cv] [--threads 2]
+    python benchmarks/bundle_cv.py [--recipe bundled|fast] [--data DIR ...] [--out runs/bundle-cv] [--threads 2]
 """
 
 from __future__ import annotations
@@ -33,13 +34,16 @@ from escucha.audio import load_audio  # noqa: E402
 from escucha.corpora import scan_corpora  # noqa: E402
 from escucha.data.splits import Split, corpus_split, speaker_folds  # noqa: E402
 from escucha.evaluate.metrics import classification_report  # noqa: E402
-from escucha.inference import EnsemblePredictor, make_ensemble  # noqa: E402
+from escucha.inference import EnsemblePredictor, load_model, make_ensemble  # noqa: E402
 from escucha.train.augment import telephone_channel  # noqa: E402
 from escucha.train.config import load_config  # noqa: E402
 from escucha.train.loop import fit  # noqa: E402
 from escucha.utils.progress import progress  # noqa: E402
 
-CONFIGS = {"wide": REPO / "configs" / "whisper-lr.json", "any": REPO / "configs" / "whisper-lr-tel.json"}
+#: members of each recipe by band: the bundled model (a band-routed pair) and the fast model (one)
+RECIPES = {"bundled": {"wide": REPO / "configs" / "whisper-lr.json", "any": REPO / "configs" / "whisper-lr-tel.json"},
+           "fast": {"any": REPO / "configs" / "fast.json"}}
+CONFIGS = RECIPES["bundled"]
 
 
 def train_fold(records, split: Split, out: Path, threads: int) -> EnsemblePredictor:
@@ -49,6 +53,8 @@ def train_fold(records, split: Split, out: Path, threads: int) -> EnsemblePredic
         d = out / f"member-{band}"
         fit(records, cfg, d, split=split, show_progress=False, overwrite=True)
         dirs.append(d)
+    if len(dirs) == 1:
+        return load_model(dirs[0], runtime="torch")
     return make_ensemble(dirs, out / "ensemble", bands=list(CONFIGS), force=True)
 
 
@@ -84,7 +90,11 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default=None)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--folds", type=int, default=5)
+    ap.add_argument("--recipe", choices=sorted(RECIPES), default="bundled",
+                    help="bundled: scripts/train_bundled_model.sh's pair; fast: configs/fast.json alone")
     args = ap.parse_args(argv)
+    global CONFIGS
+    CONFIGS = RECIPES[args.recipe]
     torch.set_num_threads(args.threads)
     records = scan_corpora(args.data)
     corpora = sorted({r.corpus for r in records})

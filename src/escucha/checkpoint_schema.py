@@ -26,7 +26,7 @@ features.*          sample_rate 4000..96000 Hz, n_fft 16..16384, win_length 1..n
                     n_mfcc 1..n_mels (MFCC), fmin in [0, Nyquist), fmax ``null`` or in
                     (fmin, Nyquist], top_db ``null`` or in (0, 200], normalize one of ``none``,
                     ``utterance``, ``clip``; encoder_path a string (needed for ``encoder``),
-                    encoder_layer -1000..1000; missing fields take :class:`FeatureConfig` defaults;
+                    encoder_layer -1000..1000; max_seconds ``null`` or 0.5..3600 (whisper only); missing fields take :class:`FeatureConfig` defaults;
                     for log-mel / MFCC one clip's STFT is at most 4 000 000 values
 preprocess          optional; sample_rate 4000..96000, trim_db ``null`` or in (0, 120],
                     loudness_db ``null`` or in [-100, 0]
@@ -292,6 +292,9 @@ def _check_features(features: Any, c: _Checker) -> dict:
             c.fail("features.whisper_layers", layers, "null or a list of 1 to 64 layer indices")
         for i, v in enumerate(layers):
             c.int(f"features.whisper_layers[{i}]", v, 0, 64)
+    c.optional_number("features.max_seconds", f.get("max_seconds"), 0.5, 3600.0, unit=" s")
+    if f.get("max_seconds") is not None and kind != "whisper":
+        c.fail("features.max_seconds", f["max_seconds"], "null except for whisper features")
     if kind == "whisper" and sr != 16000:
         c.fail("features.sample_rate", sr, "16000 for whisper features")
     return f

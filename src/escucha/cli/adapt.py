@@ -27,7 +27,7 @@ def register(sub):
     p.add_argument("dirs", nargs="+", metavar="DIR", help="folders of your recordings (searched recursively for "
                                                           ".wav, .flac, .ogg, .mp3)")
     p.add_argument("-o", "--out", required=True, metavar="OUT_MODEL", help="folder for the adapted model")
-    p.add_argument("--model", help="model or run folder to adapt (default: the bundled model)")
+    p.add_argument("--model", help="model or run folder to adapt, or a bundled model: default, fast (default: default)")
     p.add_argument("--strength", type=float, metavar="N0",
                    help="how many recordings the trained statistics count for: the new statistics are "
                         f"n/(n+N0) of the way to yours (default {DEFAULT_STRENGTH:g}; 0: all the way)")

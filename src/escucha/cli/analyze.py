@@ -32,7 +32,7 @@ def register(sub):
                        epilog="examples:\n" + __doc__.split("\n\n", 1)[1].split('"""')[0].rstrip(),
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("input", metavar="INPUT", help="audio file, folder of audio files, or - for raw PCM on stdin")
-    p.add_argument("--model", help="model or run folder (default: the bundled model)")
+    p.add_argument("--model", help="model or run folder, or a bundled model: default, fast (default: default)")
     p.add_argument("--json", action="store_true", help="print the result as JSON on stdout (file and stdin input)")
     p.add_argument("-o", "--out", metavar="DIR", help="write <name>.json and <name>.segments.csv here "
                                                       "(a folder input also gets summary.csv and errors.csv)")

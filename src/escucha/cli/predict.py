@@ -10,7 +10,7 @@ from pathlib import Path
 def register(sub):
     p = sub.add_parser("predict", help="say which emotion each recording expresses")
     p.add_argument("files", nargs="+", help="audio files, or folders (searched for .wav, .flac, .ogg, .mp3)")
-    p.add_argument("--model", help="model or run folder (default: the bundled model)")
+    p.add_argument("--model", help="model or run folder, or a bundled model: default, fast (default: default)")
     p.add_argument("--json", action="store_true",
                    help='print a JSON list of {"file", "label", "probabilities", "duration"} (strict JSON; '
                         'inputs that cannot be judged have "label": null and an "outcome")')

@@ -46,6 +46,10 @@ class FeatureConfig:
         Mel filterbank range in Hz (``fmax=None``: Nyquist).
     top_db : float or None
         Floor of the dB spectrum below each clip's maximum (librosa's ``power_to_db``).
+    max_seconds : float or None
+        ``whisper`` only: the encoder hears at most this many seconds of each input, the stretch
+        with the most energy (:func:`escucha.features.spectral.loudest_window`); ``None``: all.
+        The encoder's cost grows with its input, so this bounds the time per clip.
     normalize : {"none", "utterance", "clip"}
         ``"utterance"``: zero mean, unit variance per band over time, for each clip (removes the
         spectral envelope); ``"clip"``: one mean and variance over the whole clip (keeps it).
@@ -65,6 +69,7 @@ class FeatureConfig:
     encoder_path: str | None = None
     encoder_layer: int = -1
     whisper_layers: tuple[int, ...] | None = None   # states pooled by "whisper" (None: all)
+    max_seconds: float | None = None                 # "whisper": hear only the loudest this-many seconds
 
     def __post_init__(self):
         if self.kind == "encoder" and not self.encoder_path:
@@ -79,6 +84,11 @@ class FeatureConfig:
                 raise ConfigError(f"whisper features need sample_rate 16000, got {self.sample_rate}")
             if self.whisper_layers is not None:
                 self.whisper_layers = tuple(int(i) for i in self.whisper_layers)
+        if self.max_seconds is not None:
+            if self.kind != "whisper":
+                raise ConfigError(f"max_seconds applies to whisper features only, not {self.kind!r}")
+            if not 0.5 <= float(self.max_seconds) <= 3600:
+                raise ConfigError(f"max_seconds must be between 0.5 and 3600 seconds, got {self.max_seconds}")
         if self.sample_rate < 1000:
             raise ConfigError(f"feature sample_rate {self.sample_rate} Hz is too low")
         if self.win_length > self.n_fft:

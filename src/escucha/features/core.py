@@ -102,6 +102,11 @@ class FeatureExtractor(nn.Module):
         from .whisper import load_whisper_encoder, pooled_states
 
         enc = load_whisper_encoder(self.config.encoder_path)
+        if self.config.max_seconds:
+            from .spectral import loudest_window
+
+            n = int(round(self.config.max_seconds * self.config.sample_rate))
+            wav = torch.from_numpy(loudest_window(wav.detach().cpu().numpy(), n))
         return pooled_states(enc, wav.float(), layers=self.config.whisper_layers).unsqueeze(-1)
 
     @torch.no_grad()

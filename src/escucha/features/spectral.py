@@ -13,7 +13,7 @@ import math
 
 import numpy as np
 
-__all__ = ["mel_filterbank", "dct_matrix", "hann_window", "stft_power", "power_to_db", "spectral_features",
+__all__ = ["loudest_window", "mel_filterbank", "dct_matrix", "hann_window", "stft_power", "power_to_db", "spectral_features",
            "whisper_log_mel", "WHISPER_SAMPLE_RATE", "WHISPER_N_FFT", "WHISPER_HOP", "WHISPER_N_MELS"]
 
 #: Whisper's front end: 16 kHz, 400-point STFT (25 ms), hop 160 (10 ms), 80 mel bands
@@ -142,3 +142,24 @@ def whisper_log_mel(wav: np.ndarray) -> np.ndarray:
     log = np.log10(np.maximum(np.matmul(fb, power.transpose(0, 2, 1)), np.float32(1e-10)))
     log = np.maximum(log, log.max(axis=(-2, -1), keepdims=True) - np.float32(8.0))
     return ((log + np.float32(4.0)) / np.float32(4.0)).astype(np.float32, copy=False)
+
+
+def loudest_window(wav: np.ndarray, n: int, *, hop: int = 160) -> np.ndarray:
+    """The ``n``-sample stretch of each row of ``wav`` ``(B, T)`` with the most energy, ``(B, min(T, n))``.
+
+    Energy is summed over ``hop``-sample frames; the window starts on a frame boundary (the
+    earliest of equally loud ones). Rows no longer than ``n`` are returned whole.
+    """
+    wav = np.asarray(wav, dtype=np.float32)
+    if wav.ndim == 1:
+        wav = wav[None]
+    T = wav.shape[-1]
+    if T <= n:
+        return wav
+    k = max(1, n // hop)
+    frames = T // hop
+    e = np.square(wav[:, :frames * hop], dtype=np.float64).reshape(len(wav), frames, hop).sum(-1)
+    c = np.concatenate([np.zeros((len(wav), 1)), np.cumsum(e, axis=1)], axis=1)
+    sums = c[:, k:] - c[:, :-k]                                  # (B, frames - k + 1)
+    starts = np.minimum(sums.argmax(1) * hop, T - n)
+    return np.stack([row[s:s + n] for row, s in zip(wav, starts)])

@@ -338,7 +338,7 @@ def adapt(model: str | os.PathLike | None, dirs: Sequence[str | os.PathLike] | s
     from .. import __version__
     from ..checkpoint import read_checkpoint_config, resolve_checkpoint_dir
     from ..utils.progress import progress
-    from .predictor import bundled_model_dir, load_model
+    from .predictor import load_model, resolve_model
 
     if isinstance(strength, bool) or not isinstance(strength, (int, float)) or not math.isfinite(strength) \
             or strength < 0:
@@ -347,7 +347,7 @@ def adapt(model: str | os.PathLike | None, dirs: Sequence[str | os.PathLike] | s
     if isinstance(min_files, bool) or not isinstance(min_files, int) or min_files < 1:
         raise ConfigError(f"min_files must be an integer >= 1, got {min_files!r}")
     strength = float(strength)
-    source = Path(model) if model is not None else bundled_model_dir()
+    source = resolve_model(model)
     src_dir, src_cfg = read_checkpoint_config(source)
     out = Path(out)
     dir_paths = [Path(dirs)] if isinstance(dirs, (str, os.PathLike)) else [Path(d) for d in dirs]

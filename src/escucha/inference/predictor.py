@@ -19,12 +19,35 @@ from .base import (BANDS, LONG_SECONDS, NARROWBAND_CUT_HZ, NARROWBAND_MAX_DB, Ba
                    EnsemblePredictor, Prediction, clip_windows)
 
 __all__ = ["Prediction", "Predictor", "EnsemblePredictor", "BasePredictor", "load_model", "bundled_model_dir",
+           "BUNDLED_MODELS", "resolve_model",
            "clip_windows", "make_ensemble", "RUNTIMES"]
 
 
-def bundled_model_dir() -> Path:
-    """Folder of the model shipped inside the package."""
-    return Path(__file__).resolve().parent.parent / "assets" / "model"
+#: models shipped inside the package, by name: ``load_model("fast")``, ``--model fast``
+#: (docs/model_card.md). ``default`` is the accurate one, ``fast`` hears 1.5 s through two
+#: Whisper blocks instead of everything through three.
+BUNDLED_MODELS = {"default": "model", "fast": "fast"}
+
+
+def bundled_model_dir(name: str = "default") -> Path:
+    """Folder of a model shipped inside the package (:data:`BUNDLED_MODELS`)."""
+    if name not in BUNDLED_MODELS:
+        raise ModelError(f"{name!r} is not a bundled model; choose one of {', '.join(BUNDLED_MODELS)} "
+                         "or give a model folder")
+    return Path(__file__).resolve().parent.parent / "assets" / BUNDLED_MODELS[name]
+
+
+def resolve_model(model: str | os.PathLike | None) -> Path:
+    """The folder ``model`` names: ``None`` the default bundled model, a bundled model's name
+    (when no file or folder of that name exists here, which wins), else the path itself."""
+    if model is None:
+        model = "default"
+    if isinstance(model, str) and model in BUNDLED_MODELS and not Path(model).exists():
+        d = bundled_model_dir(model)
+        if not (d / "config.json").is_file():
+            raise ModelError(f"{d}: no bundled {model} model in this installation; pass --model RUN_DIR")
+        return d
+    return Path(model)
 
 
 class Predictor(BasePredictor):
@@ -98,7 +121,8 @@ RUNTIMES = ("auto", "torch", "onnx")
 
 def load_model(path: str | os.PathLike | None = None, *, runtime: str | None = None) -> BasePredictor:
     """Load a trained model (a checkpoint folder, a run folder, an ensemble folder or an ONNX
-    export folder); ``None`` loads the bundled one.
+    export folder); ``None`` loads the default bundled one, ``"fast"`` the fast bundled one
+    (:data:`BUNDLED_MODELS`; an existing folder of the same name is taken instead).
 
     ``runtime`` (default ``$ESCUCHA_RUNTIME``, else ``"auto"``) chooses what runs the network:
     ``"onnx"`` runs the export the model folder carries (``MODEL/onnx``, written by
@@ -126,10 +150,7 @@ def load_model(path: str | os.PathLike | None = None, *, runtime: str | None = N
     if runtime not in RUNTIMES:
         raise ConfigError(f"runtime {runtime!r} is unknown; choose one of {', '.join(RUNTIMES)} "
                           "(ESCUCHA_RUNTIME or runtime=)")
-    if path is None:
-        path = bundled_model_dir()
-        if not (path / "config.json").is_file():
-            raise ModelError(f"{path}: no bundled model in this installation; pass --model RUN_DIR")
+    path = resolve_model(path)
     if is_export_dir(path):
         if runtime == "torch":
             raise ModelError(f"{path}: is an ONNX export, which runs on ONNX Runtime only; load its source model "

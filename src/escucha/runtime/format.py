@@ -212,7 +212,7 @@ def read_export_config(path: str | os.PathLike) -> tuple[Path, dict]:
         k = m.get("frontend")
         if isinstance(k, bool) or not isinstance(k, int) or not 0 <= k < len(fronts):
             _fail(f, f"members[{i}].frontend", k, f"a front end index from 0 to {len(fronts) - 1}")
-        if fronts[k]["features"] != _feature_dict(mcfg["features"], source=f):
+        if _feature_dict(fronts[k]["features"], source=f) != _feature_dict(mcfg["features"], source=f):
             raise ModelError(f"{f}: members[{i}] has other feature settings than its front end {k}")
         _graph(d, m.get("graph"), field=f"members[{i}].graph", source=f, graphs=graphs)
     if cfg.get("labels") != labels:

@@ -74,11 +74,13 @@ class OnnxPredictor(BasePredictor):
     def features(self, wav: np.ndarray) -> np.ndarray:
         """Front-end features ``(B, C, frames)`` of waveforms ``(B, T)`` at :attr:`sample_rate`
         (what :class:`escucha.features.FeatureExtractor` gives the torch model)."""
-        from ..features.spectral import spectral_features, whisper_log_mel
+        from ..features.spectral import loudest_window, spectral_features, whisper_log_mel
 
         c = self.feature_config
         wav = np.ascontiguousarray(wav, dtype=np.float32)
         if c.kind == "whisper":
+            if c.max_seconds:
+                wav = loudest_window(wav, int(round(c.max_seconds * self.sample_rate)))
             return self._run(self.encoder, whisper_log_mel(wav))
         if c.kind == "encoder":
             return self._run(self.encoder, wav)
