@@ -107,17 +107,17 @@ def test_gate_hears_the_loudest_step_first_and_keeps_the_verdict(monkeypatch):
     heard = []
     real = VADStream.process
     monkeypatch.setattr(VADStream, "process", lambda self, y: heard.append(len(y)) or real(self, y))
-    # a real clip behind 2 s of near-silence: speech is found in the loudest step, one call
+    # a real clip behind 2 s of near-silence: speech is found around the loudest frame, one short call
     y, sr = load_audio(real_clips()[0])
     y = np.concatenate([np.full(2 * sr, 1e-4, np.float32), y])
     z = resample(y, sr, 16000)
     assert gate.judge(y, sr, y16=z)[0] is None
-    assert len(heard) == 1
+    assert heard == [gate._FIRST_STEP]
     # no speech anywhere: the shortcut fails and the whole input is heard, same verdict as before
     noise = (0.1 * np.random.default_rng(1).standard_normal(4 * 16000)).astype(np.float32)
     heard.clear()
     assert gate.judge(noise, 16000)[0] == gate.NO_SPEECH
-    assert sum(heard) >= len(noise) + gate._VAD_STEP - 1
+    assert heard[0] == gate._FIRST_STEP and sum(heard[1:]) >= len(noise)
     assert gate._max_speech_prob(noise, stop_at=gate.MAX_VAD_PROB, first=8000) < gate.MAX_VAD_PROB
 
 

@@ -44,6 +44,8 @@ _VAD = None
 #: the VAD hears the input in steps of this many samples (0.512 s) and stops at the first frame
 #: that reaches :data:`MAX_VAD_PROB`: speech usually starts within the first second
 _VAD_STEP = 16 * 512
+#: the first look, around the loudest frame, is shorter (0.128 s): loud speech is recognised at once
+_FIRST_STEP = 4 * 512
 
 
 def _max_speech_prob(y16: np.ndarray, *, stop_at: float | None = None, first: int | None = None) -> float:
@@ -51,17 +53,17 @@ def _max_speech_prob(y16: np.ndarray, *, stop_at: float | None = None, first: in
     ``stop_at``, the first step's maximum that reaches it (the VAD is causal: the frames heard
     so far have the probabilities they get when the whole input is heard).
 
-    ``first`` (a sample index, with ``stop_at``): hear the step around it first, on its own, and
+    ``first`` (a sample index, with ``stop_at``): hear 0.128 s around it first, on its own, and
     stop there if it reaches ``stop_at``; else hear the whole input from the start as usual. The
-    loudest moment is where speech is, so most clips are decided by one step of VAD."""
+    loudest moment is where speech is, so most clips are decided by four VAD frames."""
     global _VAD
     from ..longaudio.vad import SileroVAD, VADStream
 
     if _VAD is None:
         _VAD = SileroVAD()
-    if stop_at is not None and first is not None and len(y16) > _VAD_STEP:
-        start = min(max(0, first - _VAD_STEP // 2), len(y16) - _VAD_STEP) // 512 * 512
-        probs = VADStream(_VAD, sample_rate=16000, channels=1).process(y16[start:start + _VAD_STEP])
+    if stop_at is not None and first is not None and len(y16) > _FIRST_STEP:
+        start = min(max(0, first - _FIRST_STEP // 2), len(y16) - _FIRST_STEP) // 512 * 512
+        probs = VADStream(_VAD, sample_rate=16000, channels=1).process(y16[start:start + _FIRST_STEP])
         if probs.size and float(probs.max()) >= stop_at:
             return float(probs.max())
     stream = VADStream(_VAD, sample_rate=16000, channels=1)
