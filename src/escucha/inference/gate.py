@@ -101,18 +101,18 @@ def judge(y: np.ndarray, sample_rate: int, *, vad: bool = True,
     seconds = y.shape[-1] / float(sample_rate)
     if seconds < MIN_SECONDS:
         return TOO_SHORT, too_short_reason(seconds)
-    levels = frame_rms_db(y, frame_length=512, hop_length=256)
+    if vad and y16 is None:
+        y16 = resample(np.asarray(y, dtype=np.float32), int(sample_rate), 16000)
+    # levels of 32-ms frames (512 samples at 16 kHz; the input's own rate without the VAD)
+    levels = frame_rms_db(y if y16 is None else y16, frame_length=512, hop_length=256)
     loudest = int(levels.argmax())
     peak_db = float(levels[loudest])
     if peak_db < SILENCE_DB:
         return NO_SPEECH, f"silent: loudest frame {max(peak_db, -100.0):.0f} dBFS"
     if vad:
-        if y16 is None:
-            y16 = resample(np.asarray(y, dtype=np.float32), int(sample_rate), 16000)
         # the VAD needs a normal level: bring the loudest frame to -20 dBFS (quiet speech is speech)
         y16 = y16 * np.float32(10 ** ((-20.0 - peak_db) / 20))
-        prob = _max_speech_prob(np.clip(y16, -1, 1), stop_at=MAX_VAD_PROB,
-                                first=int((loudest * 256 + 256) * 16000 / sample_rate))
+        prob = _max_speech_prob(np.clip(y16, -1, 1), stop_at=MAX_VAD_PROB, first=loudest * 256 + 256)
         if prob < MAX_VAD_PROB:
             return NO_SPEECH, f"voice activity detection finds no speech (highest speech probability {prob:.2f})"
     return None, ""
