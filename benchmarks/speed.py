@@ -286,7 +286,8 @@ def main(argv=None) -> int:
     if old is not None:
         rows.append(("eGeMAPS + SVM peer (openSMILE; torch head)", str(old / "member-3"), "torch"))
     if fast_model_works():
-        rows.append(("fast model (--model fast)", "fast", "auto"))
+        rows += [("fast model (whisper-lr, layer 2, loudest 1.5 s), torch", "fast", "torch"),
+                 ("fast model (whisper-lr, layer 2, loudest 1.5 s), ONNX Runtime int8", "fast", "onnx")]
     else:
         print("load_model('fast') does not work here: no fast row", file=sys.stderr)
 
