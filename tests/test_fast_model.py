@@ -116,3 +116,10 @@ def test_cli_predict_with_the_fast_model_json(tmp_path):
     assert abs(sum(row["probabilities"].values()) - 1) < 1e-3
     r = escucha("predict", clip, "--model", "tiny")
     assert r.returncode == 2 and "tiny" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_models_command_lists_the_bundled_models():
+    r = escucha("models")
+    assert r.returncode == 0, r.stderr
+    tail = r.stdout.split("bundled trained models")[1]
+    assert "default" in tail and "fast" in tail and "not in this installation" not in tail
