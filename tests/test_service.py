@@ -449,6 +449,43 @@ def test_websocket_stream_of_a_call_gives_the_segments_analyze_finds(client, mod
     assert [{k: v for k, v in s.items() if k not in ("event", "delay")} for s in segs] == want["segments"]
     assert all(0 <= s["delay"] <= 10.4 + 0.5 for s in segs)
     assert events[-1]["result"]["summary"] == want["summary"]
+    # utterance events: each channel alternates start, its segments, end; nothing is left open
+    talk = [e for e in events if e["event"] in ("speech_start", "segment", "speech_end")]
+    assert sum(e["event"] == "speech_start" for e in talk) >= 2
+    state, begun = {}, None
+    for e in talk:
+        ch = e["channel"]
+        if e["event"] == "speech_start":
+            assert not state.get(ch)
+            state[ch], begun = True, e["start"]
+        elif e["event"] == "segment":
+            assert state.get(ch) and e["start"] >= begun - 1e-6
+        else:
+            assert state.get(ch) and e["end"] >= begun
+            state[ch] = False
+    assert not any(state.values())
+    # a start is sent while the utterance is still going on (within a second of it), long before
+    # the segment, which can only come after the utterance's end
+    for i, e in enumerate(events):
+        if e["event"] == "speech_start":
+            seg = events[i + 1]
+            assert e["delay"] <= 1.0 and e["delay"] < seg["end"] - seg["start"], (e, seg)
+
+
+def test_live_analyzer_events_in_python(model, call_wav):
+    from escucha.longaudio import LiveAnalyzer
+
+    y, sr = sf.read(call_wav, dtype="float32")
+    live = LiveAnalyzer(model, sample_rate=sr)
+    events = []
+    for i in range(0, len(y), sr // 10):
+        events += live.feed_events(y[i:i + sr // 10])
+    events += live.flush_events()
+    kinds = [e["event"] for e in events]
+    segs = [e for e in events if e["event"] == "segment"]
+    assert kinds.count("speech_start") == kinds.count("speech_end") >= 2
+    assert [s["start"] for s in segs] == [s.start for s in live.result().segments]
+    assert kinds[0] == "speech_start" and kinds[-1] == "speech_end"
 
 
 def test_websocket_refuses_bad_settings_and_audio(client):

@@ -407,6 +407,17 @@ class CallAnalyzer:
         """Largest number of model-rate samples any channel buffer has held (memory check)."""
         return max(c.buffer.peak for c in self._ch)
 
+    def speaking(self) -> dict[str, tuple[float, bool]]:
+        """Channels on which speech is being heard now: ``{name: (start seconds, continued)}``,
+        ``continued`` when the open stretch goes on from a segment cut at ``max_segment``. A
+        channel is listed once its speech is long enough to become a segment."""
+        out = {}
+        for c in self._ch:
+            r = c.segmenter.open_region()
+            if r is not None:
+                out[c.name] = (r[0] / self.vad_rate, r[1])
+        return out
+
     # -- streaming --------------------------------------------------------------------------------
     def feed(self, block: np.ndarray) -> list[Segment]:
         """Analyse the next audio: ``(n,)`` or ``(n, channels_in)`` float samples in [-1, 1].

@@ -62,6 +62,7 @@ class LiveAnalyzer:
                                  smooth=smooth, channels=channels, channel_names=channel_names, vad=vad,
                                  vad_model=vad_model, name=name)
         self._leftover = b""
+        self._open: set[str] = set()      # channels with a speech_start not yet ended
 
     @property
     def duration(self) -> float:
@@ -86,6 +87,37 @@ class LiveAnalyzer:
     def flush(self) -> list[Segment]:
         """End of the stream: close the open segment and return what is left."""
         return self.core.finish()
+
+    # -- utterance events ------------------------------------------------------------------------
+    def feed_events(self, chunk) -> list[dict]:
+        """:meth:`feed`, as events: ``{"event": "speech_start", "channel", "start"}`` when a
+        channel starts speaking, ``{"event": "segment", **Segment.to_dict()}`` for each scored
+        segment (a long utterance is cut into several), ``{"event": "speech_end", "channel",
+        "end"}`` when it stops. Every start is followed by at least one segment and an end."""
+        return self._events(self.feed(chunk), final=False)
+
+    def flush_events(self) -> list[dict]:
+        """:meth:`flush`, as events (the last segments and the end of every open utterance)."""
+        return self._events(self.flush(), final=True)
+
+    def _events(self, segs: list[Segment], *, final: bool) -> list[dict]:
+        now = {} if final else self.core.speaking()
+        last = {s.channel: k for k, s in enumerate(segs)}
+        out = []
+        for k, s in enumerate(segs):
+            if s.channel not in self._open:
+                out.append({"event": "speech_start", "channel": s.channel, "start": round(s.start, 3)})
+                self._open.add(s.channel)
+            out.append({"event": "segment", **s.to_dict()})
+            heard = now.get(s.channel)
+            if last[s.channel] == k and (heard is None or not heard[1]):   # not a cut: the utterance ended
+                out.append({"event": "speech_end", "channel": s.channel, "end": round(s.end, 3)})
+                self._open.discard(s.channel)
+        for ch, (start, _) in now.items():
+            if ch not in self._open:
+                out.append({"event": "speech_start", "channel": ch, "start": round(start, 3)})
+                self._open.add(ch)
+        return out
 
     def result(self, *, name: str | None = None) -> CallResult:
         """Segments and summary of everything received so far."""

@@ -300,6 +300,18 @@ class SpeechSegmenter:
             return max(self.last_end, self.start * self.frame - (0 if self.cut_open else self.pad))
         return max(self.last_end, self.i * self.frame - self.pad - self.frame)
 
+    def open_region(self) -> tuple[int, bool] | None:
+        """The region being heard now, once it is sure to be reported: ``(start sample, continued)``
+        (``continued``: it goes on from a region cut at ``max_segment``), else ``None``. A region
+        is sure once its speech spans ``min_speech`` (a shorter one is dropped when it closes)."""
+        if not self.triggered:
+            return None
+        extent = (self.temp_end if self.temp_end is not None else self.i) - self.start
+        if not self.cut_open and extent * self.frame < self.min_speech:
+            return None
+        s = self.start * self.frame - (0 if self.cut_open else self.pad)
+        return max(s, self.last_end, 0), self.cut_open
+
     # -- streaming -----------------------------------------------------------------------------
     def push(self, probs: np.ndarray) -> list[tuple[int, int]]:
         """Consume the next frames' probabilities; return the regions that closed."""

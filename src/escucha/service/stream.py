@@ -135,9 +135,11 @@ def add_stream_route(app: FastAPI) -> None:
                         "format": opts["sample_format"], "channels": live.result().channels, "max_delay": max_delay,
                         "max_seconds": cfg.max_seconds})
 
-            async def report(segs):
-                for s in segs:
-                    await send({"event": "segment", **s.to_dict(), "delay": round(max(0.0, live.duration - s.end), 3)})
+            async def report(events):
+                for ev in events:   # delay: audio received after the moment the event is about
+                    at = ev["start"] if ev["event"] == "speech_start" else ev["end"]
+                    ev["delay"] = round(max(0.0, live.duration - at), 3)
+                    await send(ev)
 
             while True:
                 try:
@@ -151,12 +153,12 @@ def add_stream_route(app: FastAPI) -> None:
                     if len(data) > MAX_FRAME_BYTES:
                         raise _Close(1009, f"a frame of {len(data)} bytes is over the limit of {MAX_FRAME_BYTES}")
                     try:
-                        segs = await loop.run_in_executor(pool.executor, live.feed, data)
+                        events = await loop.run_in_executor(pool.executor, live.feed_events, data)
                     except AudioError as e:
                         raise _Close(1007, str(e)) from None
                     if live.duration > cfg.max_seconds:
                         raise _Close(1009, f"stream: over this server's limit of {cfg.max_seconds:g} s of audio")
-                    await report(segs)
+                    await report(events)
                     continue
                 try:
                     ctl = json.loads(m.get("text") or "")
@@ -165,7 +167,7 @@ def add_stream_route(app: FastAPI) -> None:
                 if not (isinstance(ctl, dict) and ctl.get("event") == "end"):
                     raise _Close(1007, 'text messages after the settings must be {"event": "end"}; send audio as '
                                        "binary frames")
-                await report(await loop.run_in_executor(pool.executor, live.flush))
+                await report(await loop.run_in_executor(pool.executor, live.flush_events))
                 res = live.result(name="stream")
                 await send({"event": "summary", "result": res.to_dict(windows=False)})
                 await ws.close(1000)
