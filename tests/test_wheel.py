@@ -81,6 +81,11 @@ def test_wheel_in_fresh_venv_predicts_outside_the_repo(wheel, tmp_path):
     from escucha import load_model
 
     assert pred["label"] == load_model(runtime="torch").predict(sample).label
+    # the fast bundled model too, by name
+    r = subprocess.run([str(env_dir / "bin" / "escucha"), "predict", str(sample), "--json", "--model", "fast"],
+                       cwd=work, capture_output=True, text=True, timeout=300, env=env)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)[0]["label"] == load_model("fast", runtime="torch").predict(sample).label
     where = subprocess.run([str(py), "-c", "import escucha; print(escucha.__file__)"], cwd=work,
                            capture_output=True, text=True, env=env).stdout.strip()
     assert str(env_dir) in where and str(REPO) not in where
