@@ -79,7 +79,16 @@ def register(sub):
     p.add_argument("--resume", metavar="RUN_DIR",
                    help="continue the unfinished run in RUN_DIR from its last completed epoch, with its own "
                         "settings; it ends exactly where the uninterrupted run would have")
+    p.add_argument("--nproc", type=int, metavar="N",
+                   help="train with N processes on this machine (PyTorch DDP, through torch.distributed.run; "
+                        "the same as 'torchrun --nproc-per-node N -m escucha train ...'): the same update "
+                        "as one process with the same --batch-size, which N must divide")
+    p.add_argument("--backend", choices=["auto", "gloo", "nccl"], default="auto",
+                   help="process-group backend under torchrun or --nproc: auto (default) is gloo, plus "
+                        "nccl for CUDA tensors where CUDA is available")
     p.set_defaults(func=run_train)
+    global _TRAIN_PARSER
+    _TRAIN_PARSER = p
 
     c = sub.add_parser("cv", help="k-fold cross-validation by speaker; reports mean ± std")
     _common(c)
@@ -170,7 +179,70 @@ def _interrupted(out: Path, command: str) -> int:
     return 130
 
 
+_TRAIN_PARSER = None
+
+
+def _child_argv(args) -> list[str]:
+    """The ``escucha train`` arguments of this command, without ``--nproc``."""
+    import argparse
+
+    argv = ["train"]
+    for a in _TRAIN_PARSER._actions:
+        if not a.option_strings or a.dest in ("help", "nproc"):
+            continue
+        v = getattr(args, a.dest, None)
+        if isinstance(a, argparse._StoreTrueAction):
+            argv += [a.option_strings[-1]] if v else []
+        elif v is not None and v != a.default:
+            argv += [a.option_strings[-1], *(map(str, v) if isinstance(v, list) else [str(v)])]
+    return argv
+
+
+def _launch(args) -> int:
+    """``escucha train --nproc N``: check what can be checked here, then start N processes."""
+    from ..errors import ConfigError
+    from ..train import distributed
+
+    n = args.nproc
+    if n < 1:
+        raise ConfigError(f"--nproc must be a whole number >= 1, got {n}")
+    if distributed.launched_by_torchrun():
+        raise ConfigError("--nproc starts the processes itself; under torchrun leave it out")
+    # settings and data fail here, once, before N processes start (each rank checks them again,
+    # with the batch size against N: closed-form models need no division)
+    _load_resume(args, "run") if args.resume else _load(args, split=args.split, fold=args.fold, folds=args.folds)
+    if n == 1:
+        args.nproc = None
+        return run_train(args)
+    return distributed.launch(_child_argv(args), n)
+
+
 def run_train(args) -> int:
+    from ..errors import AudioError, EscuchaError
+    from ..train import distributed
+
+    if args.nproc is not None:
+        return _launch(args)
+    if distributed.is_main():
+        return _run_train(args)
+    # another rank of a DDP run: rank 0 prints, reports and writes; the same errors reach it too
+    import os
+    import warnings
+
+    os.environ["ESCUCHA_PROGRESS"] = "0"
+    warnings.simplefilter("ignore")
+    try:
+        return _run_train(args)
+    except AudioError:
+        return 1
+    except EscuchaError:
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _run_train(args) -> int:
+    from ..train import distributed
     from ..train.loop import fit
 
     if args.resume:
@@ -180,17 +252,34 @@ def run_train(args) -> int:
         cfg, records, source = _load(args, split=args.split, fold=args.fold, folds=args.folds)
         out = Path(args.out or f"runs/{cfg.model}-{cfg.split}" + (f"-fold{cfg.fold}" if cfg.split == "actors" else ""))
     try:
-        summary = fit(records, cfg, out, cache=_cache(args), show_progress=not args.quiet, overwrite=args.force,
-                      resume=bool(args.resume), source=source)
+        with distributed.process_group(args.backend):
+            summary = fit(records, cfg, out, cache=_cache(args), show_progress=not args.quiet,
+                          overwrite=args.force, resume=bool(args.resume), source=source)
     except KeyboardInterrupt:
+        if not distributed.is_main():
+            raise
         return _interrupted(out, "train")
+    except RuntimeError as e:
+        if not distributed.lost_peer(e):
+            raise
+        print(f"escucha: error: rank {distributed.rank()} lost contact with the other training processes "
+              f"({str(e).splitlines()[0][:200]})", file=sys.stderr)
+        return 3
+    if not distributed.is_main():
+        return 0
     _maybe_report(args, out)
     print(json.dumps(summary, indent=2))
     return 0
 
 
 def run_cv(args) -> int:
+    from ..errors import ConfigError
+    from ..train import distributed
     from ..train.cv import cross_validate
+
+    if distributed.launched_by_torchrun():
+        raise ConfigError("escucha cv runs in one process; distributed training (torchrun, --nproc) is "
+                          "'escucha train'")
 
     if args.resume:
         cfg, records, source = _load_resume(args, "cv")

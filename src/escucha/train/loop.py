@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from .. import __version__
+from . import distributed
 from ..audio import pad_or_crop
 from ..corpora.manifest import Utterance
 from ..data.splits import Split, all_split, corpus_split, random_split, speaker_split
@@ -243,17 +244,24 @@ def fit(records: list[Utterance], config: TrainConfig, out_dir: str | Path, *, s
         The loss stopped being finite.
     """
     out = Path(out_dir)
+    distributed.require_group()
+    main = distributed.is_main()         # under DDP only rank 0 writes (escucha.train.distributed)
     if resume:
-        work, staged = find_resumable(out)
-        saved = _read_run_config(work)
-        diff = _differences(saved["train"], config.to_dict())
-        if diff:
-            raise ConfigError(f"{work}: cannot resume with settings other than the run's ({'; '.join(diff)})")
-        if run_status(work) == "finished":   # killed between finishing and swapping in
-            swap_in(work, out)
-            return json.loads((out / RUN_SUMMARY).read_text())
+        def _open():
+            work, staged = find_resumable(out)
+            saved = _read_run_config(work)
+            diff = _differences(saved["train"], config.to_dict())
+            if diff:
+                raise ConfigError(f"{work}: cannot resume with settings other than the run's ({'; '.join(diff)})")
+            done = run_status(work) == "finished"
+            if done:                      # killed between finishing and swapping in
+                swap_in(work, out)
+            return work, staged, saved, done
+        work, staged, saved, done = distributed.on_rank0(_open)
+        if done:
+            return json.loads((out / RUN_SUMMARY).read_text()) if main else None
     else:
-        work, staged = prepare_output(out, overwrite=overwrite)
+        work, staged = distributed.on_rank0(lambda: prepare_output(out, overwrite=overwrite))
     final = Path(_final_dir) if _final_dir is not None else out
     t_start = time.time()
     if config.threads:
@@ -264,6 +272,17 @@ def fit(records: list[Utterance], config: TrainConfig, out_dir: str | Path, *, s
         records = select_labels(records, config)
     labels = labels_for(records)
     trainer = Trainer(config, labels)          # unknown model / features fail before the split
+    multi = distributed.world_size() > 1
+    if multi and getattr(trainer.model, "closed_form", False):
+        if not main:
+            return None
+        import warnings
+
+        warnings.warn(f"{config.model} is fitted in closed form, which DDP does not split: rank 0 fits it alone, "
+                      f"the other {distributed.world_size() - 1} process(es) stop")
+        multi = False
+    if multi:
+        distributed.check_batch_size(config.batch_size)
     split = split or make_split(records, config)
     if not split.train:
         raise ConfigError("the training split is empty")
@@ -275,12 +294,15 @@ def fit(records: list[Utterance], config: TrainConfig, out_dir: str | Path, *, s
     fresh = not resume
     try:
         summary = _train(records, config, trainer, labels, split, work, final, cache=cache, waves=waves,
-                         show_progress=show_progress, on_epoch=on_epoch, source=source, t_start=t_start,
-                         write_config=not (resume and (work / "config.json").is_file()))
+                         show_progress=show_progress and main, on_epoch=on_epoch, source=source,
+                         t_start=t_start, write_config=not (resume and (work / "config.json").is_file()),
+                         main=main, multi=multi, resume=resume)
     except BaseException:
-        if fresh and not has_state(work / STATE_DIR) and not (work / RUN_SUMMARY).exists():
+        if main and fresh and not has_state(work / STATE_DIR) and not (work / RUN_SUMMARY).exists():
             _discard(work, keep_folder=existed and not staged)
         raise
+    if not main:
+        return None
     mark_finished(work)
     if staged:
         swap_in(work, out)
@@ -288,7 +310,8 @@ def fit(records: list[Utterance], config: TrainConfig, out_dir: str | Path, *, s
 
 
 def _train(records, config, trainer, labels, split, work: Path, final: Path, *, cache, waves, show_progress,
-           on_epoch, source, t_start, write_config: bool) -> dict:
+           on_epoch, source, t_start, write_config: bool, main: bool = True, multi: bool = False,
+           resume: bool = False) -> dict | None:
     rng = np.random.default_rng(config.seed)
     lab_idx = {lab: i for i, lab in enumerate(labels)}
     fcfg = trainer.fcfg
@@ -297,20 +320,26 @@ def _train(records, config, trainer, labels, split, work: Path, final: Path, *, 
     ckpt_cfg["trained_on"] = {"corpora": sorted({records[i].corpus for i in split.train}),
                               "speakers": sorted({f"{records[i].corpus}:{records[i].speaker}"
                                                   for i in set(split.train) | set(split.val)})}
-    work.mkdir(parents=True, exist_ok=True)      # only once the run is known to be valid
-    if write_config:
+    if main:
+        work.mkdir(parents=True, exist_ok=True)      # only once the run is known to be valid
+    if write_config and main:
         run_cfg = {"train": config.to_dict(), "split": split.to_dict(), "labels": labels,
                    "features": fcfg.to_dict(), "n_parameters": count_parameters(trainer.model),
                    "escucha_version": __version__}
         if source is not None:
             run_cfg["data"] = str(source)
         atomic_write_json(work / "config.json", run_cfg)
-    if not (work / RUN_SUMMARY).exists():
+    if main and not (work / RUN_SUMMARY).exists():
         mark_unfinished(work, final=final, command="train")
     if waves is None:
         pcfg = PreprocessConfig.from_dict(ckpt_cfg["preprocess"])
         needed = sorted(set(split.train) | set(split.val) | set(split.test))
-        loaded = load_waveforms([records[i].path for i in needed], pcfg, cache=cache)
+        paths = [records[i].path for i in needed]
+        if multi:       # rank 0 decodes first and fills the cache; the others then only read it
+            loaded = distributed.rank0_first(lambda: load_waveforms(
+                paths, pcfg, cache=cache if main else distributed.read_only_cache(cache)))
+        else:
+            loaded = load_waveforms(paths, pcfg, cache=cache)
         waves_by_idx = dict(zip(needed, loaded))
     else:
         waves_by_idx = dict(enumerate(waves))
@@ -331,6 +360,9 @@ def _train(records, config, trainer, labels, split, work: Path, final: Path, *, 
     bs = config.batch_size
     steps = max(1, len(tr) // bs)
     model = trainer.model
+    shard = None
+    if multi:       # BatchNorm / Dropout over the global batch; same parameters, same order
+        model, shard = distributed.prepare_model(model)
     opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=config.lr, total_steps=config.epochs * steps,
                                                 pct_start=0.15, anneal_strategy="cos")
@@ -341,18 +373,21 @@ def _train(records, config, trainer, labels, split, work: Path, final: Path, *, 
     bad_steps = 0
     start, seconds_before = 0, 0.0
     state_dir = work / STATE_DIR
-    if has_state(state_dir):
+    if has_state(state_dir) and (main or resume):   # other ranks read rank 0's run, never a stale one
         start, info = load_state(state_dir, model=model, optimizer=opt, scheduler=sched, generator=trainer.gen,
                                  rng=rng)
         history, bad_steps, seconds_before = info["history"], info["bad_steps"], info["seconds"]
         best = {**info["best"], "val_loss": math.inf if info["best"]["val_loss"] is None else info["best"]["val_loss"]}
+    net = model
+    if multi:       # after loading the state: DDP broadcasts rank 0's weights
+        net = trainer.model = distributed.wrap(model, shard)
     eps = config.label_smoothing
     K = len(labels)
     ep_bar = progress(range(start + 1, config.epochs + 1), desc=f"train {config.model}", unit="epoch",
                       disable=not show_progress or None)
     for epoch in ep_bar:
         t0 = time.time()
-        model.train()
+        net.train()
         if config.balance in ("sampler", "corpus"):
             w = (corpus_class_weights(records, tr, y_tr) if config.balance == "corpus" else 1.0 / counts[y_tr])
             order = rng.choice(len(tr), size=steps * bs, replace=True, p=w / w.sum())
@@ -390,7 +425,9 @@ def _train(records, config, trainer, labels, split, work: Path, final: Path, *, 
             tot_n += len(bi)
         row = {"epoch": epoch, "lr": f"{sched.get_last_lr()[0]:.6f}",
                "train_loss": round(tot_loss / max(tot_n, 1), 5), "train_acc": round(tot_correct / max(tot_n, 1), 5)}
-        model.eval()
+        net.eval()
+        if not main:      # validation, files and the progress bar are rank 0's
+            continue
         if split.val:
             _, vloss, vrep = _score(pred, val_waves, y_val)
             row.update({"val_loss": round(vloss, 5), "val_acc": round(vrep["accuracy"], 5),
@@ -415,6 +452,10 @@ def _train(records, config, trainer, labels, split, work: Path, final: Path, *, 
             ep_bar.set_postfix(post)
         if on_epoch is not None:
             on_epoch(epoch, row)
+    if multi:
+        trainer.model = model
+        if not main:
+            return None
     if config.select == "last" or not split.val:
         best = {"epoch": config.epochs, "val_uar": history[-1].get("val_uar"), "val_loss": history[-1].get("val_loss")}
         save_checkpoint(work / "checkpoint", model, {**ckpt_cfg, "selected": {"epoch": config.epochs}})
