@@ -194,3 +194,15 @@ def test_interrupt_or_crash_leaves_no_process(setup, tmp_path, how):
     else:
         assert p.returncode == 3
         assert "training process" in err and "SIGKILL" in err
+
+
+def test_closed_form_model_is_fitted_by_rank0_alone(setup, tmp_path):
+    root, _, _ = setup
+    r = subprocess.run([sys.executable, "-m", "escucha", "train", "--data", str(root / "corpus"), "--model",
+                        "whisper-lr", "--folds", "3", "--val-speakers", "1", "--no-report", "--quiet",
+                        "--out", str(tmp_path / "run"), "--nproc", "2"],
+                       capture_output=True, text=True, env=_env(), timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert r.stderr.strip().splitlines() == ["escucha: warning: whisper-lr is fitted in closed form, which DDP "
+                                             "does not split: rank 0 fits it alone, the other 1 process(es) stop"]
+    assert json.loads(r.stdout)["test"]["n"] == 16 and (tmp_path / "run" / "summary.json").is_file()
