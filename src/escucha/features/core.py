@@ -8,11 +8,9 @@ ends in numpy, for the torch-free runtime, are in :mod:`escucha.features.spectra
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 from torch import nn
 
-from ..errors import ConfigError
 from .config import KINDS, FeatureConfig, _encoder_config
 from .spectral import dct_matrix, mel_filterbank
 
@@ -85,16 +83,11 @@ class FeatureExtractor(nn.Module):
 
     def egemaps(self, wav: torch.Tensor) -> torch.Tensor:
         """eGeMAPS v02 functionals ``(B, 88, 1)`` computed by openSMILE (C++), one clip at a time."""
+        from .smile import egemaps_functionals, make_smile
+
         if self._smile is None:
-            try:
-                import opensmile
-            except ImportError:
-                raise ConfigError("eGeMAPS features need the 'opensmile' package: pip install opensmile") from None
-            self._smile = opensmile.Smile(feature_set=opensmile.FeatureSet.eGeMAPSv02,
-                                          feature_level=opensmile.FeatureLevel.Functionals)
-        rows = [self._smile.process_signal(w.detach().cpu().numpy(), self.config.sample_rate).to_numpy()[0]
-                for w in wav]
-        return torch.from_numpy(np.stack(rows).astype(np.float32)).unsqueeze(-1)
+            self._smile = make_smile()
+        return torch.from_numpy(egemaps_functionals(self._smile, wav.detach().cpu().numpy(), self.config.sample_rate))
 
     @torch.no_grad()
     def whisper(self, wav: torch.Tensor) -> torch.Tensor:

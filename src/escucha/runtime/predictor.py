@@ -17,7 +17,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from ..errors import ConfigError, ModelError
+from ..errors import ModelError
 from ..inference.base import BasePredictor, EnsemblePredictor
 from .format import read_export_config
 from .sessions import session
@@ -89,15 +89,11 @@ class OnnxPredictor(BasePredictor):
         return spectral_features(wav, c)
 
     def _egemaps(self, wav: np.ndarray) -> np.ndarray:
+        from ..features.smile import egemaps_functionals, make_smile
+
         if self._smile is None:
-            try:
-                import opensmile
-            except ImportError:
-                raise ConfigError("eGeMAPS features need the 'opensmile' package: pip install opensmile") from None
-            self._smile = opensmile.Smile(feature_set=opensmile.FeatureSet.eGeMAPSv02,
-                                          feature_level=opensmile.FeatureLevel.Functionals)
-        rows = [self._smile.process_signal(w, self.sample_rate).to_numpy()[0] for w in wav]
-        return np.stack(rows).astype(np.float32)[..., None]
+            self._smile = make_smile()
+        return egemaps_functionals(self._smile, wav, self.sample_rate)
 
     # -- the BasePredictor computations ------------------------------------------------------
     def predict_windows(self, windows: np.ndarray, *, batch_size: int = 64) -> np.ndarray:
