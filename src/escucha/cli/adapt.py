@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import sys
 
+from .options import add_model_option
+
 
 #: shown in --help; the library's values (escucha.inference.adapt), not imported here so that
 #: building the parser does not load torch (tests check that they agree)
@@ -27,7 +29,7 @@ def register(sub):
     p.add_argument("dirs", nargs="+", metavar="DIR", help="folders of your recordings (searched recursively for "
                                                           ".wav, .flac, .ogg, .mp3)")
     p.add_argument("-o", "--out", required=True, metavar="OUT_MODEL", help="folder for the adapted model")
-    p.add_argument("--model", help="model or run folder to adapt, or a bundled model: default, fast (default: default)")
+    add_model_option(p, what="model or run folder to adapt")
     p.add_argument("--strength", type=float, metavar="N0",
                    help="how many recordings the trained statistics count for: the new statistics are "
                         f"n/(n+N0) of the way to yours (default {DEFAULT_STRENGTH:g}; 0: all the way)")

@@ -22,6 +22,8 @@ import sys
 from contextlib import contextmanager
 from pathlib import Path
 
+from .options import add_engine_options, add_model_option
+
 
 def register(sub):
     import argparse
@@ -32,7 +34,7 @@ def register(sub):
                        epilog="examples:\n" + __doc__.split("\n\n", 1)[1].split('"""')[0].rstrip(),
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("input", metavar="INPUT", help="audio file, folder of audio files, or - for raw PCM on stdin")
-    p.add_argument("--model", help="model or run folder, or a bundled model: default, fast (default: default)")
+    add_model_option(p)
     p.add_argument("--json", action="store_true", help="print the result as JSON on stdout (file and stdin input)")
     p.add_argument("-o", "--out", metavar="DIR", help="write <name>.json and <name>.segments.csv here "
                                                       "(a folder input also gets summary.csv and errors.csv)")
@@ -50,12 +52,7 @@ def register(sub):
     p.add_argument("--jobs", type=int, default=None, metavar="N",
                    help="parallel worker processes for a folder (default 1; with --engine ray: one per "
                         "--threads CPUs of the cluster)")
-    p.add_argument("--engine", choices=("local", "ray"), default="local",
-                   help="where a folder's files are analysed: this machine (default) or a Ray cluster "
-                        "(needs escucha[ray]; same outputs, resumable either way)")
-    p.add_argument("--address", metavar="HOST:PORT",
-                   help="with --engine ray: the cluster's head (ray start --head); default: RAY_ADDRESS, "
-                        "else a local Ray instance")
+    add_engine_options(p, where="a folder's files are analysed (resumable either way)")
     p.add_argument("--threads", type=int, default=1, metavar="N", help="threads per worker (default 1)")
     p.add_argument("--force", action="store_true",
                    help="replace existing results in -o (a folder input: start over, analysing every file again)")

@@ -7,11 +7,13 @@ import sys
 import warnings
 from pathlib import Path
 
+from .options import add_model_option
+
 
 def register(sub):
     p = sub.add_parser("evaluate", help="score a model on a folder (or manifest) of labelled clips")
     p.add_argument("dir", help="RAVDESS folder or manifest CSV")
-    p.add_argument("--model", help="model or run folder, or a bundled model: default, fast (default: default)")
+    add_model_option(p)
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     p.add_argument("--predictions", metavar="FILE", help="also write a CSV of per-file predictions here "
                                                          "(an existing FILE needs --force)")

@@ -6,20 +6,17 @@ import json
 import sys
 from pathlib import Path
 
+from .options import add_engine_options, add_model_option
+
 
 def register(sub):
     p = sub.add_parser("predict", help="say which emotion each recording expresses")
     p.add_argument("files", nargs="+", help="audio files, or folders (searched for .wav, .flac, .ogg, .mp3)")
-    p.add_argument("--model", help="model or run folder, or a bundled model: default, fast (default: default)")
+    add_model_option(p)
     p.add_argument("--json", action="store_true",
                    help='print a JSON list of {"file", "label", "probabilities", "duration"} (strict JSON; '
                         'inputs that cannot be judged have "label": null and an "outcome")')
-    p.add_argument("--engine", choices=("local", "ray"), default="local",
-                   help="where the files are predicted: here (default) or on a Ray cluster (needs escucha[ray]; "
-                        "the same output)")
-    p.add_argument("--address", metavar="HOST:PORT",
-                   help="with --engine ray: the cluster's head (ray start --head); default: RAY_ADDRESS, "
-                        "else a local Ray instance")
+    add_engine_options(p, where="the files are predicted")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run_predict)
 

@@ -13,6 +13,8 @@ from __future__ import annotations
 import os
 import sys
 
+from .options import add_model_option
+
 
 def register(sub):
     import argparse
@@ -25,7 +27,7 @@ def register(sub):
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
     p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
-    p.add_argument("--model", help="model or run folder, or a bundled model: default, fast (default: default)")
+    add_model_option(p)
     p.add_argument("--workers", type=int, default=2, metavar="N",
                    help="inference jobs at once, threads sharing the model (default 2)")
     p.add_argument("--threads", type=int, metavar="N",

@@ -1,0 +1,18 @@
+"""Options several commands share, defined once so that they read the same everywhere."""
+
+from __future__ import annotations
+
+
+def add_model_option(p, *, what: str = "model or run folder") -> None:
+    """``--model``: a folder, or a bundled model by name (:data:`escucha.inference.BUNDLED_MODELS`)."""
+    p.add_argument("--model", help=f"{what}, or a bundled model: default, fast (default: default)")
+
+
+def add_engine_options(p, *, where: str) -> None:
+    """``--engine local|ray`` and ``--address`` (the Ray engine, :mod:`escucha.longaudio.ray_engine`)."""
+    p.add_argument("--engine", choices=("local", "ray"), default="local",
+                   help=f"where {where}: this machine (default) or a Ray cluster (needs escucha[ray]; "
+                        "the same outputs)")
+    p.add_argument("--address", metavar="HOST:PORT",
+                   help="with --engine ray: the cluster's head (ray start --head); default: RAY_ADDRESS, "
+                        "else a local Ray instance")
