@@ -56,6 +56,22 @@ def make_fake_ravdess(root: Path, *, actors=(1, 2, 3, 4, 5, 6), emotions=(1, 2, 
 
 
 @pytest.fixture(scope="session")
+def tiny_encoder(tmp_path_factory) -> Path:
+    """A randomly initialised two-layer wav2vec2 saved as a local pretrained folder (needs transformers)."""
+    transformers = pytest.importorskip("transformers")
+    import torch
+
+    cfg = transformers.Wav2Vec2Config(hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                                      intermediate_size=64, conv_dim=(16, 16), conv_stride=(5, 4),
+                                      conv_kernel=(10, 8), num_conv_pos_embeddings=16,
+                                      num_conv_pos_embedding_groups=2, vocab_size=10)
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("enc") / "tiny-wav2vec2"
+    transformers.Wav2Vec2Model(cfg).save_pretrained(path)
+    return path
+
+
+@pytest.fixture(scope="session")
 def fake_ravdess(tmp_path_factory) -> Path:
     """6 actors x 8 emotions x 2 repetitions = 96 synthetic clips, Actor_XX layout, WAV 16 kHz."""
     return make_fake_ravdess(tmp_path_factory.mktemp("fake_ravdess"))

@@ -15,18 +15,6 @@ from escucha.train import TrainConfig  # noqa: E402
 from escucha.train.loop import fit  # noqa: E402
 
 
-@pytest.fixture(scope="module")
-def tiny_encoder(tmp_path_factory):
-    cfg = transformers.Wav2Vec2Config(hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                                      intermediate_size=64, conv_dim=(16, 16), conv_stride=(5, 4),
-                                      conv_kernel=(10, 8), num_conv_pos_embeddings=16,
-                                      num_conv_pos_embedding_groups=2, vocab_size=10)
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("enc") / "tiny-wav2vec2"
-    transformers.Wav2Vec2Model(cfg).save_pretrained(path)
-    return path
-
-
 def test_encoder_features_shape(tiny_encoder):
     fc = FeatureConfig(kind="encoder", encoder_path=str(tiny_encoder), encoder_layer=1)
     assert fc.n_channels == 32

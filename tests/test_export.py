@@ -25,19 +25,6 @@ from .conftest import synth_clip
 LABELS = ["angry", "calm", "happy", "sad"]
 
 
-@pytest.fixture(scope="module")
-def tiny_encoder(tmp_path_factory):
-    transformers = pytest.importorskip("transformers")
-    cfg = transformers.Wav2Vec2Config(hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                                      intermediate_size=64, conv_dim=(16, 16), conv_stride=(5, 4),
-                                      conv_kernel=(10, 8), num_conv_pos_embeddings=16,
-                                      num_conv_pos_embedding_groups=2, vocab_size=10)
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("enc") / "tiny-wav2vec2"
-    transformers.Wav2Vec2Model(cfg).save_pretrained(path)
-    return path
-
-
 def make_checkpoint(root, name: str, *, seed: int = 0, weight_sets: int = 1, features: dict | None = None,
                     clip_seconds: float | None = 1.0):
     """A randomly initialised registry model saved as a checkpoint (no training)."""
