@@ -54,7 +54,7 @@ def test_data_index_writes_manifest(fake_ravdess, tmp_path):
     (["train", "--data", "{fake}", "--model", "m5", "--features", "mfcc"], "takes raw features"),
     (["predict", "--model", "/no/such/model", "."], "model not found"),
     (["predict", "{empty}"], "no audio files found"),
-    (["train", "--data", "{fake}", "--model", "m5", "--folds", "9"], "use --folds 3 or fewer"),
+    (["train", "--data", "{fake}", "--model", "m5", "--folds", "9"], "use --folds 6 or fewer"),
 ])
 def test_bad_input_is_one_line_not_a_traceback(args, message, fake_ravdess, tmp_path):
     (tmp_path / "empty").mkdir()

@@ -36,8 +36,10 @@ def _common(p):
     p.add_argument("--balance", choices=["weights", "sampler", "corpus", "none"],
                    help="class balance: loss weights (default), a balanced sampler, or 'corpus': every corpus "
                         "and class weighs the same, so a small corpus is not drowned by a big one")
-    p.add_argument("--config", help="JSON file of training options (see configs/); flags override it. "
-                                    "Default: the shipped model's recipe (configs/m5-aug-last.json)")
+    p.add_argument("--config", metavar="RECIPE_OR_FILE",
+                   help="a shipped recipe by name (whisper-lr, fast, m5-aug, ...: 'escucha models' lists them) or "
+                        "a JSON file of training options; flags override it. Default: the m5-aug-last recipe "
+                        "(M5 on 8 kHz raw audio, augmentation, 80 epochs, last epoch kept)")
     p.add_argument("--model", help="model name (see 'escucha models'). Default m5, with the shipped recipe: "
                                    "8 kHz raw audio, gain/noise/speed augmentation, label smoothing, 80 epochs, "
                                    "last epoch kept; another NAME without --config gets the same training "
@@ -154,15 +156,21 @@ def _cache(args):
     return WaveformCache(args.cache_dir) if args.cache_dir else True
 
 
-def _maybe_report(args, run_dir: Path):
+def _maybe_report(args, run_dir: Path) -> int:
+    """Write the run's HTML report; 0, or 1 with one line when it could not be made (the run
+    itself is finished and kept: ``escucha report RUN`` tries again)."""
     if args.no_report:
-        return
+        return 0
+    from ..errors import EscuchaError
+    from ..reports import write_run_report
+
     try:
-        from ..reports import write_run_report  # added by the reports feature
-    except ImportError:
-        return
-    path = write_run_report(run_dir, force=True)
+        path = write_run_report(run_dir, force=True)
+    except EscuchaError as e:
+        print(f"escucha: error: the run is finished and kept, but its report was not written: {e}", file=sys.stderr)
+        return 1
     print(f"report: {path}", file=sys.stderr)
+    return 0
 
 
 def _interrupted(out: Path, command: str) -> int:
@@ -267,9 +275,8 @@ def _run_train(args) -> int:
         return 3
     if not distributed.is_main():
         return 0
-    _maybe_report(args, out)
-    print(json.dumps(summary, indent=2))
-    return 0
+    print(json.dumps(summary, indent=2), flush=True)  # the result first: a report problem cannot hide it
+    return _maybe_report(args, out)
 
 
 def run_cv(args) -> int:
@@ -293,7 +300,6 @@ def run_cv(args) -> int:
                            source=source, by=args.by)
     except KeyboardInterrupt:
         return _interrupted(out, "cv")
-    _maybe_report(args, out)
     ms = s["mean_std"]
     if s.get("by") == "corpus":
         print(f"leave-one-corpus-out CV of {s['model']} on {s['n']} clips ({out}):")
@@ -304,4 +310,5 @@ def run_cv(args) -> int:
     for k in ("accuracy", "uar", "macro_f1"):
         print(f"  {k:9s} {ms[k]['mean']:.3f} ± {ms[k]['std']:.3f}   folds: "
               + " ".join(f"{v:.3f}" for v in ms[k]["folds"]))
-    return 0
+    sys.stdout.flush()
+    return _maybe_report(args, out)

@@ -65,7 +65,7 @@ def speaker_folds(records: list[Utterance], *, k: int = 5, seed: int = 0) -> lis
         raise ConfigError(f"need at least 2 folds, got k={k}")
     if k > len(speakers):
         raise ConfigError(f"cannot make {k} speaker folds from {len(speakers)} speakers; "
-                          f"use --folds {max(2, len(speakers) // 2)} or fewer, or --split all")
+                          f"use --folds {len(speakers)} or fewer, or --split all")
     rng = np.random.default_rng(seed)
     folds: list[list[str]] = [[] for _ in range(k)]
     i = 0

@@ -515,12 +515,18 @@ def fold_metrics(per_fold: Sequence[dict], mean_std: dict) -> Figure:
 @styled
 def fold_panel(history: list[dict], confusion, labels: Sequence[str], *, best_epoch: int | None,
                title: str) -> Figure:
-    """One fold at a glance: loss, accuracy/UAR curves and the row-normalised confusion (%)."""
-    fig = _figure(15, 4.4)
-    ax_l, ax_a, ax_c = fig.subplots(1, 3, width_ratios=[1, 1, 1.05])
-    _curve_axes(ax_l, ax_a, history, best_epoch=best_epoch, n_classes=len(labels))
-    ax_l.legend(loc="upper right", fontsize=8)
-    ax_a.legend(loc="upper left", fontsize=8)
+    """One fold at a glance: loss, accuracy/UAR curves and the row-normalised confusion (%).
+
+    With no ``history`` (a model fitted in closed form: no epochs), the confusion alone."""
+    if history:
+        fig = _figure(15, 4.4)
+        ax_l, ax_a, ax_c = fig.subplots(1, 3, width_ratios=[1, 1, 1.05])
+        _curve_axes(ax_l, ax_a, history, best_epoch=best_epoch, n_classes=len(labels))
+        ax_l.legend(loc="upper right", fontsize=8)
+        ax_a.legend(loc="upper left", fontsize=8)
+    else:
+        fig = _figure(5.5, 4.4)
+        ax_c = fig.subplots(1, 1)
     if confusion is not None:
         cm = np.asarray(confusion, dtype=float)
         rows = cm.sum(axis=1, keepdims=True)

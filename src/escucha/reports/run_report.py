@@ -121,9 +121,28 @@ def _labels(*sources) -> list[str]:
 
 # ------------------------------------------------------------------------------------ pieces
 
+def is_closed_form(history: list[dict]) -> bool:
+    """Was the run fitted in one closed-form pass (one ``metrics.csv`` row without training loss,
+    e.g. whisper-lr, egemaps-svm) rather than trained in epochs?"""
+    return len(history) == 1 and "train_loss" not in history[0]
+
+
+def _fit_part(run: Path, history) -> Raw:
+    """What a closed-form fit reports instead of curves: its one row of ``metrics.csv``."""
+    row = history[0]
+    names = {"C": "regularisation C (chosen)", "val_uar": "validation UAR", "val_acc": "validation accuracy",
+             "val_loss": "validation loss", "train_clips": "training clips (with augmented copies)",
+             "temperature": "temperature", "seconds": "fit time (s)"}
+    items = [(names.get(k, k), v) for k, v in row.items() if k != "epoch" and v not in (None, "")]
+    return Raw(f'<p class="note">Fitted in one closed-form pass (no epochs, so no training curves); '
+               f'the fit, from {esc(run / "metrics.csv")}:</p>' + kv_table(items))
+
+
 def _curves_part(rep, plots, run: Path, history, *, best_epoch, n_classes, name="curves"):
     if not history:
         return Raw(f'<p class="note">{esc(run / "metrics.csv")} is missing or empty: no curves.</p>')
+    if is_closed_form(history):
+        return _fit_part(run, history)
     _check_columns(run / "metrics.csv", history, {"epoch", "train_loss", "train_acc"})
     fig = plots.training_curves(history, best_epoch=best_epoch, n_classes=n_classes)
     return rep.figure(name, plots.to_png(fig), caption=(
@@ -216,7 +235,8 @@ def _run_report(run: Path, dest: Path) -> HtmlReport:
     for side in ("test", "val"):
         if speakers.get(side):
             items.append((f"{side} speakers", ", ".join(speakers[side])))
-    items += [("epochs", f"{len(history)} of {train.get('epochs', '?')}"),
+    items += [("epochs", "none (fitted in closed form)" if is_closed_form(history)
+               else f"{len(history)} of {train.get('epochs', '?')}"),
               ("selected epoch", f"{best_epoch} (validation UAR {_pct(summary.get('best_val_uar'))})"
                if best_epoch else "–"),
               ("training time", _minutes(summary.get("train_minutes")))]
@@ -291,12 +311,18 @@ def _cv_report(run: Path, dest: Path) -> HtmlReport:
         if not hist and not test:
             fold_parts.append(Raw(f'<p class="note">{esc(d)}: no metrics.csv or test_metrics.json.</p>'))
             continue
-        _check_columns(d / "metrics.csv", hist, {"epoch", "train_loss", "train_acc"})
+        closed = is_closed_form(hist)
+        if closed:
+            fold_parts.append(_fit_part(d, hist))
+            hist = []
+        else:
+            _check_columns(d / "metrics.csv", hist, {"epoch", "train_loss", "train_acc"})
         fig = plots.fold_panel(hist, test["confusion"] if test else None, _labels(test, pooled) or labels,
                                best_epoch=r.get("best_epoch"), title=f"Fold {f}")
         fold_parts.append(rep.figure(f"fold-{f}", plots.to_png(fig), caption=(
-            f"Fold {f}: loss and accuracy / validation UAR per epoch (train solid, validation dashed), and the "
-            f"confusion matrix on its test speakers in % of each true emotion.")))
+            f"Fold {f}: " + ("" if closed else "loss and accuracy / validation UAR per epoch (train solid, "
+                             "validation dashed), and ") + "the confusion matrix on its test speakers in % of each "
+            "true emotion.")))
     rep.add("per-fold", "Each fold", *fold_parts, nav="Folds in detail")
     rep.add("predictions", "Test predictions (all folds)",
             _predictions_part(rep, run / "cv_predictions.csv", _csv(run / "cv_predictions.csv"), with_fold=True),

@@ -16,10 +16,40 @@ from pathlib import Path
 
 from ..errors import ConfigError
 
-__all__ = ["TrainConfig", "AugmentConfig", "load_config", "default_config", "DEFAULT_RECIPE"]
+__all__ = ["TrainConfig", "AugmentConfig", "load_config", "default_config", "DEFAULT_RECIPE", "list_recipes",
+           "recipe_path"]
+
+#: the named recipes that ship inside the package (``--config whisper-lr``); a checkout also sees
+#: them as ``configs/NAME.json``
+RECIPES_DIR = Path(__file__).resolve().parent.parent / "recipes"
+
+
+def list_recipes() -> list[str]:
+    """Names of the recipes shipped with escucha (``--config NAME``)."""
+    return sorted(p.stem for p in RECIPES_DIR.glob("*.json"))
+
+
+def recipe_path(config: str | Path) -> Path:
+    """The file ``config`` names: an existing file wins; else a shipped recipe's name
+    (``whisper-lr``, or ``whisper-lr.json``).
+
+    Raises
+    ------
+    ConfigError
+        Neither a file nor a shipped recipe (the message lists the recipes).
+    """
+    p = Path(config)
+    if p.is_file():
+        return p
+    name = p.name[:-5] if p.name.endswith(".json") else p.name
+    if p.parent == Path(".") or p.parent.name == "configs":  # a bare name, or a checkout's configs/NAME.json
+        shipped = RECIPES_DIR / f"{name}.json"
+        if shipped.is_file():
+            return shipped
+    raise ConfigError(f"{p}: config file not found, and not a shipped recipe (recipes: {', '.join(list_recipes())})")
 
 #: The recipe ``escucha train`` and ``escucha cv`` use when no ``--config`` is given: the shipped
-#: model's (``configs/m5-aug-last.json``, the best M5 recipe of the cross-validation in
+#: model's (recipe ``m5-aug-last``, the best M5 recipe of the cross-validation in
 #: docs/results.md): M5 on 8 kHz raw audio (its preset features), gain / noise / speed
 #: augmentation, label smoothing, 80 epochs, the last epoch kept, no validation speakers.
 #: With another ``--model`` the same training settings apply to that model and its own features.
@@ -236,10 +266,8 @@ def load_config(path: str | Path | None = None, **overrides) -> TrainConfig:
     d: dict = {}
     where = ""
     if path is not None:
-        p = Path(path)
+        p = recipe_path(path)
         where = f"{p}: "
-        if not p.is_file():
-            raise ConfigError(f"{p}: config file not found")
         try:
             d = json.loads(p.read_text())
         except (json.JSONDecodeError, UnicodeDecodeError) as e:
