@@ -1,3 +1,4 @@
+import dataclasses
 import warnings
 
 import pytest
@@ -106,6 +107,20 @@ def test_manifest_round_trip(fake_ravdess, tmp_path):
     back = read_manifest(path)
     assert back == [r.__class__(**{**r.__dict__, "duration": round(r.duration, 4)}) for r in recs]
     assert scan_corpus(path) == back
+
+
+def test_manifest_keeps_transcripts_and_reads_manifests_without_them(fake_ravdess, tmp_path):
+    recs = scan_ravdess(fake_ravdess)[:3]
+    texts = ["Lubię czytać przed snem.", 'Powiedział: "tak, jutro", i wyszedł.', ""]
+    recs = [dataclasses.replace(r, duration=round(r.duration, 4), text=t) for r, t in zip(recs, texts)]
+    path = write_manifest(recs, tmp_path / "m.csv")
+    assert path.read_text(encoding="utf-8").splitlines()[0].endswith(",vocal_channel,text")
+    assert read_manifest(path) == recs
+    header, first = path.read_text(encoding="utf-8").splitlines()[:2]
+    old = tmp_path / "old.csv"                  # written before the text column existed
+    old.write_text(f"{header.rsplit(',', 1)[0]}\n{first.rsplit(',', 1)[0]}\n", encoding="utf-8")
+    [r] = read_manifest(old)
+    assert r.text == "" and r.path == recs[0].path and r.emotion == recs[0].emotion
 
 
 def test_bad_manifest(tmp_path):

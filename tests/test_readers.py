@@ -9,10 +9,11 @@ import pytest
 import soundfile as sf
 
 from escucha.cli import main
-from escucha.corpora import (CORPORA, CorpusWarning, detect_corpus, get_reader, parse_cremad_name, parse_savee_name,
-                             parse_tess_name, read_label_csv, scan_corpora, scan_corpus, scan_cremad, scan_folders,
-                             scan_savee, scan_tess)
-from escucha.corpora import cremad, savee
+from escucha.corpora import (CORPORA, CorpusWarning, detect_corpus, get_reader, parse_cremad_name, parse_korean_name,
+                             parse_nemo_name, parse_savee_name, parse_tess_name, read_label_csv, read_nemo_metadata,
+                             scan_corpora, scan_corpus, scan_cremad, scan_folders, scan_korean, scan_nemo, scan_savee,
+                             scan_tess)
+from escucha.corpora import cremad, korean, nemo, savee
 from escucha.errors import ConfigError, CorpusError
 from escucha.labels import EMOTIONS, load_label_map, normalize_label, resolve_labels
 
@@ -94,14 +95,16 @@ def test_label_map_file_not_found(tmp_path):
 
 
 def test_every_reader_declares_labels_from_the_one_label_space():
-    assert set(CORPORA) == {"ravdess", "crema-d", "emodb", "savee", "tess", "folders"}
+    assert set(CORPORA) == {"ravdess", "crema-d", "emodb", "savee", "tess", "nemo", "korean", "folders"}
     for r in CORPORA.values():
         assert r.labels and set(r.labels) <= set(EMOTIONS), r.name
     assert "calm" in CORPORA["ravdess"].labels and not any("calm" in r.labels for n, r in CORPORA.items()
                                                             if n not in ("ravdess", "folders"))
     assert "surprised" not in CORPORA["emodb"].labels and "surprised" not in CORPORA["crema-d"].labels
+    assert "disgust" not in CORPORA["nemo"].labels and set(CORPORA["nemo"].labels) == set(nemo.NEMO_EMOTIONS.values())
+    assert set(CORPORA["korean"].labels) == set(korean.BLOCKS) == {"neutral", "happy", "sad", "angry"}
     # the corpora's own code tables agree with the shared synonyms
-    for code, label in {**savee.SAVEE_EMOTIONS, **cremad.CREMAD_EMOTIONS}.items():
+    for code, label in {**savee.SAVEE_EMOTIONS, **cremad.CREMAD_EMOTIONS, **nemo.NEMO_EMOTIONS}.items():
         assert normalize_label(code) == label
 
 
@@ -300,6 +303,181 @@ def test_cremad_without_demographics_has_empty_gender(tmp_path):
         assert {r.gender for r in scan_cremad(tmp_path)} == {""}
 
 
+# -------------------------------------------------------------------------------------- nEMO
+
+@pytest.mark.parametrize("name, expected", [
+    ("WR0_surprised_64.wav", ("WR0", "surprised", 64)),
+    ("samples/EB0_anger_1.ogg", ("EB0", "angry", 1)),
+    ("KD0_fear_12.flac", ("KD0", "fearful", 12)),
+    ("MK0_happiness_90.wav", ("MK0", "happy", 90)),
+    ("SM0_sadness_7.wav", ("SM0", "sad", 7)),
+    ("tp0_Neutral_3.wav", ("TP0", "neutral", 3)),
+])
+def test_parse_nemo(name, expected):
+    f = parse_nemo_name(name)
+    assert (f["speaker"], f["emotion"], f["number"]) == expected
+
+
+@pytest.mark.parametrize("name, problem", [
+    ("WR0_disgust_1.wav", "not an nEMO name"),
+    ("WR0_surprised.wav", "not an nEMO name"),
+    ("WR0-anger-1.wav", "not an nEMO name"),
+    ("XY0_anger_1.wav", "speaker XY0 is not an nEMO speaker"),
+])
+def test_parse_nemo_rejects(name, problem):
+    with pytest.raises(CorpusError, match=problem):
+        parse_nemo_name(name)
+
+
+NEMO_GENDERS = {"EB0": "female", "WR0": "male"}
+NEMO_TEXTS = {1: "Lubię czytać przed snem.", 2: "Ucho wykrywa dźwięki o różnej częstotliwości."}
+
+
+def make_fake_nemo(root: Path, *, speakers=tuple(NEMO_GENDERS), ext="wav", sr=24000, tsv=True) -> Path:
+    """``samples/SPK_emotion_n.<ext>`` and, with ``tsv``, a ``data.tsv`` like the corpus's own: its
+    ``file_id`` names the .wav and ``speaker_id`` is padded with spaces."""
+    rows = ["file_id\temotion\traw_text\tnormalized_text\tspeaker_id\tgender\tage"]
+    for spk in speakers:
+        for word in nemo.NEMO_EMOTIONS:
+            for n, text in NEMO_TEXTS.items():
+                clip(root / "samples" / f"{spk}_{word}_{n}.{ext}", sr=sr)
+                rows.append(f"{spk}_{word}_{n}.wav\t{word}\t{text}\t{text.lower().rstrip('.')}\t        {spk}\t"
+                            f"{NEMO_GENDERS.get(spk, 'female')}\t24")
+    if tsv:
+        (root / "data.tsv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    return root
+
+
+def test_nemo_wav_layout_with_data_tsv(tmp_path):
+    make_fake_nemo(tmp_path)
+    (tmp_path / "README.md").write_text("# nEMO\n")
+    clip(tmp_path / "samples" / "WR0_anger_3.wav")            # data.tsv says fear: skipped, not guessed
+    with open(tmp_path / "data.tsv", "a", encoding="utf-8") as f:
+        f.write("WR0_anger_3.wav\tfear\tTak.\ttak\t        WR0\tmale\t23\n")
+    clip(tmp_path / "samples" / "notes.wav")
+    recs, msgs = scan_quietly(scan_corpus, tmp_path)
+    assert len(recs) == 2 * 6 * 2 and len({r.path for r in recs}) == len(recs)
+    assert {r.corpus for r in recs} == {"nemo"} and {r.sample_rate for r in recs} == {24000}
+    assert {r.speaker: r.gender for r in recs} == NEMO_GENDERS
+    assert {r.emotion for r in recs} == set(nemo.LABELS)
+    assert sum(r.emotion == "happy" for r in recs) == 4
+    r = next(r for r in recs if r.name == "EB0_sadness_2.wav")
+    assert (r.speaker, r.gender, r.emotion, r.text) == ("EB0", "female", "sad", NEMO_TEXTS[2])
+    assert "skipped 2 of 26" in msgs[0] and "notes.wav: not an nEMO name" in msgs[0]
+    assert "data.tsv gives emotion fear, the file name anger" in msgs[0]
+    assert detect_corpus(tmp_path).name == "nemo" and detect_corpus(tmp_path / "samples").name == "nemo"
+    # pointed at samples/ itself, the data.tsv beside it is still found
+    assert {r.gender for r in scan_quietly(scan_nemo, tmp_path / "samples")[0]} == {"male", "female"}
+    with pytest.raises(CorpusError, match="WR0_anger_3.wav: data.tsv gives emotion fear"):
+        scan_nemo(tmp_path, strict=True)
+
+
+def test_nemo_wav_beside_its_ogg_is_one_clip_the_wav(tmp_path):
+    make_fake_nemo(tmp_path, ext="ogg", sr=16000)                       # both speakers as .ogg, data.tsv
+    make_fake_nemo(tmp_path, speakers=("WR0",), tsv=False)             # WR0 also as the original .wav
+    recs, msgs = scan_quietly(scan_nemo, tmp_path)
+    assert len(recs) == 2 * 12 and len({(r.speaker, r.emotion, r.text) for r in recs}) == 24
+    assert {r.name.rsplit(".", 1)[1] for r in recs if r.speaker == "WR0"} == {"wav"}
+    assert {r.name.rsplit(".", 1)[1] for r in recs if r.speaker == "EB0"} == {"ogg"}
+    assert {r.sample_rate for r in recs if r.speaker == "WR0"} == {24000}
+    assert {r.gender for r in recs if r.speaker == "EB0"} == {"female"}    # the .ogg finds its .wav's row
+    assert "skipped 12 of 36" in msgs[0] and "12 second copies of a clip" in msgs[0]
+    assert "WR0_anger_1.ogg: the same clip as" in msgs[0] and "WR0_anger_1.wav" in msgs[0]
+    with pytest.raises(CorpusError, match=r"\.ogg: the same clip as .*\.wav"):
+        scan_nemo(tmp_path, strict=True)
+
+
+def test_nemo_without_data_tsv_has_empty_gender_and_text(tmp_path):
+    make_fake_nemo(tmp_path, speakers=("WR0",), tsv=False)
+    recs = scan_nemo(tmp_path)
+    assert len(recs) == 12 and {r.gender for r in recs} == {""} and {r.text for r in recs} == {""}
+    (tmp_path / "data.tsv").write_text("name,sex\nWR0_anger_1.wav,m\n")
+    with pytest.warns(CorpusWarning, match="expected the nEMO columns file_id"):
+        assert {r.gender for r in scan_nemo(tmp_path)} == {""}
+    with pytest.raises(CorpusError, match="expected the nEMO columns"):
+        scan_nemo(tmp_path, strict=True)
+
+
+def test_read_nemo_metadata_strips_the_padding(tmp_path):
+    make_fake_nemo(tmp_path, speakers=("WR0",))
+    rows = read_nemo_metadata(tmp_path / "data.tsv")
+    assert len(rows) == 12
+    assert rows["WR0_happiness_1"] == {"speaker": "WR0", "word": "happiness", "gender": "male", "text": NEMO_TEXTS[1]}
+
+
+# ---------------------------------------------------------------------- emotiontts (Korean)
+
+@pytest.mark.parametrize("path, expected", [
+    ("emotional-to-emotional/neo/wav/neo00001.wav", ("neo", "emotional-to-emotional", 1, "neutral")),
+    ("emotional-to-emotional/neo/wav/neo00100.ogg", ("neo", "emotional-to-emotional", 100, "neutral")),
+    ("plain-to-emotional/ema/wav/ema00101.wav", ("ema", "plain-to-emotional", 101, "happy")),
+    # the corpus README says angry for 00201-00300 and sad for 00301-00400; its transcripts say otherwise
+    ("emotional-to-emotional/neo/wav/neo00203.ogg", ("neo", "emotional-to-emotional", 203, "sad")),
+    ("plain-to-emotional/emh/wav/emh00300.wav", ("emh", "plain-to-emotional", 300, "sad")),
+    ("emotional-to-emotional/nek/wav/nek00305.wav", ("nek", "emotional-to-emotional", 305, "angry")),
+    ("flat/NEA00400.wav", ("nea", "emotional-to-emotional", 400, "angry")),
+])
+def test_parse_korean(path, expected):
+    f = parse_korean_name(path)
+    assert (f["speaker"], f["set"], f["number"], f["emotion"]) == expected
+
+
+@pytest.mark.parametrize("path, problem", [
+    ("neo/wav/neo00000.wav", "utterance 00000 is outside 00001-00400"),
+    ("neo/wav/neo00401.wav", "utterance 00401 is outside 00001-00400"),
+    ("abc/wav/abc00001.wav", "speaker abc is not an emotiontts speaker"),
+    ("neo/wav/neo0001.wav", "not an emotiontts name"),
+    ("neo/wav/neo00001_2.wav", "not an emotiontts name"),
+    ("neb/wav/neo00001.wav", "the folder neb names another speaker"),
+])
+def test_parse_korean_rejects(path, problem):
+    with pytest.raises(CorpusError, match=problem):
+        parse_korean_name(path)
+
+
+KOREAN_NUMBERS = (1, 2, 101, 102, 203, 204, 305, 306)
+
+
+def make_fake_korean(root: Path, *, speakers=("ema", "emb", "nea", "neo"), numbers=KOREAN_NUMBERS, ext="wav",
+                     sr=22050) -> Path:
+    """``<set>/<speaker>/wav/<speaker>NNNNN.<ext>``, as distributed."""
+    for spk in speakers:
+        for n in numbers:
+            clip(root / korean.SPEAKERS[spk] / spk / "wav" / f"{spk}{n:05d}.{ext}", sr=sr)
+    return root
+
+
+def test_korean_in_its_distributed_layout(tmp_path):
+    make_fake_korean(tmp_path)
+    (tmp_path / "README.md").write_text("# emotiontts\n")
+    clip(tmp_path / "plain-to-emotional" / "ema" / "wav" / "ema00401.wav")
+    recs, msgs = scan_quietly(scan_corpus, tmp_path)
+    assert len(recs) == 4 * 8 and len({(r.speaker, r.statement) for r in recs}) == 32
+    assert {r.corpus for r in recs} == {"korean"} and {r.sample_rate for r in recs} == {22050}
+    assert {r.speaker for r in recs} == {"ema", "emb", "nea", "neo"} and {r.gender for r in recs} == {""}
+    label = {(r.speaker, r.statement): r.emotion for r in recs}
+    assert label["neo", "00203"] == "sad" and label["neo", "00305"] == "angry"     # not the README's order
+    assert label["ema", "00204"] == "sad" and label["ema", "00306"] == "angry"
+    assert label["nea", "00001"] == "neutral" and label["emb", "00102"] == "happy"
+    assert {e: sum(r.emotion == e for r in recs) for e in korean.LABELS} == {e: 8 for e in korean.LABELS}
+    assert "skipped 1 of 33" in msgs[0] and "utterance 00401 is outside" in msgs[0]
+    assert detect_corpus(tmp_path).name == "korean"
+    assert detect_corpus(tmp_path / "plain-to-emotional").name == "korean"
+    assert len(scan_corpus(tmp_path / "emotional-to-emotional" / "neo", corpus="emotiontts")) == 8
+    with pytest.raises(CorpusError, match="ema00401.wav: utterance 00401"):
+        scan_korean(tmp_path, strict=True)
+
+
+def test_korean_wav_beside_its_ogg_is_one_clip_the_wav(tmp_path):
+    make_fake_korean(tmp_path, speakers=("neo",))
+    make_fake_korean(tmp_path, speakers=("neo", "nek"), ext="ogg", sr=16000)
+    recs, msgs = scan_quietly(scan_korean, tmp_path)
+    assert len(recs) == 16 and len({(r.speaker, r.statement) for r in recs}) == 16
+    assert {r.name.rsplit(".", 1)[1] for r in recs if r.speaker == "neo"} == {"wav"}
+    assert {r.name.rsplit(".", 1)[1] for r in recs if r.speaker == "nek"} == {"ogg"}
+    assert "skipped 8 of 24" in msgs[0] and "8 second copies of a clip" in msgs[0]
+
+
 # ---------------------------------------------------------------------------- your own data
 
 def test_folder_per_label_with_optional_speaker_folders(tmp_path):
@@ -386,6 +564,8 @@ def test_each_fake_corpus_is_detected_and_corpus_forces_a_reader(tmp_path):
                "savee": lambda p: make_fake_savee(p, speakers=("DC",), n=1),
                "tess": lambda p: make_fake_tess(p, words=("back",)),
                "crema-d": make_fake_cremad,
+               "nemo": lambda p: make_fake_nemo(p, speakers=("WR0",)),
+               "korean": lambda p: make_fake_korean(p, speakers=("neo",)),
                "folders": lambda p: clip(p / "angry" / "x.wav")}
     for name, make in layouts.items():
         make(tmp_path / name)
@@ -506,3 +686,34 @@ def test_real_shared_corpora():
     assert sum(r.emotion == "neutral" for r in recs if r.corpus == "savee") == 120
     assert {r.sample_rate for r in recs if r.corpus == "savee"} == {16000}
     assert len({r.speaker_key for r in recs}) == 4 + 10 + 20      # "03" is both a RAVDESS and an EmoDB speaker
+
+
+@pytest.mark.integration
+def test_real_shared_nemo_and_korean():
+    roots = {name: SHARED / name for name in ("nemo", "korean")}
+    missing = [str(p) for p in roots.values() if not p.is_dir()]
+    if missing:
+        pytest.skip(f"shared corpora not found: {', '.join(missing)}")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", CorpusWarning)        # every file of both is a clean clip
+        recs = scan_corpora(list(roots.values()))
+    ne = [r for r in recs if r.corpus == "nemo"]
+    assert len(ne) == 4481 and len({r.path for r in ne}) == 4481
+    assert {r.speaker for r in ne} == set(nemo.SPEAKERS)
+    counts = {e: sum(r.emotion == e for r in ne) for e in nemo.LABELS}
+    assert counts == {"neutral": 809, "happy": 749, "sad": 769, "angry": 749, "fearful": 736, "surprised": 669}
+    genders = {r.speaker: r.gender for r in ne}
+    assert sorted(genders.values()).count("female") == 4 and sorted(genders.values()).count("male") == 5
+    assert all(r.text for r in ne) and {r.sample_rate for r in ne} == {16000}
+    assert next(r.text for r in ne if r.name == "WR0_surprised_64.ogg").startswith("Ucho wykrywa")
+    ko = [r for r in recs if r.corpus == "korean"]
+    assert len(ko) == 300 and len({r.path for r in ko}) == 300
+    assert {r.speaker for r in ko} == set(korean.SPEAKERS)
+    assert {e: sum(r.emotion == e for r in ko) for e in korean.LABELS} == {e: 75 for e in korean.LABELS}
+    label = {r.name: r.emotion for r in ko}
+    assert label["neo00203.ogg"] == "sad" and label["neo00305.ogg"] == "angry"
+    for name, root in roots.items():
+        assert detect_corpus(root).name == name
+    for name in ("ravdess", "emodb", "savee"):
+        if (SHARED / name).is_dir():
+            assert detect_corpus(SHARED / name).name == name

@@ -25,7 +25,7 @@ def _read_data(data, args):
 
 def _common(p):
     p.add_argument("--data", nargs="+", metavar="DIR_OR_CSV",
-                   help="one or more corpus folders (RAVDESS, EmoDB, SAVEE, TESS, CREMA-D, folder-per-label) or "
+                   help="one or more corpus folders (RAVDESS, EmoDB, SAVEE, TESS, CREMA-D, nEMO, Korean emotiontts, folder-per-label) or "
                         "manifest/label CSVs; several corpora train one model (with --resume: default the run's)")
     p.add_argument("--corpus", help="read --data folders as this corpus instead of detecting it "
                                     "(see 'escucha data index --help')")

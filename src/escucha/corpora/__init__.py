@@ -12,6 +12,8 @@ from .emodb import parse_emodb_name, scan_emodb
 from .savee import parse_savee_name, scan_savee
 from .tess import parse_tess_name, scan_tess
 from .cremad import parse_cremad_name, scan_cremad
+from .nemo import parse_nemo_name, read_nemo_metadata, scan_nemo
+from .korean import parse_korean_name, scan_korean
 from .folders import scan_folders, read_label_csv
 from .registry import CORPORA, CorpusReader, detect_corpus, get_reader, scan_corpus, scan_corpora, summary_table
 
@@ -31,6 +33,11 @@ __all__ = [
     "scan_tess",
     "parse_cremad_name",
     "scan_cremad",
+    "parse_nemo_name",
+    "read_nemo_metadata",
+    "scan_nemo",
+    "parse_korean_name",
+    "scan_korean",
     "scan_folders",
     "read_label_csv",
     "CORPORA",

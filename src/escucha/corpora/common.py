@@ -5,13 +5,14 @@ from __future__ import annotations
 import os
 import warnings
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Hashable, Iterator, Mapping
 from pathlib import Path
 
 from ..errors import CorpusError
 from .manifest import AUDIO_EXTENSIONS, CorpusWarning
 
-__all__ = ["iter_audio_files", "sample_audio_files", "mostly", "read_header", "check_folder", "SkipLog", "finish"]
+__all__ = ["iter_audio_files", "sample_audio_files", "mostly", "read_header", "check_folder", "SkipLog", "finish",
+           "one_copy_each"]
 
 _EXT_LIST = ", ".join(AUDIO_EXTENSIONS)
 
@@ -136,6 +137,39 @@ class SkipLog:
             first = self.first.get(reason)
             parts.append(f"{n} {reason}" + (f" (first: {first})" if first else ""))
         return "; ".join(parts)
+
+
+def one_copy_each(found: Mapping[Hashable, list[tuple[Path, dict]]], log: SkipLog) -> Iterator[tuple[dict, dict]]:
+    """One readable file per clip, for corpora that circulate in several formats.
+
+    ``found`` maps a clip's identity (e.g. speaker, emotion, number) to every ``(path, fields)``
+    that holds it: a ``.wav`` beside its ``.ogg``, or a second copy of the corpus nested inside
+    the first. The copies are tried in the order of :data:`AUDIO_EXTENSIONS` (lossless ``.wav``
+    and ``.flac`` before lossy ``.ogg`` and ``.mp3``), then by path; the first whose header reads
+    is kept and the others are recorded as second copies (``log.bad``: an error with ``strict``,
+    as in SAVEE and TESS), so no clip is counted twice.
+
+    Yields
+    ------
+    (fields, audio)
+        The ``fields`` parsed from the kept file's name and its :meth:`SkipLog.audio` fields.
+    """
+    for copies in found.values():
+        copies = sorted(copies, key=lambda c: (_rank(c[0]), str(c[0])))
+        kept = None
+        for path, fields in copies:
+            if kept is not None:
+                log.bad(f"{path}: the same clip as {kept}", "second copies of a clip")
+                continue
+            audio = log.audio(path)
+            if audio is not None:
+                kept = path
+                yield fields, audio
+
+
+def _rank(path: Path) -> int:
+    suffix = path.suffix.lower()
+    return AUDIO_EXTENSIONS.index(suffix) if suffix in AUDIO_EXTENSIONS else len(AUDIO_EXTENSIONS)
 
 
 def finish(records: list, log: SkipLog, n_audio: int, what: str) -> list:

@@ -57,6 +57,10 @@ class Utterance:
     intensity, statement, repetition, modality, vocal_channel
         RAVDESS fields, also used where another corpus has the same notion (CREMA-D's intensity
         level and sentence, EmoDB's text code, SAVEE's sentence, TESS's word); empty / 0 otherwise.
+    text : str
+        What is said, where the corpus gives a transcript per clip (nEMO's ``data.tsv``), for
+        measuring word error rates; ``""`` otherwise. Manifests written before this column
+        existed read with ``""``.
     """
 
     path: str
@@ -73,6 +77,7 @@ class Utterance:
     repetition: int = 0
     modality: str = ""
     vocal_channel: str = ""
+    text: str = ""
 
     @property
     def name(self) -> str:

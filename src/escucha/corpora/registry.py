@@ -20,7 +20,7 @@ from pathlib import Path
 
 from ..errors import ConfigError, CorpusError
 from ..labels import EMOTIONS, as_label_map, resolve_labels
-from . import cremad, emodb, folders, ravdess, savee, tess
+from . import cremad, emodb, folders, korean, nemo, ravdess, savee, tess
 from .manifest import CorpusWarning, Utterance, read_manifest
 
 __all__ = ["CorpusReader", "CORPORA", "get_reader", "detect_corpus", "scan_corpus", "scan_corpora",
@@ -77,17 +77,26 @@ CORPORA: dict[str, CorpusReader] = {
     "tess": CorpusReader(
         "tess", tess.LABELS, tess.scan_tess, tess.looks_like_tess, tess.LAYOUT,
         "Dupuis & Pichora-Fuller (2010), University of Toronto; CC BY-NC-ND 4.0", frozenset({"label_map"})),
+    "nemo": CorpusReader(
+        "nemo", nemo.LABELS, nemo.scan_nemo, nemo.looks_like_nemo, nemo.LAYOUT,
+        "Christop (2024), nEMO: Dataset of Emotional Speech in Polish, Proc. LREC-COLING 2024, 12111-12116; "
+        "CC BY-NC-SA 4.0", frozenset({"metadata"})),
+    "korean": CorpusReader(
+        "korean", korean.LABELS, korean.scan_korean, korean.looks_like_korean, korean.LAYOUT,
+        "emotiontts_open_db, KAIST and SELVAS AI (Korean Ministry of Trade, Industry and Energy, project "
+        "10080667); research use only, no commercial use"),
     "folders": CorpusReader(
         "folders", folders.LABELS, folders.scan_folders, folders.looks_like_folders, folders.LAYOUT,
         "your own data", frozenset({"label_map"})),
 }
 
-_ALIASES = {"cremad": "crema-d", "crema_d": "crema-d", "crema": "crema-d", "folder": "folders"}
+_ALIASES = {"cremad": "crema-d", "crema_d": "crema-d", "crema": "crema-d", "folder": "folders",
+            "emotiontts": "korean", "emotiontts_open_db": "korean", "emotiontts-open-db": "korean"}
 _ALL_OPTIONS = frozenset().union(*(r.options for r in CORPORA.values()))
 
 
 def get_reader(name: str) -> CorpusReader:
-    """The reader called ``name`` (case-insensitive; ``cremad`` is ``crema-d``)."""
+    """The reader called ``name`` (case-insensitive; ``cremad`` is ``crema-d``, ``emotiontts`` is ``korean``)."""
     key = str(name).strip().lower()
     key = _ALIASES.get(key, key)
     if key not in CORPORA:
@@ -191,7 +200,7 @@ def scan_corpus(root: str | os.PathLike, *, corpus: str | None = None,
         Fail on the first file that does not parse or cannot be read instead of skipping it.
     **options
         Reader options (``vocal_channels``, ``modalities`` for RAVDESS; ``demographics`` for
-        CREMA-D); an option meant for another reader is ignored.
+        CREMA-D; ``metadata`` for nEMO); an option meant for another reader is ignored.
 
     Returns
     -------
