@@ -317,12 +317,17 @@ def test_predict_json_batch(corpus, predict_batch):
     out = strict_json(r.stdout)
     by_file = {d["file"]: d for d in out}
     judged = [x for x in ROWS if x.expect != ERROR]
-    assert list(by_file) == [str(corpus[x.id]) for x in judged]   # every good file answered, in order
+    # every input answered, in order: the good files' predictions and the bad ones' reasons
+    assert list(by_file) == [str(corpus[x.id]) for x in ROWS] + [str(empty)]
     for x in judged:
         check_prediction(by_file[str(corpus[x.id])], x)
     for x in BAD:
         assert problem_of(r.stderr, corpus[x.id]).startswith(x.problem)
+        d = by_file[str(corpus[x.id])]
+        assert d["label"] is None and d["outcome"] == "error"
+        assert d["reason"] == f"{corpus[x.id]}: {problem_of(r.stderr, corpus[x.id])}"
     assert problem_of(r.stderr, empty).startswith("no audio files found")
+    assert by_file[str(empty)]["outcome"] == "error"
     assert len(error_lines(r.stderr)) == len(BAD) + 1
 
 
@@ -446,7 +451,9 @@ def test_each_row_alone(r, corpus, inproc, monkeypatch):
             assert res.returncode == 1
             assert len(error_lines(res.stderr)) == 1
             assert problem_of(res.stderr, Path(p.name)).startswith(r.problem)
-        assert strict_json(js.stdout) == [] and text.stdout == "" and an.stdout == ""
+        [d] = strict_json(js.stdout)  # the failure is a result with its reason
+        assert d["outcome"] == "error" and d["reason"] == f"{p.name}: {problem_of(js.stderr, Path(p.name))}"
+        assert text.stdout == "" and an.stdout == ""
         return
     for res in (js, text, an):
         assert res.returncode == 0 and not error_lines(res.stderr), res.stderr

@@ -75,7 +75,9 @@ def test_predict_json_and_bad_file_among_good(tiny_model, fake_ravdess, tmp_path
     r = escucha("predict", "--model", tiny_model, "--json", good[0], bad, good[1])
     assert r.returncode == 1
     out = json.loads(r.stdout)
-    assert [o["file"] for o in out] == [str(good[0]), str(good[1])]
+    assert [o["file"] for o in out] == [str(good[0]), str(bad), str(good[1])]
+    failed = out.pop(1)  # the failed file is in the output too, with its one-line reason
+    assert failed["label"] is None and failed["outcome"] == "error" and str(bad) in failed["reason"]
     for o in out:
         assert set(o) == {"file", "label", "probabilities", "duration"}
         assert sum(o["probabilities"].values()) == pytest.approx(1.0, abs=1e-4)

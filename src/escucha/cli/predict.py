@@ -1,4 +1,10 @@
-"""``escucha predict FILE... [--model PATH] [--json]``."""
+"""``escucha predict FILE... [--model PATH] [--json | --jsonl] [-o FILE]``.
+
+Results reach the user as they are made: ``--jsonl`` prints each one as a line when it is done,
+``-o FILE`` keeps each one on disk at once (:mod:`escucha.inference.results`: a killed run is
+resumed by running it again), and an interrupted ``--json`` still prints every finished result.
+Files that fail are results too (``"outcome": "error"`` and the one-line reason), as well as a
+line on stderr."""
 
 from __future__ import annotations
 
@@ -13,9 +19,18 @@ def register(sub):
     p = sub.add_parser("predict", help="say which emotion each recording expresses")
     p.add_argument("files", nargs="+", help="audio files, or folders (searched for .wav, .flac, .ogg, .mp3)")
     add_model_option(p)
-    p.add_argument("--json", action="store_true",
-                   help='print a JSON list of {"file", "label", "probabilities", "duration"} (strict JSON; '
-                        'inputs that cannot be judged have "label": null and an "outcome")')
+    how = p.add_mutually_exclusive_group()
+    how.add_argument("--json", action="store_true",
+                     help='print a JSON list of {"file", "label", "probabilities", "duration"} (strict JSON; '
+                          'inputs that cannot be judged or read have "label": null, an "outcome" and a "reason"; '
+                          'recordings over 30 s have "speech_share" instead of "probabilities")')
+    how.add_argument("--jsonl", action="store_true",
+                     help="print one JSON object a line as each file is done (what --json lists), so that a "
+                          "stopped run has printed everything it finished")
+    p.add_argument("-o", "--output", metavar="FILE",
+                   help="also write the results to FILE (.jsonl, .json or .csv), each kept on disk as it is "
+                        "made (FILE.partial); the same command again resumes a run that was stopped")
+    p.add_argument("--force", action="store_true", help="replace an existing -o FILE")
     add_engine_options(p, where="the files are predicted")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run_predict)
@@ -63,9 +78,15 @@ def format_prediction(p) -> str:
     return f"{p.file}: {p.label} ({p.confidence:.0%}{' ' + what if what else ''})   {probs}"
 
 
+def _emit(args, record: dict) -> None:
+    if args.jsonl:
+        print(json.dumps(record, allow_nan=False), flush=True)
+
+
 def run_predict(args) -> int:
     from ..inference import load_model
     from ..inference.predictor import LONG_SECONDS
+    from ..inference.results import ResultsFile, error_record
 
     if args.address and args.engine != "ray":
         from ..errors import ConfigError
@@ -75,25 +96,69 @@ def run_predict(args) -> int:
         from ..longaudio.ray_engine import require_ray
 
         require_ray()
+    out = ResultsFile(args.output, force=args.force) if args.output else None
     predictor = load_model(args.model)
     files, empty = expand_inputs(args.files)  # a folder without audio among other inputs: one error line
     show = len(files) > 20 and not args.quiet
-    if args.engine == "ray":
-        from ..longaudio.ray_engine import predict_files
-
-        preds, errors = predict_files(predictor, files, address=args.address, show_progress=show)
-    else:
-        preds, errors = predictor.predict_files(files, show_progress=show)
-    errors = empty + errors
-    for f, msg in errors:
+    records: dict[str, dict] = {}   # file -> its JSON record, as finished
+    n_errors = 0
+    for f, msg in empty:
         print(f"escucha: error: {msg}", file=sys.stderr)
-    for p in preds:
-        if p.long:
-            print(f"escucha: note: {p.file} is {p.duration:.0f} s long (over {LONG_SECONDS:.0f} s): scored over its "
-                  "speech segments; 'escucha analyze' shows how the emotion changes over time", file=sys.stderr)
+    todo = files
+    if out is not None:
+        for f in files:
+            r = out.done(f)
+            if r is not None:
+                records[f] = r
+                _emit(args, r)
+        todo = [f for f in files if f not in records]
+        if records:
+            print(f"escucha: {len(records)} of {len(files)} files already done in {out.partial}; predicting the "
+                  f"other {len(todo)}", file=sys.stderr)
+
+    def finished(f, pred, err):
+        nonlocal n_errors
+        if err is not None:
+            n_errors += 1
+            print(f"escucha: error: {err}", file=sys.stderr)
+            record = error_record(f, err)
+        else:
+            record = pred.to_dict()
+            if pred.long:
+                print(f"escucha: note: {pred.file} is {pred.duration:.0f} s long (over {LONG_SECONDS:.0f} s): scored "
+                      "over its speech segments; 'escucha analyze' shows how the emotion changes over time",
+                      file=sys.stderr)
+            if not args.json and not args.jsonl:
+                print(format_prediction(pred), flush=True)
+        records[f] = record
+        if out is not None:
+            out.add(f, record)
+        _emit(args, record)
+
+    try:
+        if args.engine == "ray":
+            from ..longaudio.ray_engine import predict_files
+
+            preds, errors = predict_files(predictor, todo, address=args.address, show_progress=show)
+            by_file = {p.file: p for p in preds}
+            failed = dict(errors)
+            for f in todo:
+                finished(f, by_file.get(f), failed.get(f))
+        else:
+            for f, pred, err in predictor.iter_predictions(todo, show_progress=show):
+                finished(f, pred, err)
+    except KeyboardInterrupt:
+        if args.json:  # what is finished is printed, in input order
+            print(json.dumps([records[f] for f in files if f in records], allow_nan=False))
+        if out is not None:
+            out.close()
+            print(f"escucha: {len(records)} of {len(files)} results kept in {out.partial}; run the same command "
+                  "again to finish", file=sys.stderr)
+        raise
     if args.json:
-        print(json.dumps([p.to_dict() for p in preds], allow_nan=False))
-    else:
-        for p in preds:
-            print(format_prediction(p))
-    return 1 if errors else 0
+        print(json.dumps([records[f] for f in files if f in records]
+                         + [error_record(i, m) for i, m in empty], allow_nan=False))
+    if out is not None:
+        out.finish(files, predictor.labels)
+        print(f"escucha: wrote {out.path}", file=sys.stderr)
+    return 1 if n_errors or empty else 0

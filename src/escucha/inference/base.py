@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass
-from typing import Iterable, Sequence
+from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -81,8 +81,15 @@ class Prediction:
         return np.array([self.probabilities.get(lab, np.nan) for lab in labels], dtype=np.float32)
 
     def to_dict(self) -> dict:
-        d = {"file": self.file, "label": self.label,
-             "probabilities": {k: round(v, 6) for k, v in self.probabilities.items()}}
+        """The JSON record: ``file, label, probabilities`` (for a long recording ``speech_share``
+        instead: the share of speech time per emotion, not a probability), ``duration``, and
+        ``outcome``/``reason`` when not judged."""
+        scores = {k: round(v, 6) for k, v in self.probabilities.items()}
+        d = {"file": self.file, "label": self.label}
+        if self.long and self.outcome is None:
+            d["speech_share"] = scores
+        else:
+            d["probabilities"] = scores
         if self.duration is not None:
             d["duration"] = round(self.duration, 3)
         if self.outcome is not None:
@@ -273,24 +280,39 @@ class BasePredictor:
         y = preprocess(ym, self.sample_rate, self.preprocess_config, name=file or "audio")
         return self._to_prediction(self.predict_proba_waveforms([y])[0], file, y.shape[-1] / self.sample_rate)
 
-    def predict_files(self, paths: Iterable[str | os.PathLike], *, show_progress: bool = False
-                      ) -> tuple[list[Prediction], list[tuple[str, str]]]:
-        """Predict many files; a bad file is recorded in ``errors`` ``[(file, message)]`` and skipped.
+    def iter_predictions(self, paths: Iterable[str | os.PathLike], *, show_progress: bool = False
+                         ) -> Iterator[tuple[str, Prediction | None, str | None]]:
+        """Predict many files one by one: ``(file, prediction, None)`` or ``(file, None, message)``
+        as each is done, so that a caller can keep every finished result (an interrupted batch
+        loses nothing it finished).
 
-        Whatever one file raises (an :class:`EscuchaError` or an unexpected failure) is recorded
-        against that file, as the batch analysis does, so the good files still get their answer."""
+        Whatever one file raises (an :class:`EscuchaError` or an unexpected failure) is given as
+        that file's one-line message (naming the file), and the next file goes on."""
         from ..utils.progress import progress
 
-        preds, errors = [], []
         paths = list(paths)
         for p in progress(paths, desc="predicting", unit="file", disable=not show_progress or None):
             try:
-                preds.append(self.predict(p))
+                pred = self.predict(p)
             except EscuchaError as e:
-                errors.append((str(p), str(e)))
+                yield str(p), None, str(e)
+                continue
             except Exception as e:  # a batch goes on whatever one file does
                 msg = str(e).strip().splitlines()[0] if str(e).strip() else ""
-                errors.append((str(p), f"{p}: unexpected {type(e).__name__} ({msg})"))
+                yield str(p), None, f"{p}: unexpected {type(e).__name__} ({msg})"
+                continue
+            yield str(p), pred, None
+
+    def predict_files(self, paths: Iterable[str | os.PathLike], *, show_progress: bool = False
+                      ) -> tuple[list[Prediction], list[tuple[str, str]]]:
+        """Predict many files; a bad file is recorded in ``errors`` ``[(file, message)]`` and skipped
+        (:meth:`iter_predictions`, gathered)."""
+        preds, errors = [], []
+        for f, pred, err in self.iter_predictions(paths, show_progress=show_progress):
+            if err is None:
+                preds.append(pred)
+            else:
+                errors.append((f, err))
         return preds, errors
 
 

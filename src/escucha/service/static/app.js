@@ -173,13 +173,13 @@
       $('clip-meta').textContent = `${r.file}: ${r.reason}`;
       $('bars').replaceChildren();
     } else {
-      title.append(swatch(r.label), ' ', el('span', { id: 'clip-label' }, r.label), ` · ${pct(r.confidence)}`);
+      title.append(swatch(r.label), ' ', el('span', { id: 'clip-label' }, r.label), ` · ${pct(r.confidence)}${r.long ? ' of the speech' : ''}`);
       const dur = r.duration != null ? `${r.duration.toFixed(1)} s` : '';
       $('clip-meta').textContent = r.long
         ? `${r.file}, ${dur}: long recording, scored over its speech; the bars are shares of speech time. ` +
           'Choose "a call" under Options for the timeline.'
         : `${r.file}, ${dur}`;
-      renderBars($('bars'), r.probabilities, r.label);
+      renderBars($('bars'), r.long ? r.speech_share : r.probabilities, r.label);
     }
     box.hidden = false;
     title.setAttribute('tabindex', '-1');
