@@ -7,13 +7,18 @@ import sys
 import warnings
 from pathlib import Path
 
-from .options import add_model_option
+from .options import add_labels_option, add_model_option
 
 
 def register(sub):
     p = sub.add_parser("evaluate", help="score a model on a folder (or manifest) of labelled clips")
     p.add_argument("dir", help="RAVDESS folder or manifest CSV")
     add_model_option(p)
+    add_labels_option(p)
+    p.add_argument("--corpus", help="read DIR as this corpus instead of detecting it (see 'escucha data index --help')")
+    p.add_argument("--label-map", metavar="FILE.json",
+                   help='map the data\'s label names to escucha\'s, e.g. {"joy": "happy", "boredom": null} '
+                        '(null: leave those clips out)')
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     p.add_argument("--predictions", metavar="FILE", help="also write a CSV of per-file predictions here "
                                                          "(an existing FILE needs --force)")
@@ -115,7 +120,7 @@ def _failed_input(message: str, source: str) -> tuple[str, str]:
     return file, rest + (f" (line {m.group(1)} of {source})" if m else "")
 
 
-def scan_reporting_failures(source) -> tuple[list, list[tuple[str, str]]]:
+def scan_reporting_failures(source, *, corpus=None, label_map=None) -> tuple[list, list[tuple[str, str]]]:
     """``scan_corpus(source)`` and ``(file, message)`` for every file it skipped because it could
     not be read (each is a failed input; the reader's summary warning is shown as well)."""
     from ..corpora import scan_corpus
@@ -123,7 +128,7 @@ def scan_reporting_failures(source) -> tuple[list, list[tuple[str, str]]]:
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        records = scan_corpus(source)
+        records = scan_corpus(source, corpus=corpus, label_map=label_map)
     failed = []
     for w in caught:
         warnings.showwarning(w.message, w.category, w.filename, w.lineno)
@@ -138,9 +143,18 @@ def run_evaluate(args) -> int:
 
     if args.predictions:
         _check_predictions_path(Path(args.predictions), force=args.force)
-    predictor = load_model(args.model)
-    records, unreadable = scan_reporting_failures(args.dir)
-    report, rows, errors = evaluate_records(predictor, records, show_progress=not args.quiet)
+    from ..inference.answers import parse_labels
+
+    labels = parse_labels(args.labels)
+    predictor = load_model(args.model, labels=labels)
+    records, unreadable = scan_reporting_failures(args.dir, corpus=args.corpus, label_map=args.label_map)
+    present = sorted({r.emotion for r in records}, key=list(predictor.labels).index) \
+        if all(r.emotion in predictor.labels for r in records) else None
+    if labels is None and present and 2 <= len(present) < len(predictor.labels):
+        print(f"escucha: note: the data has {len(present)} of the model's {len(predictor.labels)} emotions and "
+              f"answers outside them count as wrong; --labels {','.join(present)} answers among them only",
+              file=sys.stderr)
+    report, rows, errors = evaluate_records(predictor, records, show_progress=not args.quiet, labels=labels)
     errors = unreadable + errors
     report["errors"] = [{"file": f, "error": m} for f, m in errors]
     for f, m in errors:

@@ -16,3 +16,10 @@ def add_engine_options(p, *, where: str) -> None:
     p.add_argument("--address", metavar="HOST:PORT",
                    help="with --engine ray: the cluster's head (ray start --head); default: RAY_ADDRESS, "
                         "else a local Ray instance")
+
+
+def add_labels_option(p) -> None:
+    """``--labels``: answer among these emotions only (:mod:`escucha.inference.answers`)."""
+    p.add_argument("--labels", metavar="LABELS",
+                   help="answer among these emotions only, comma-separated (e.g. neutral,happy,sad,angry): the "
+                        "model's probabilities of the others are left out and the rest renormalised")

@@ -382,20 +382,6 @@ class EnsemblePredictor(BasePredictor):
                                         type(m).__name__]) for m in members]
 
     @classmethod
-    def from_checkpoint(cls, path: str | os.PathLike) -> "EnsemblePredictor":
-        """Load an ensemble folder with torch members; its config and every member are validated
-        as untrusted input (member paths must stay inside the folder, weights finite and > 0)."""
-        from ..checkpoint import member_dirs, read_checkpoint_config
-        from .predictor import Predictor
-
-        d, cfg = read_checkpoint_config(path)
-        source = d / "config.json"
-        if "ensemble" not in cfg:
-            raise ModelError(f"{source}: not an ensemble (no 'ensemble' member list); load it with load_model")
-        members = [Predictor.from_checkpoint(p) for p in member_dirs(d, cfg)]
-        return cls.from_members(members, cfg, source=source)
-
-    @classmethod
     def from_members(cls, members: Sequence[BasePredictor], cfg: dict, *, source) -> "EnsemblePredictor":
         """The ensemble of ``members`` loaded from the ensemble config ``cfg`` (read from ``source``)."""
         if "labels" in cfg and list(cfg["labels"]) != list(members[0].labels):

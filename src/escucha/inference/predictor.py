@@ -114,12 +114,41 @@ class Predictor(BasePredictor):
             return (sum(torch.softmax(m(x), dim=-1) for m in self.models) / len(self.models)).numpy()
 
 
+def load_torch_ensemble(path: str | os.PathLike) -> EnsemblePredictor:
+    """Load an ensemble folder with torch members; its config and every member are validated
+    as untrusted input (member paths must stay inside the folder, weights finite and > 0)."""
+    from ..checkpoint import member_dirs, read_checkpoint_config
+
+    d, cfg = read_checkpoint_config(path)
+    source = d / "config.json"
+    if "ensemble" not in cfg:
+        raise ModelError(f"{source}: not an ensemble (no 'ensemble' member list); load it with load_model")
+    members = [Predictor.from_checkpoint(p) for p in member_dirs(d, cfg)]
+    return EnsemblePredictor.from_members(members, cfg, source=source)
+
+
 #: what runs a model's network: ``auto`` (default: ONNX Runtime when the model folder carries a
 #: current export, else torch), ``torch`` or ``onnx``; also set by ``ESCUCHA_RUNTIME``
 RUNTIMES = ("auto", "torch", "onnx")
 
 
-def load_model(path: str | os.PathLike | None = None, *, runtime: str | None = None) -> BasePredictor:
+def load_model(path: str | os.PathLike | None = None, *, runtime: str | None = None,
+               labels: str | Sequence[str] | None = None) -> BasePredictor:
+    """Load a trained model (see :func:`load_predictor`); with ``labels`` (e.g.
+    ``"neutral,happy,sad,angry"``) it answers among those emotions only, probabilities
+    renormalised over them (:class:`~escucha.inference.answers.LabelSubset`).
+
+    Raises
+    ------
+    ModelError, ConfigError
+        As :func:`load_predictor`; a label the model does not know, or fewer than two.
+    """
+    from .answers import answer_among
+
+    return answer_among(load_predictor(path, runtime=runtime), labels)
+
+
+def load_predictor(path: str | os.PathLike | None = None, *, runtime: str | None = None) -> BasePredictor:
     """Load a trained model (a checkpoint folder, a run folder, an ensemble folder or an ONNX
     export folder); ``None`` loads the default bundled one, ``"fast"`` the fast bundled one
     (:data:`BUNDLED_MODELS`; an existing folder of the same name is taken instead).
@@ -184,7 +213,7 @@ def load_model(path: str | os.PathLike | None = None, *, runtime: str | None = N
             warnings.warn(f"{why}; using the torch runtime meanwhile", stacklevel=2)
     elif not torch_available():
         raise ModelError(f"{d}: the torch runtime needs torch: pip install 'escucha[train]'")
-    return (EnsemblePredictor if "ensemble" in cfg else Predictor).from_checkpoint(d)
+    return (load_torch_ensemble if "ensemble" in cfg else Predictor.from_checkpoint)(d)
 
 
 def warn_if_unfinished(model_dir: str | os.PathLike) -> bool:
@@ -313,10 +342,10 @@ def make_ensemble(model_dirs: Sequence[str | os.PathLike], out_dir: str | os.Pat
         cfg = {"format": FORMAT, "version": VERSION, "ensemble": entries, "labels": members[0].labels,
                "clip_seconds": clip_seconds, "trained_on": {"speakers": heard}}
         atomic_write_json(new / "config.json", cfg)
-        EnsemblePredictor.from_checkpoint(new)  # loadable before it replaces anything
+        load_torch_ensemble(new)  # loadable before it replaces anything
         swap_folder(new, out, old=old if replace else None)
     except BaseException:
         shutil.rmtree(new, ignore_errors=True)
         raise
-    return EnsemblePredictor.from_checkpoint(out)
+    return load_torch_ensemble(out)
 

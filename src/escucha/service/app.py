@@ -39,6 +39,7 @@ from .. import __version__
 from ..errors import AudioError, ConfigError, EscuchaError, ModelError
 from .config import ServiceConfig
 from .metrics import Metrics
+from .problems import problem_of
 from .uploads import HTTPProblem, Upload, receive_upload
 from .work import Busy, JobStore, TimedOut, WorkPool
 
@@ -60,29 +61,11 @@ UPLOAD_BODY = {"requestBody": {"required": True, "description": "The recording: 
     "audio/mpeg": {"schema": _AUDIO_BODY}, "application/octet-stream": {"schema": _AUDIO_BODY}}}}
 _ERR = {"description": "one line for a person", "content": {"application/json": {"schema": {
     "type": "object", "properties": {"error": {"type": "string"}}, "required": ["error"]}}}}
+#: ``?labels=neutral,happy,sad,angry`` on predict and analyze
+LABELS_QUERY = Query(None, max_length=200, description="answer among these emotions only, comma-separated "
+                                                       "(probabilities renormalised over them)")
+
 ERRORS = {400: _ERR, 401: _ERR, 413: _ERR, 415: _ERR, 422: _ERR, 503: _ERR}
-
-
-def problem_of(e: BaseException, up: Upload | None = None) -> HTTPProblem:
-    """The HTTP answer for an exception raised while handling ``up``: the library's own message
-    (naming the client's file, not the stored one) and a 4xx status for anything about the input."""
-    msg = (lambda s: up.message(s)) if up is not None else str
-    if isinstance(e, HTTPProblem):
-        return e
-    if isinstance(e, (Busy, TimedOut)):
-        return HTTPProblem(503, str(e), {"Retry-After": str(e.retry_after)})
-    if isinstance(e, AudioError):
-        return HTTPProblem(422, msg(str(e)))
-    if isinstance(e, ConfigError):
-        return HTTPProblem(400, msg(str(e)))
-    if isinstance(e, EscuchaError) and not isinstance(e, ModelError):  # a broken model is ours: 500
-        return HTTPProblem(400, msg(str(e)))
-    if isinstance(e, MemoryError):
-        return HTTPProblem(503, "out of memory on the server; retry with a shorter recording or later",
-                           {"Retry-After": "30"})
-    first = str(e).strip().splitlines()[0] if str(e).strip() else ""
-    log.error("internal error", exc_info=e)
-    return HTTPProblem(500, f"internal error ({type(e).__name__}: {msg(first)}); please report it")
 
 
 def model_summary(predictor) -> dict:
@@ -299,18 +282,30 @@ def create_app(model=None, config: ServiceConfig | None = None) -> FastAPI:
     async def models():
         return {"models": [summary]}
 
+    def answer_for(labels: str | None):
+        """The shared predictor, answering among ``labels`` only when asked (a light wrapper)."""
+        from ..inference.answers import answer_among
+
+        try:
+            return answer_among(predictor, labels)
+        except ConfigError as e:
+            raise problem_of(e) from None
+
     @app.post("/v1/predict", dependencies=guarded, openapi_extra=UPLOAD_BODY, responses=ERRORS,
               summary="Emotion of one clip")
     async def predict(request: Request, filename: str | None = Query(
             None, max_length=1000, description="the recording's name, shown in messages (raw bodies; a "
-                                               "multipart upload carries its own)")):
+                                               "multipart upload carries its own)"),
+            labels: str | None = LABELS_QUERY):
         """One recording -> ``{file, label, confidence, probabilities, duration}``, as ``escucha
         predict --json`` gives (plus ``confidence``). A clip that cannot be judged gets
         ``"label": null`` with ``outcome`` ("too short" / "no speech found") and ``reason``;
-        recordings over 30 s are scored over their speech and get ``"long": true``."""
+        recordings over 30 s are scored over their speech and get ``"long": true`` and
+        ``speech_share`` instead of ``probabilities``. ``labels``: answer among those emotions only."""
+        answering = answer_for(labels)
 
         def work(up: Upload, info: dict) -> dict:
-            p = predictor.predict(up.path)
+            p = answering.predict(up.path)
             d = p.to_dict()
             d["file"] = up.name
             d["confidence"] = round(p.confidence, 6) if p.confidence is not None else None
@@ -331,6 +326,7 @@ def create_app(model=None, config: ServiceConfig | None = None) -> FastAPI:
         max_segment: float = Query(10.0, ge=1, le=600, allow_inf_nan=False, description="longest speech turn (s)"),
         vad_threshold: float = Query(0.5, gt=0, lt=1, allow_inf_nan=False, description="Silero speech threshold"),
         windows: bool = Query(True, description="include every analysis window in the result"),
+        labels: str | None = LABELS_QUERY,
         mode: Literal["auto", "sync", "job"] = Query(
             "auto", description="auto: a job (202) for audio longer than the server's --sync-seconds"),
     ):
@@ -345,9 +341,10 @@ def create_app(model=None, config: ServiceConfig | None = None) -> FastAPI:
         except ConfigError as e:
             raise problem_of(e) from None
         opts = dict(window=window, hop=hop, smooth=smooth, channels=channels, channel_names=channel_names, vad=vad)
+        answering = answer_for(labels)
 
         def work(up: Upload, info: dict) -> dict:
-            res = analyze_file(up.path, predictor, **opts)
+            res = analyze_file(up.path, answering, **opts)
             d = res.to_dict(windows=windows)
             d["file"] = up.name
             return d

@@ -30,6 +30,7 @@ import json
 from fastapi import FastAPI, WebSocket, WebSocketDisconnect
 
 from ..errors import AudioError, EscuchaError
+from .problems import problem_of
 
 __all__ = ["add_stream_route", "MAX_FRAME_BYTES", "parse_settings"]
 
@@ -52,7 +53,7 @@ def parse_settings(msg: dict) -> dict:
         raise _Close(1007, "the first message must be a JSON object of settings, e.g. "
                            '{"sample_rate": 16000, "format": "s16le"}')
     known = {"sample_rate", "format", "channels", "channel_mode", "channel_names", "smooth", "max_segment",
-             "vad_threshold", "token"}
+             "vad_threshold", "token", "labels"}
     unknown = sorted(set(msg) - known)
     if unknown:
         raise _Close(1007, f"unknown settings {', '.join(map(repr, unknown))}; known: {', '.join(sorted(known))}")
@@ -82,7 +83,11 @@ def parse_settings(msg: dict) -> dict:
                         max_segment=number("max_segment", 10.0, 1.0, 60.0))
     except EscuchaError as e:
         raise _Close(1007, str(e)) from None
-    return dict(sample_rate=number("sample_rate", None, *_RATES, kind=int), sample_format=fmt,
+    labels = msg.get("labels")
+    if labels is not None and not (isinstance(labels, str) or (isinstance(labels, list)
+                                                               and all(isinstance(x, str) for x in labels))):
+        raise _Close(1007, "setting 'labels' must be a comma-separated string or a list of emotions")
+    return dict(labels=labels, sample_rate=number("sample_rate", None, *_RATES, kind=int), sample_format=fmt,
                 channels_in=number("channels", 1, 1, 32, kind=int), channels=mode, channel_names=names,
                 smooth=number("smooth", 3.0, 0.0, 60.0), vad=vad)
 
@@ -127,6 +132,9 @@ def add_stream_route(app: FastAPI) -> None:
                                    "'Authorization: Bearer <token>'")
             opts = parse_settings(msg)
             try:
+                from ..inference.answers import answer_among
+
+                predictor = answer_among(predictor, opts.pop("labels"))
                 live = await loop.run_in_executor(pool.executor, lambda: LiveAnalyzer(predictor, name="stream", **opts))
             except EscuchaError as e:
                 raise _Close(1007, str(e)) from None
@@ -177,8 +185,6 @@ def add_stream_route(app: FastAPI) -> None:
         except WebSocketDisconnect:
             return
         except Exception as e:  # a bug: one line to the client, the traceback to the log
-            from .app import problem_of
-
             await _close(ws, 1011, problem_of(e).message)
         finally:
             if opened:
