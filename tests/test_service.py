@@ -581,3 +581,34 @@ def test_escucha_serve_starts_answers_and_stops(tmp_path):
         proc.terminate()
         _, err = proc.communicate(timeout=30)
     assert f"serving http://127.0.0.1:{port}/" in err and "token required" in err
+
+
+def test_a_port_in_use_is_a_usage_error_in_one_line():
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        r = subprocess.run([sys.executable, "-m", "escucha", "serve", "--port", str(port)], capture_output=True,
+                           text=True, timeout=120, env={**os.environ, "ESCUCHA_PROGRESS": "0"})
+    assert r.returncode == 2, r.stderr
+    assert r.stderr.strip().splitlines() == [f"escucha: error: 127.0.0.1:{port}: the port is already in use "
+                                             "(another escucha serve?); choose another with --port"]
+
+
+def test_the_upload_limit_follows_the_length_limit():
+    # an hour of 8-kHz stereo mu-law (57.6 MB) and of 16-kHz 16-bit stereo PCM both fit by default
+    cfg = ServiceConfig()
+    assert cfg.max_seconds == 3600
+    assert cfg.max_upload_bytes >= 3600 * 8000 * 2 + 44 and cfg.max_upload_bytes >= 3600 * 16000 * 4
+    assert ServiceConfig(max_seconds=600).max_upload_mb == 50.0        # never below the old 50 MB
+    assert ServiceConfig(max_upload_mb=10).max_upload_mb == 10          # an explicit limit is kept
+
+
+def test_an_hour_of_stereo_mulaw_is_accepted_by_the_default_limits(model, tmp_path):
+    # 57.6 MB of 8-kHz stereo mu-law, an hour long: refused by neither limit (silence, so quick to analyse)
+    path = tmp_path / "hour.wav"
+    sf.write(path, np.zeros((3600 * 8000, 2), np.float32), 8000, subtype="ULAW")
+    assert path.stat().st_size > 57e6
+    with TestClient(create_app(model, ServiceConfig(workers=1, queue=1))) as c:
+        r = upload(c, "/v1/analyze", path, mode="job")
+    assert r.status_code == 202, r.text

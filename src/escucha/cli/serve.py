@@ -34,7 +34,9 @@ def register(sub):
                    help="threads of the model's runtime (ONNX Runtime or torch) per network (default: CPU cores / workers)")
     p.add_argument("--queue", type=int, default=16, metavar="N",
                    help="requests that may wait for a worker; more get 503 + Retry-After (default 16)")
-    p.add_argument("--max-upload-mb", type=float, default=50.0, metavar="MB", help="largest upload (default 50)")
+    p.add_argument("--max-upload-mb", type=float, default=None, metavar="MB",
+                   help="largest upload (default: what --max-seconds of 16-kHz 16-bit stereo takes, 231.4 MB for "
+                        "an hour, so that every call the length limit allows fits)")
     p.add_argument("--max-seconds", type=float, default=3600.0, metavar="S",
                    help="longest audio accepted, upload or stream (default 3600)")
     p.add_argument("--timeout", type=float, default=120.0, metavar="S",
@@ -69,6 +71,45 @@ def _warm_up(predictor) -> None:
         print(f"escucha: warning: warm-up prediction failed ({type(e).__name__}: {e})", file=sys.stderr)
 
 
+def bind(host: str, port: int):
+    """A listening socket on ``host:port``, made before the model is loaded so that a port in use
+    is a one-line usage error at once (it is then handed to uvicorn).
+
+    Raises
+    ------
+    ConfigError
+        The port is in use, or the address is not this machine's.
+    """
+    import errno
+    import socket
+
+    from ..errors import ConfigError
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    try:
+        sock.bind((host, port))
+        sock.listen(2048)
+    except OSError as e:
+        sock.close()
+        if e.errno == errno.EADDRINUSE:
+            raise ConfigError(f"{where}: the port is already in use (another escucha serve?); choose another "
+                              "with --port") from None
+        if e.errno in (errno.EADDRNOTAVAIL, errno.EAFNOSUPPORT):
+            raise ConfigError(f"{where}: cannot listen on this address ({e.strerror}); --host takes an address "
+                              "of this machine, e.g. 127.0.0.1 or 0.0.0.0") from None
+        if e.errno == errno.EACCES:
+            raise ConfigError(f"{where}: not allowed to listen on port {port} ({e.strerror}); choose a port "
+                              "above 1023 with --port") from None
+        raise ConfigError(f"{where}: cannot listen ({e.strerror})") from None
+    except socket.gaierror as e:
+        sock.close()
+        raise ConfigError(f"{host}: unknown host ({e.strerror}); --host takes an address of this machine") from None
+    return sock
+
+
 def run_serve(args) -> int:
     from ..errors import ConfigError
 
@@ -96,6 +137,13 @@ def run_serve(args) -> int:
     if args.host not in LOCAL_HOSTS and cfg.token is None:
         print(f"escucha: warning: listening on {args.host} without a token: anyone who can reach this machine "
               "can use the service (give --token or set ESCUCHA_TOKEN)", file=sys.stderr)
+    from ..service.config import TELEPHONE_BYTES_PER_SECOND
+
+    if cfg.max_upload_bytes < cfg.max_seconds * TELEPHONE_BYTES_PER_SECOND:
+        print(f"escucha: warning: --max-upload-mb {cfg.max_upload_mb:g} is smaller than {cfg.max_seconds:g} s of an "
+              f"8-kHz stereo telephone call ({cfg.max_seconds * TELEPHONE_BYTES_PER_SECOND / 1e6:.1f} MB): such calls "
+              "will be refused before --max-seconds is reached", file=sys.stderr)
+    sock = bind(args.host, args.port)
     from ..runtime import set_num_threads
 
     set_num_threads(threads)  # torch or ONNX Runtime, whichever runs the model
@@ -103,9 +151,16 @@ def run_serve(args) -> int:
     _warm_up(predictor)
     app = create_app(predictor, cfg)
     host = f"[{args.host}]" if ":" in args.host else args.host
-    print(f"escucha: serving http://{host}:{args.port}/ (API docs at /docs; {cfg.workers} workers, queue "
+    port = sock.getsockname()[1]  # the one the system chose for --port 0
+    print(f"escucha: serving http://{host}:{port}/ (API docs at /docs; {cfg.workers} workers, queue "
           f"{cfg.queue}{', token required' if cfg.token else ''}); Ctrl-C stops", file=sys.stderr, flush=True)
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, access_log=args.log_level in
-                ("info", "debug"), server_header=False, timeout_keep_alive=5, ws_max_size=MAX_FRAME_BYTES + 1024,
-                limit_concurrency=max(128, 4 * (cfg.capacity + cfg.max_streams)), timeout_graceful_shutdown=10)
+    config = uvicorn.Config(app, host=args.host, port=args.port, log_level=args.log_level,
+                            access_log=args.log_level in ("info", "debug"), server_header=False, timeout_keep_alive=5,
+                            ws_max_size=MAX_FRAME_BYTES + 1024,
+                            limit_concurrency=max(128, 4 * (cfg.capacity + cfg.max_streams)),
+                            timeout_graceful_shutdown=10)
+    try:
+        uvicorn.Server(config).run(sockets=[sock])
+    finally:
+        sock.close()
     return 0

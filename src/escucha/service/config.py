@@ -7,7 +7,18 @@ from dataclasses import dataclass, field
 
 from ..errors import ConfigError
 
-__all__ = ["ServiceConfig", "LOCAL_HOSTS"]
+__all__ = ["ServiceConfig", "LOCAL_HOSTS", "upload_limit_for", "TELEPHONE_BYTES_PER_SECOND"]
+
+#: bytes a second of the recordings the default upload limit is sized for: 16-kHz 16-bit stereo PCM
+SIZED_FOR_BYTES_PER_SECOND = 16000 * 2 * 2
+#: bytes a second of a stereo G.711 call (8 kHz, 8-bit mu-law or A-law): the least a limit must allow
+TELEPHONE_BYTES_PER_SECOND = 8000 * 1 * 2
+
+
+def upload_limit_for(max_seconds: float) -> float:
+    """MB an upload may take so that ``max_seconds`` of 16-kHz 16-bit stereo PCM WAV fits (plus 1 MB
+    for headers and multipart framing; at least 50 MB). An hour: 231.4 MB."""
+    return max(50.0, round(max_seconds * SIZED_FOR_BYTES_PER_SECOND / 1e6 + 1.0, 1))
 
 #: hosts that only this machine can reach (anything else is worth a warning without a token)
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
@@ -27,8 +38,10 @@ class ServiceConfig:
     queue : int
         Requests that may wait for a worker; beyond ``workers + queue`` requests in the house
         the service answers ``503`` with ``Retry-After`` instead of growing memory.
-    max_upload_mb : float
-        Largest upload (MB, 10**6 bytes); larger ones get ``413``.
+    max_upload_mb : float or None
+        Largest upload (MB, 10**6 bytes); larger ones get ``413``. ``None`` (default): what
+        ``max_seconds`` of 16-kHz 16-bit stereo PCM takes (:func:`upload_limit_for`), so that any
+        recording the length limit allows at telephone or wide-band rate also fits.
     max_seconds : float
         Longest audio accepted (seconds of the decoded file or stream); longer gets ``413``.
     timeout : float
@@ -53,7 +66,7 @@ class ServiceConfig:
     port: int = 8000
     workers: int = 2
     queue: int = 16
-    max_upload_mb: float = 50.0
+    max_upload_mb: float | None = None
     max_seconds: float = 3600.0
     timeout: float = 120.0
     sync_seconds: float = 120.0
@@ -72,6 +85,9 @@ class ServiceConfig:
             raise ConfigError(f"queue must be a whole number >= 0, got {self.queue!r}")
         if not isinstance(self.port, int) or not 0 <= self.port <= 65535:
             raise ConfigError(f"port must be between 0 and 65535, got {self.port!r}")
+        if self.max_upload_mb is None and isinstance(self.max_seconds, (int, float)) and math.isfinite(self.max_seconds) \
+                and self.max_seconds > 0:
+            self.max_upload_mb = upload_limit_for(self.max_seconds)
         for name in ("max_upload_mb", "max_seconds", "timeout", "sync_seconds", "job_ttl"):
             v = getattr(self, name)
             if not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0):

@@ -71,7 +71,8 @@ def _too_large(name: str | None, limit: int) -> HTTPProblem:
     """413 naming the file when its name is known (a multipart body too long by its header is
     refused before its file name is read)."""
     return HTTPProblem(413, f"{name + ': ' if name else ''}upload is larger than this server's limit of "
-                            f"{limit / 1e6:g} MB")
+                            f"{limit / 1e6:g} MB (escucha serve --max-upload-mb; a compressed copy, e.g. FLAC or "
+                            "Opus, is smaller)")
 
 
 def is_audio_type(content_type: str) -> bool:
