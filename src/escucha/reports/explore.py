@@ -151,18 +151,34 @@ def compute_cues(records: Sequence[Utterance], *, trim_db: float = 40.0, pitch_c
     if jobs < 1:
         raise ConfigError(f"jobs must be >= 1, got {jobs}")
     jobs = max(1, min(jobs, n))
+    from ..utils import numba_cache
+
     t0 = time.perf_counter()
     bar = dict(desc="reading audio", total=n, unit="clip", disable=not show_progress or None)
     args = [(r.path, i in with_pitch) for i, r in enumerate(records)]
-    if jobs == 1:
-        cues = [clip_cues(p, trim_db=trim_db, pitch=w) for p, w in progress(args, **bar)]
-    else:
+    # pYIN is numba code: its on-disk cache is escucha's own, warmed once before workers read it
+    cache = numba_cache.warm_pitch_cache() if with_pitch and jobs > 1 else numba_cache.use_private_cache()
+    cues = None
+    if jobs > 1:
+        from concurrent.futures.process import BrokenProcessPool
+
         # spawn, not fork: the caller may hold torch threads, which do not survive a fork.
         ctx = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as ex:
-            chunk = max(1, min(8, n // (jobs * 8)))
-            cues = list(progress(ex.map(functools.partial(_cues_star, trim_db=trim_db), args, chunksize=chunk),
-                                 **bar))
+        try:
+            with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as ex:
+                chunk = max(1, min(8, n // (jobs * 8)))
+                cues = list(progress(ex.map(functools.partial(_cues_star, trim_db=trim_db), args, chunksize=chunk),
+                                     **bar))
+        except BrokenProcessPool:
+            import warnings
+
+            numba_cache.clear_cache(cache)
+            warnings.warn(f"a worker process died while reading the clips; the compiled-code cache {cache} was "
+                          "cleared and the clips are read again in this process (slower; --jobs 1 does so "
+                          "from the start)")
+            jobs = 1
+    if cues is None:
+        cues = [clip_cues(p, trim_db=trim_db, pitch=w) for p, w in progress(args, **bar)]
     info = {"seconds": time.perf_counter() - t0, "jobs": jobs, "pitch_clips": len(with_pitch)}
     return cues, info
 
