@@ -7,7 +7,9 @@ command line, which also checks that ``train`` and ``cv`` write their report at 
 
 from __future__ import annotations
 
+import base64
 import csv
+import io
 import json
 import re
 import shutil
@@ -239,12 +241,15 @@ def test_train_writes_a_run_report_at_the_end(run_dir):
     wrong = sum(r["true"] != r["predicted"] for r in preds)
     assert table.count("<tr class=") == len(preds) == 8  # the test actor's 8 clips
     assert table.count('<tr class="wrong">') == wrong
-    # every row plays its source file, by a link relative to the report that resolves to it
+    # every row plays its clip from inside the report (a mailed report plays): Opus copies
     srcs = re.findall(r'<audio controls preload="none" src="([^"]+)"', table)
     assert len(srcs) == len(preds)
     for src, row in zip(srcs, preds):
-        assert not urlparse(src).scheme
-        assert (run_dir / unquote(src)).resolve() == Path(row["file"]).resolve()
+        assert src.startswith("data:audio/ogg;base64,")
+        data = base64.b64decode(src.split(",", 1)[1])
+        y, sr = sf.read(io.BytesIO(data))
+        assert sr == 16000 and abs(len(y) / sr - sf.info(row["file"]).duration) < 0.05
+    assert "file://" not in html
     config = json.loads((run_dir / "config.json").read_text())
     assert '"model": "m5"' in html and str(config["n_parameters"]) in html.replace(",", "")
 
@@ -256,10 +261,35 @@ def test_run_report_needs_force_to_replace_and_can_write_elsewhere(run_dir, tmp_
         write_run_report(run_dir)
     assert html_path.read_bytes() == before
     assert write_run_report(run_dir, force=True) == html_path
-    other = write_run_report(run_dir, out_dir=tmp_path / "elsewhere")
+    other = write_run_report(run_dir, out_dir=tmp_path / "elsewhere", audio="link")
     assert other == tmp_path / "elsewhere" / "report.html"
     src = re.search(r'<audio controls preload="none" src="([^"]+)"', other.read_text()).group(1)
-    assert (other.parent / unquote(src)).resolve().is_file()
+    assert not urlparse(src).scheme and (other.parent / unquote(src)).resolve().is_file()
+
+
+@pytest.mark.parametrize("mode", ["folder", "link"])
+def test_run_report_audio_beside_it_or_linked_relatively(run_dir, tmp_path, mode):
+    html = write_run_report(run_dir, out_dir=tmp_path / "r", audio=mode).read_text()
+    preds = read_csv(run_dir / "predictions.csv")
+    srcs = re.findall(r'<audio controls preload="none" src="([^"]+)"', html)
+    assert len(srcs) == len(preds) and "file://" not in html
+    for src, row in zip(srcs, preds):
+        assert not urlparse(src).scheme and not src.startswith("/")
+        target = (tmp_path / "r" / unquote(src)).resolve()
+        if mode == "folder":
+            assert target.parent == (tmp_path / "r" / "audio").resolve() and target.suffix == ".ogg"
+            assert abs(sf.info(target).duration - sf.info(row["file"]).duration) < 0.05
+        else:
+            assert target == Path(row["file"]).resolve()
+
+
+def test_a_clip_that_cannot_be_read_gets_a_note_not_a_failed_report(tmp_path):
+    from escucha.reports.html import HtmlReport
+
+    rep = HtmlReport("t", base_dir=tmp_path)
+    rep.add("s", "S", rep.audio(tmp_path / "gone.wav"))
+    html = rep.write(tmp_path / "t.html").read_text()
+    assert "(no audio: " in html and "gone.wav" in html and "<audio" not in html
 
 
 def test_cv_writes_a_report_with_folds_and_pooled_results(cv_dir):
@@ -357,7 +387,11 @@ def test_run_report_in_chromium_plays_audio_and_filters_mistakes(browser, run_di
     assert len(r["images"]) == 3 and all(w > 0 and h > 0 for w, h in r["images"])
     assert r["found"] == RUN_SECTIONS
     assert shot.stat().st_size > 10_000
-    # the first row's audio element loads its source file
+    # the first row's audio element plays, from the report alone moved to another folder
+    moved = tmp_path / "mailed" / "report.html"
+    moved.parent.mkdir()
+    moved.write_bytes((run_dir / "report.html").read_bytes())
+    page.goto(moved.as_uri())
     duration = page.evaluate("""() => new Promise(resolve => {
         const a = document.querySelector('#predictions-table audio');
         a.addEventListener('loadedmetadata', () => resolve(a.duration));
@@ -365,7 +399,7 @@ def test_run_report_in_chromium_plays_audio_and_filters_mistakes(browser, run_di
         a.preload = 'metadata'; a.load();
     })""")
     first = read_csv(run_dir / "predictions.csv")[0]
-    assert duration == pytest.approx(sf.info(first["file"]).duration, abs=0.05)
+    assert duration == pytest.approx(sf.info(first["file"]).duration, abs=0.1)
     # "show only misclassified" hides the correct rows
     wrong = sum(r_["true"] != r_["predicted"] for r_ in read_csv(run_dir / "predictions.csv"))
     page.check("input[data-filter=predictions-table]")

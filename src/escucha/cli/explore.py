@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .options import add_audio_option
+
 
 def register(sub):
     p = sub.add_parser("explore", help="write an HTML report of what a corpus holds (durations, balance, cues)")
@@ -19,6 +21,7 @@ def register(sub):
     p.add_argument("--jobs", type=int, default=None, help="worker processes reading audio (default: up to 4)")
     p.add_argument("--force", action="store_true",
                    help="replace an existing report (explore.html, cues.csv and its figures/)")
+    add_audio_option(p)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run_explore)
 
@@ -28,6 +31,7 @@ def run_explore(args) -> int:
 
     out = Path(args.output) if args.output else Path(f"explore-{Path(args.dir).resolve().stem}")
     path = write_explore_report(args.dir, out, clip=args.clip, force=args.force, trim_db=args.trim_db,
-                                pitch_clips=args.pitch_clips, jobs=args.jobs, show_progress=not args.quiet)
+                                pitch_clips=args.pitch_clips, jobs=args.jobs, show_progress=not args.quiet,
+                                audio=args.audio)
     print(path)
     return 0

@@ -23,3 +23,11 @@ def add_labels_option(p) -> None:
     p.add_argument("--labels", metavar="LABELS",
                    help="answer among these emotions only, comma-separated (e.g. neutral,happy,sad,angry): the "
                         "model's probabilities of the others are left out and the rest renormalised")
+
+
+def add_audio_option(p) -> None:
+    """``--audio``: how an HTML report's players reach their audio (:class:`escucha.reports.html.HtmlReport`)."""
+    p.add_argument("--audio", choices=("auto", "embed", "folder", "link"), default="auto",
+                   help="report players: embed small copies in the HTML (it plays wherever it is sent), folder "
+                        "(copies in audio/ beside it), link (the original files, by relative paths); default auto: "
+                        "embed up to 400 clips, else folder")

@@ -271,6 +271,7 @@ def write_explore_report(
     jobs: int | None = None,
     manifest_rows: int = 10,
     show_progress: bool = True,
+    audio: str = "auto",
 ) -> Path:
     """Write ``out_dir/explore.html`` (self-contained) and its figures in ``out_dir/figures/``.
 
@@ -299,6 +300,9 @@ def write_explore_report(
         Manifest rows shown.
     show_progress : bool
         Progress bar on stderr while audio is read.
+    audio : str
+        How the example players reach their audio: ``auto`` (default: small copies inside the
+        report), ``embed``, ``folder`` (``audio/`` beside it) or ``link`` (the clips themselves).
 
     Returns
     -------
@@ -336,7 +340,7 @@ def write_explore_report(
     from . import plots  # matplotlib is imported here, when a report is made
 
     root = source if source.is_dir() else source.parent
-    rep = HtmlReport(f"Corpus: {source.name}", subtitle=str(source.resolve()), base_dir=out)
+    rep = HtmlReport(f"Corpus: {source.name}", subtitle=str(source.resolve()), base_dir=out, audio_mode=audio)
     _summary_section(rep, source, records, ok, errors, read_info, cue_info, trim_db)
     _clip_section(rep, plots, shown, trim_db, root)
     _grid_section(rep, plots, [r for r, _ in ok])

@@ -21,7 +21,7 @@ from ..errors import ConfigError
 from ..labels import EMOTION_COLORS
 from ..utils.io import atomic_write_bytes, atomic_write_text
 
-__all__ = ["Raw", "esc", "HtmlReport", "table", "kv_table", "audio_tag", "emotion_tag", "check_writable",
+__all__ = ["Raw", "esc", "HtmlReport", "table", "kv_table", "audio_tag", "emotion_tag", "check_writable", "preview_ogg", "AUDIO_MODES",
            "FIGURES_DIR"]
 
 #: Folder, beside the HTML file, that receives a PNG copy of every figure.
@@ -95,6 +95,10 @@ def emotion_tag(label: str) -> Raw:
     return Raw(f'<span class="emo" style="--c:{c}">{esc(label)}</span>')
 
 
+def _clip_token(k: int) -> str:
+    return f"escucha-clip:{k}:"
+
+
 def audio_src(path: str | os.PathLike, html_dir: str | os.PathLike) -> str:
     """URL of an audio file as seen from a report in ``html_dir``.
 
@@ -113,8 +117,40 @@ def audio_src(path: str | os.PathLike, html_dir: str | os.PathLike) -> str:
 
 
 def audio_tag(path: str | os.PathLike, html_dir: str | os.PathLike) -> Raw:
-    """``<audio controls preload="none">`` playing ``path`` (referenced, never embedded)."""
+    """``<audio controls preload="none">`` playing ``path`` by a link relative to ``html_dir`` (see
+    :meth:`HtmlReport.audio` for players that travel with the report)."""
     return Raw(f'<audio controls preload="none" src="{esc(audio_src(path, html_dir))}"></audio>')
+
+
+#: players a report embeds (as data: URLs) before it writes them beside itself instead
+MAX_EMBEDDED_CLIPS = 400
+#: longest stretch of a clip a report's player carries (seconds)
+PREVIEW_SECONDS = 30.0
+#: folder beside the report for players that are not embedded
+AUDIO_DIR = "audio"
+AUDIO_MODES = ("auto", "embed", "folder", "link")
+
+
+def preview_ogg(path: str | os.PathLike, *, seconds: float = PREVIEW_SECONDS) -> bytes:
+    """A small copy of a clip for a report's player: its first ``seconds``, mono, 16 kHz, Ogg Opus
+    (about 4 kB a second, playable in every current browser).
+
+    Raises
+    ------
+    AudioError
+        The clip cannot be decoded (the message names it).
+    """
+    import io
+
+    import soundfile as sf
+
+    from ..audio import load_audio
+
+    y, sr = load_audio(path, sample_rate=16000)
+    y = y[: int(seconds * sr)]
+    buf = io.BytesIO()
+    sf.write(buf, y, sr, format="OGG", subtype="OPUS")
+    return buf.getvalue()
 
 
 def table(header: Sequence, rows: Iterable[Sequence], *, id: str | None = None, numeric: Iterable[int] = (),
@@ -149,13 +185,25 @@ class HtmlReport:
         One line under the heading (what the report is of).
     base_dir : path
         Folder the HTML file will be written to (audio links are made relative to it).
+    audio_mode : str
+        How players reach their audio, so that a report plays wherever it is opened: ``embed``
+        (a small Opus copy inside the HTML: the file travels alone), ``folder`` (the copies in
+        ``audio/`` beside the HTML: send the folder), ``link`` (the original files, by paths
+        relative to the report: for a report kept beside its data) or ``auto`` (default: embed up
+        to :data:`MAX_EMBEDDED_CLIPS` players, else folder).
     """
 
     title: str
     subtitle: str = ""
     base_dir: Path = Path(".")
+    audio_mode: str = "auto"
     sections: list[tuple[str, str, str, str]] = field(default_factory=list)
     figures: dict[str, bytes] = field(default_factory=dict)
+    clips: list[str] = field(default_factory=list)
+
+    def __post_init__(self):
+        if self.audio_mode not in AUDIO_MODES:
+            raise ConfigError(f"audio mode {self.audio_mode!r} is unknown; choose one of {', '.join(AUDIO_MODES)}")
 
     def figure(self, name: str, png: bytes, *, caption: str = "", alt: str = "") -> Raw:
         """Register a PNG under ``figures/<name>.png`` and return its embedded ``<figure>``."""
@@ -170,15 +218,56 @@ class HtmlReport:
                    f"{cap}</figure>")
 
     def audio(self, path: str | os.PathLike) -> Raw:
-        """An ``<audio>`` element playing ``path``, linked from :attr:`base_dir`."""
-        return audio_tag(path, self.base_dir)
+        """An ``<audio>`` element playing ``path`` as :attr:`audio_mode` says (decided when the
+        report is rendered, once the number of players is known)."""
+        if self.audio_mode == "link":
+            return audio_tag(path, self.base_dir)
+        self.clips.append(str(path))
+        return Raw(f'<audio controls preload="none" src="{_clip_token(len(self.clips) - 1)}"></audio>')
+
+    def resolved_audio_mode(self) -> str:
+        if self.audio_mode != "auto":
+            return self.audio_mode
+        return "embed" if len(self.clips) <= MAX_EMBEDDED_CLIPS else "folder"
+
+    def _audio_files(self) -> list[tuple[str, bytes | None, str]]:
+        """``(file name in audio/, Opus bytes or None, problem)`` per player."""
+        out = []
+        for k, path in enumerate(self.clips):
+            name = f"{k:05d}-{Path(path).stem[:60]}.ogg"
+            try:
+                out.append((name, preview_ogg(path), ""))
+            except Exception as e:  # a player without audio, never a failed report
+                out.append((name, None, str(e).splitlines()[0] if str(e) else type(e).__name__))
+        return out
+
+    def _with_audio(self, text: str, files: list[tuple[str, bytes | None, str]], mode: str) -> str:
+        import re
+
+        def player(m):
+            name, data, problem = files[int(m.group(1))]
+            if data is None:
+                return f'<span class="note">(no audio: {esc(problem)})</span>'
+            src = ("data:audio/ogg;base64," + base64.b64encode(data).decode("ascii") if mode == "embed"
+                   else quote(f"{AUDIO_DIR}/{name}"))
+            return f'<audio controls preload="none" src="{src}"></audio>'
+
+        return re.sub(r'<audio controls preload="none" src="escucha-clip:(\d+):"></audio>', player, text)
 
     def add(self, id: str, heading: str, *parts: str, nav: str | None = None) -> None:
         """Append a section ``<section id=id>`` with a heading and HTML ``parts``; ``nav`` is its
         (shorter) name in the navigation bar."""
         self.sections.append((id, heading, "\n".join(str(p) for p in parts), nav or heading))
 
-    def render(self) -> str:
+    def render(self, _files: list | None = None) -> str:
+        """The HTML page (with ``embed``, the players' audio inside it)."""
+        mode = self.resolved_audio_mode()
+        page = self._render()
+        if self.clips:
+            page = self._with_audio(page, self._audio_files() if _files is None else _files, mode)
+        return page
+
+    def _render(self) -> str:
         now = _dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
         nav = "".join(f'<a href="#{esc(i)}">{esc(n)}</a>' for i, _, _, n in self.sections)
         body = "\n".join(f'<section id="{esc(i)}">\n<h2>{esc(h)}</h2>\n{c}\n</section>' for i, h, c, _ in self.sections)
@@ -201,7 +290,12 @@ class HtmlReport:
         fig_dir = html_path.parent / FIGURES_DIR
         for name, png in self.figures.items():
             atomic_write_bytes(fig_dir / f"{name}.png", png)
-        return atomic_write_text(html_path, self.render())
+        files = self._audio_files() if self.clips else []
+        if files and self.resolved_audio_mode() == "folder":
+            for name, data, _ in files:
+                if data is not None:
+                    atomic_write_bytes(html_path.parent / AUDIO_DIR / name, data)
+        return atomic_write_text(html_path, self.render(files))
 
 
 def check_writable(html_path: str | os.PathLike, *, force: bool) -> None:

@@ -25,7 +25,7 @@ HTML_NAME = "report.html"
 
 
 def write_run_report(run_dir: str | os.PathLike, *, force: bool = False,
-                     out_dir: str | os.PathLike | None = None) -> Path:
+                     out_dir: str | os.PathLike | None = None, audio: str = "auto") -> Path:
     """Write ``run_dir/report.html`` for a run folder or a cross-validation folder.
 
     Parameters
@@ -38,6 +38,10 @@ def write_run_report(run_dir: str | os.PathLike, *, force: bool = False,
     out_dir : path, optional
         Write ``report.html`` and ``figures/`` here instead of into ``run_dir`` (e.g. when the run
         folder is read-only or shared).
+    audio : str
+        How the prediction table's players reach their audio (:class:`~escucha.reports.html.HtmlReport`
+        ``audio_mode``): ``auto`` (default: small copies inside the report, or in ``audio/``
+        beside it for many clips), ``embed``, ``folder`` or ``link``.
 
     Returns
     -------
@@ -60,9 +64,9 @@ def write_run_report(run_dir: str | os.PathLike, *, force: bool = False,
     html_path = dest / HTML_NAME
     check_writable(html_path, force=force)
     if (run / "cv_summary.json").is_file():
-        rep = _cv_report(run, dest)
+        rep = _cv_report(run, dest, audio)
     elif any((run / n).is_file() for n in ("metrics.csv", "summary.json", "test_metrics.json")):
-        rep = _run_report(run, dest)
+        rep = _run_report(run, dest, audio)
     else:
         folds = sorted(p.name for p in run.glob("fold-*") if p.is_dir())
         if folds:
@@ -212,7 +216,7 @@ def _config_part(config) -> Raw:
 
 # ------------------------------------------------------------------------------------ reports
 
-def _run_report(run: Path, dest: Path) -> HtmlReport:
+def _run_report(run: Path, dest: Path, audio: str = "auto") -> HtmlReport:
     from . import plots  # matplotlib is imported here, when a report is made
 
     config = _json(run / "config.json") or {}
@@ -223,7 +227,8 @@ def _run_report(run: Path, dest: Path) -> HtmlReport:
     train = config.get("train", {})
     model = summary.get("model") or train.get("model", "?")
     best_epoch = summary.get("best_epoch") or (test or {}).get("best_epoch")
-    rep = HtmlReport(f"Run: {run.name}" + (f" ({model})" if model != run.name else ""), subtitle=str(run.resolve()), base_dir=dest)
+    rep = HtmlReport(f"Run: {run.name}" + (f" ({model})" if model != run.name else ""), subtitle=str(run.resolve()), base_dir=dest,
+                     audio_mode=audio)
 
     split = config.get("split", {})
     sizes = split.get("sizes", {})
@@ -262,7 +267,7 @@ def _run_report(run: Path, dest: Path) -> HtmlReport:
     return rep
 
 
-def _cv_report(run: Path, dest: Path) -> HtmlReport:
+def _cv_report(run: Path, dest: Path, audio: str = "auto") -> HtmlReport:
     from . import plots  # matplotlib is imported here, when a report is made
 
     s = _json(run / "cv_summary.json", required=True)
@@ -274,7 +279,7 @@ def _cv_report(run: Path, dest: Path) -> HtmlReport:
     labels = pooled.get("labels", [])
     ms = s["mean_std"]
     rep = HtmlReport(f"Cross-validation: {run.name} ({model}, {s.get('folds', len(s['per_fold']))} folds)",
-                     subtitle=str(run.resolve()), base_dir=dest)
+                     subtitle=str(run.resolve()), base_dir=dest, audio_mode=audio)
     ms_rows = [[name, f"{100 * ms[k]['mean']:.1f} ± {100 * ms[k]['std']:.1f} %",
                 "  ".join(f"{100 * v:.1f}" for v in ms[k]["folds"]), _pct(pooled.get(k))]
                for k, name in (("accuracy", "accuracy"), ("uar", "UAR"), ("macro_f1", "macro-F1")) if k in ms]
