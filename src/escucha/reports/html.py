@@ -133,7 +133,7 @@ AUDIO_MODES = ("auto", "embed", "folder", "link")
 
 def preview_ogg(path: str | os.PathLike, *, seconds: float = PREVIEW_SECONDS) -> bytes:
     """A small copy of a clip for a report's player: its first ``seconds``, mono, 16 kHz, Ogg Opus
-    (about 4 kB a second, playable in every current browser).
+    (about 2.4 kB a second of speech, playable in every current browser).
 
     Raises
     ------
