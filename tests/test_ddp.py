@@ -131,7 +131,7 @@ def test_plain_ddp_is_caught(setup):
     """The broken variant: DDP without escucha's global BatchNorm and dropout (statistics and masks
     per shard) trains a visibly different model, far outside the tolerance."""
     root, args, _ = setup
-    dirs = _torchrun(root, args, "plain", patch="import escucha.train.distributed as d; "
+    dirs = _torchrun(root, args, "plain", patch="import escucha.train.distributed.sharding as d; "
                                                  "d._convert = lambda m, s: m")
     dw, dp = _gap(root / "one", dirs[0] / "run")
     print(f"plain DDP vs 1 process: weights {dw:.2e}, probabilities {dp:.2e}")

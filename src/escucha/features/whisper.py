@@ -25,7 +25,7 @@ from torch import nn
 from ..errors import ConfigError
 from .config import bundled_whisper_dir, n_pooled  # noqa: F401  (torch-free; re-exported here)
 from .spectral import WHISPER_HOP as HOP, WHISPER_N_FFT as N_FFT, WHISPER_N_MELS as N_MELS
-from .spectral import WHISPER_SAMPLE_RATE as SAMPLE_RATE
+from .spectral import WHISPER_SAMPLE_RATE as SAMPLE_RATE, mel_filterbank
 
 __all__ = ["WhisperEncoder", "whisper_log_mel", "load_whisper_encoder", "bundled_whisper_dir", "pooled_states"]
 
@@ -34,8 +34,6 @@ MAX_SECONDS = 30.0
 
 @lru_cache(maxsize=2)
 def _mel_filters() -> torch.Tensor:
-    from .core import mel_filterbank
-
     return torch.from_numpy(mel_filterbank(sr=SAMPLE_RATE, n_fft=N_FFT, n_mels=N_MELS))
 
 

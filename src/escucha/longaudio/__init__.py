@@ -8,9 +8,19 @@
 
 The same streaming core (:class:`CallAnalyzer`) serves files, folders
 (:func:`analyze_folder`) and audio arriving in chunks (:class:`LiveAnalyzer`).
+
+Modules: ``analyzer`` (the streaming core), ``analyze`` (one file), ``live`` (chunks as they
+arrive), ``batch`` (a folder; its parts in ``inputs``, ``worker``, ``pool``, ``ray_engine``,
+``resume``, ``outdir``, ``tables``, ``interrupts``, ``progress``), ``segments``, ``summary``,
+``result`` and ``settings`` (what a result is made of), ``stream`` and ``vad`` (audio in, speech
+found), ``plot`` (the timeline figure).
 """
 
-from .analyze import CallAnalyzer, CallResult, Segment, Window, analyze_file, summarize
+from .analyze import analyze_file
+from .analyzer import CallAnalyzer
+from .result import CallResult
+from .segments import Segment, Window
+from .summary import summarize
 from .batch import analyze_folder, BatchReport
 from .live import LiveAnalyzer, analyze_stream
 from .vad import SileroVAD, VADConfig

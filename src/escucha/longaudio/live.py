@@ -18,7 +18,9 @@ from typing import BinaryIO, Callable, Sequence
 import numpy as np
 
 from ..errors import AudioError, ConfigError
-from .analyze import CallAnalyzer, CallResult, Segment
+from .analyzer import CallAnalyzer
+from .result import CallResult
+from .segments import Segment
 from .stream import PCM_FORMATS, decode_pcm
 from .vad import SileroVAD, VADConfig
 

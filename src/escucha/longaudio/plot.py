@@ -28,7 +28,7 @@ def plot_timeline(result, path: str | os.PathLike, *, title: str | None = None, 
 
     from ..labels import EMOTION_COLORS
     from ..utils.io import atomic_path
-    from .analyze import segment_tiles
+    from .segments import segment_tiles
 
     labels = list(result.labels)
     minutes = result.duration > 600

@@ -10,9 +10,9 @@ Who does what
     settings, :mod:`escucha.longaudio.batch`), writes every result atomically as it arrives, and
     writes ``summary.csv`` and ``errors.csv`` at the end. Ray Data workers (one actor per
     ``threads`` CPUs) run the very same per-file function as the local worker processes
-    (``batch._analyse_one``, or :meth:`Predictor.predict_files` for ``predict``) and send the
-    result back; they never write into the output folder. The model goes to the workers through
-    Ray's object store, so it need not exist on their machines.
+    (:func:`escucha.longaudio.worker.analyse_one`, or :meth:`Predictor.predict_files` for
+    ``predict``) and send the result back; they never write into the output folder. The model
+    goes to the workers through Ray's object store, so it need not exist on their machines.
 
 What a cluster needs
     escucha (the same version) and its dependencies installed on every node, and the input
@@ -127,14 +127,14 @@ class _Worker:
 class _Analyser(_Worker):
     def __init__(self, shared: list, threads: int, options: dict):
         super().__init__(shared, threads, options)
-        from .batch import _init_worker
+        from .worker import init_worker
 
-        _init_worker(self.predictor, self.threads, subprocess=False)
+        init_worker(self.predictor, self.threads, subprocess=False)
 
     def one(self, path: str):
-        from .batch import _analyse_one
+        from .worker import analyse_one
 
-        return _analyse_one(path, self.options["analysis"], self.options["plot"])
+        return analyse_one(path, self.options["analysis"], self.options["plot"])
 
 
 class _Predictor(_Worker):

@@ -17,9 +17,10 @@ from ..errors import ConfigError
 from ..evaluate.metrics import classification_report, mean_std_table
 from ..utils.io import atomic_write_csv, atomic_write_json
 from .config import TrainConfig
-from .loop import _differences, checkpoint_config, feature_config_for, fit, labels_for, select_labels
+from .loop import fit
+from .prepare import checkpoint_config, feature_config_for, labels_for, select_labels
 from .runs import (CV_CONFIG, CV_SUMMARY, find_resumable, mark_finished, mark_unfinished, prepare_output, run_status,
-                   swap_in)
+                   setting_differences, swap_in)
 
 __all__ = ["cross_validate"]
 
@@ -72,7 +73,7 @@ def cross_validate(records: list[Utterance], config: TrainConfig, out_dir: str |
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
             raise ConfigError(f"{work / CV_CONFIG}: cannot read the cross-validation's settings ({e}); "
                               f"cannot resume") from None
-        diff = _differences(saved.get("train", {}), config.to_dict())
+        diff = setting_differences(saved.get("train", {}), config.to_dict())
         if diff:
             raise ConfigError(f"{work}: cannot resume with settings other than the run's ({'; '.join(diff)})")
     else:

@@ -1,17 +1,16 @@
 """The training loop: one run = split, load, train with model selection, test, write the run folder.
 
-Override points (subclass :class:`Trainer`): :meth:`Trainer.forward` (waveforms -> logits) and
-:meth:`Trainer.objective` (logits, soft targets -> loss). A non-finite loss skips the step; too
-many in a row stop the run with a clear error instead of writing a broken model.
+The model and its two override points are :class:`~escucha.train.trainer.Trainer`'s
+(:mod:`escucha.train.trainer`). A non-finite loss skips the step; too many in a row stop the
+run with a clear error instead of writing a broken model. Models fitted in closed form take
+their own short path (:mod:`escucha.train.closed_form`).
 """
 
 from __future__ import annotations
 
 import json
 import math
-import shutil
 import time
-from dataclasses import asdict
 from pathlib import Path
 from typing import Callable
 
@@ -23,22 +22,27 @@ from .. import __version__
 from . import distributed
 from ..audio import pad_or_crop
 from ..corpora.manifest import Utterance
-from ..data.splits import Split, all_split, corpus_split, random_split, speaker_split
+from ..data.splits import Split
 from ..data.waveforms import PreprocessConfig, WaveformCache, load_waveforms
 from ..errors import ConfigError, EscuchaError
-from ..evaluate.metrics import classification_report
-from ..features import FeatureConfig, FeatureExtractor
 from ..inference.predictor import Predictor
-from ..labels import EMOTIONS
-from ..models import count_parameters, create_model, model_spec
+from ..models import count_parameters
 from ..utils.io import atomic_write_csv, atomic_write_json
 from ..utils.progress import progress
-from .augment import augment_waveforms, spec_augment
 from .checkpoint import save_checkpoint
+from .closed_form import fit_closed_form
 from .config import TrainConfig
-from .runs import (RUN_SUMMARY, STATE_DIR, find_resumable, mark_finished, mark_unfinished, prepare_output, run_status,
-                   swap_in)
+from .prepare import checkpoint_config, corpus_class_weights, labels_for, make_split, select_labels
+from .runs import (RUN_SUMMARY, STATE_DIR, discard_run, find_resumable, mark_finished, mark_unfinished, prepare_output,
+                   read_run_config, run_status, setting_differences, swap_in)
+from .scoring import finish_run, score
 from .state import has_state, load_state, save_state
+from .trainer import Trainer
+
+# also importable from here, where they used to be defined (tests, escucha evaluate)
+from .closed_form import cached_features  # noqa: F401,E402
+from .prepare import feature_config_for  # noqa: F401,E402
+from .scoring import prediction_rows  # noqa: F401,E402
 
 __all__ = ["Trainer", "fit", "make_split", "labels_for", "TrainingError"]
 
@@ -47,144 +51,10 @@ class TrainingError(EscuchaError):
     """Training cannot go on (e.g. the loss stopped being finite)."""
 
 
-def labels_for(records: list[Utterance]) -> list[str]:
-    """Label order: RAVDESS order for known emotions, then any others alphabetically."""
-    present = {r.emotion for r in records}
-    return [e for e in EMOTIONS if e in present] + sorted(present - set(EMOTIONS))
-
-
-def select_labels(records: list[Utterance], config: TrainConfig) -> list[Utterance]:
-    """The records whose label is in ``config.labels`` (all of them when it is ``None``)."""
-    if config.labels is None:
-        return records
-    keep = [r for r in records if r.emotion in set(config.labels)]
-    if len({r.emotion for r in keep}) < 2:
-        raise ConfigError(f"the data have fewer than two of the labels {', '.join(config.labels)}")
-    return keep
-
-
-def make_split(records: list[Utterance], config: TrainConfig) -> Split:
-    if config.split == "actors":
-        return speaker_split(records, k=config.folds, fold=config.fold, val_speakers=config.val_speakers,
-                             seed=config.split_seed)
-    if config.split == "random":
-        return random_split(records, seed=config.split_seed)
-    if config.split == "corpus":
-        return corpus_split(records, test_corpus=config.test_corpus, val_speakers=config.val_speakers,
-                            seed=config.split_seed)
-    return all_split(records, val_speakers=config.val_speakers if config.select == "val_uar" else 0,
-                     seed=config.split_seed)
-
-
-def feature_config_for(config: TrainConfig) -> FeatureConfig:
-    spec = model_spec(config.model)
-    fcfg = FeatureConfig.from_dict({**spec.features, **config.features})
-    if fcfg.kind not in spec.accepts:
-        raise ConfigError(f"model {config.model!r} takes {' or '.join(spec.accepts)} features, not {fcfg.kind!r}")
-    return fcfg
-
-
-def checkpoint_config(config: TrainConfig, labels: list[str], fcfg: FeatureConfig, in_channels: int) -> dict:
-    pcfg = PreprocessConfig(sample_rate=fcfg.sample_rate, trim_db=config.trim_db, loudness_db=config.loudness_db)
-    return {
-        "model": {"name": config.model, "args": dict(config.model_args), "in_channels": in_channels},
-        "labels": labels,
-        "features": fcfg.to_dict(),
-        "preprocess": asdict(pcfg),
-        "clip_seconds": config.clip_seconds,
-        "escucha_version": __version__,
-    }
-
-
-class Trainer:
-    """Holds the model, front end and optimisation state of one run."""
-
-    def __init__(self, config: TrainConfig, labels: list[str]):
-        self.config = config
-        self.labels = labels
-        self.fcfg = feature_config_for(config)
-        self.frontend = FeatureExtractor(self.fcfg)
-        self.model = create_model(config.model, n_classes=len(labels), in_channels=self.fcfg.n_channels,
-                                  **config.model_args)
-        self.gen = torch.Generator().manual_seed(config.seed)
-
-    # override point 1
-    def forward(self, wav: torch.Tensor, *, train: bool,
-                mix: tuple[float, torch.Tensor] | None = None) -> torch.Tensor:
-        """Waveforms ``(B, T)`` -> logits ``(B, K)``. In training, augmentation is applied and
-        ``mix=(lam, perm)`` mixes each example's features with those of ``perm`` (mixup)."""
-        cfg = self.config.augment
-        if train:
-            wav = augment_waveforms(wav, self.fcfg.sample_rate, cfg, self.gen)
-        x = self.frontend(wav)
-        if train:
-            x = spec_augment(x, cfg, self.gen)
-        if mix is not None:
-            lam, perm = mix
-            x = lam * x + (1 - lam) * x[perm]
-        return self.model(x)
-
-    # override point 2
-    def objective(self, logits: torch.Tensor, targets: torch.Tensor, class_weights: torch.Tensor | None) -> torch.Tensor:
-        """Cross-entropy against soft ``targets`` ``(B, K)``, weighted per class if given."""
-        logp = F.log_softmax(logits, dim=-1)
-        loss = -(targets * logp).sum(dim=-1)
-        if class_weights is not None:
-            w = targets @ class_weights
-            return (loss * w).sum() / w.sum()
-        return loss.mean()
-
-
 def _crop_batch(waves: list[np.ndarray], idx: np.ndarray, length: int, rng: np.random.Generator) -> torch.Tensor:
     """Random crop (or random-offset padding) of each chosen clip to ``length`` samples: ``(B, length)``."""
     return torch.from_numpy(np.stack([pad_or_crop(waves[i], length, mode="random", rng=rng) for i in idx])
                             .astype(np.float32, copy=False))
-
-
-def _score(pred: Predictor, waves: list[np.ndarray], y: np.ndarray) -> tuple[np.ndarray, float, dict]:
-    probs = pred.predict_proba_waveforms(waves)
-    nll = float(-np.mean(np.log(np.clip(probs[np.arange(len(y)), y], 1e-8, 1)))) if len(y) else float("nan")
-    rep = classification_report(y, probs.argmax(1), pred.labels)
-    return probs, nll, rep
-
-
-def prediction_rows(records: list[Utterance], probs: np.ndarray, labels: list[str]) -> list[dict]:
-    rows = []
-    for r, p in zip(records, probs):
-        k = int(np.argmax(p))
-        rows.append({"file": r.path, "speaker": r.speaker, "true": r.emotion, "predicted": labels[k],
-                     "confidence": f"{p[k]:.4f}", **{f"p_{lab}": f"{v:.4f}" for lab, v in zip(labels, p)}})
-    return rows
-
-
-def _read_run_config(work: Path) -> dict:
-    try:
-        saved = json.loads((work / "config.json").read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise ConfigError(f"{work / 'config.json'}: cannot read the run's config ({e}); cannot resume") from None
-    if not isinstance(saved, dict) or not isinstance(saved.get("train"), dict):
-        raise ConfigError(f"{work / 'config.json'}: not a run config written by escucha train; cannot resume")
-    return saved
-
-
-def _differences(a: dict, b: dict, prefix: str = "") -> list[str]:
-    """``"name run-value -> given-value"`` for each setting that differs (nested dicts flattened)."""
-    a, b = json.loads(json.dumps(a)), json.loads(json.dumps(b))   # tuples and lists alike
-    out = []
-    for k in sorted(set(a) | set(b)):
-        va, vb = a.get(k), b.get(k)
-        if isinstance(va, dict) and isinstance(vb, dict):
-            out += _differences(va, vb, f"{prefix}{k}.")
-        elif va != vb:
-            out.append(f"{prefix}{k} {va!r} -> {vb!r}")
-    return out
-
-
-def _discard(work: Path, *, keep_folder: bool) -> None:
-    """Remove what a run that completed no epoch wrote, so that rerunning needs no --force."""
-    shutil.rmtree(work, ignore_errors=True)
-    if keep_folder:
-        work.mkdir(parents=True, exist_ok=True)
 
 
 def fit(records: list[Utterance], config: TrainConfig, out_dir: str | Path, *, split: Split | None = None,
@@ -249,8 +119,8 @@ def fit(records: list[Utterance], config: TrainConfig, out_dir: str | Path, *, s
     if resume:
         def _open():
             work, staged = find_resumable(out)
-            saved = _read_run_config(work)
-            diff = _differences(saved["train"], config.to_dict())
+            saved = read_run_config(work)
+            diff = setting_differences(saved["train"], config.to_dict())
             if diff:
                 raise ConfigError(f"{work}: cannot resume with settings other than the run's ({'; '.join(diff)})")
             done = run_status(work) == "finished"
@@ -299,7 +169,7 @@ def fit(records: list[Utterance], config: TrainConfig, out_dir: str | Path, *, s
                          main=main, multi=multi, resume=resume)
     except BaseException:
         if main and fresh and not has_state(work / STATE_DIR) and not (work / RUN_SUMMARY).exists():
-            _discard(work, keep_folder=existed and not staged)
+            discard_run(work, keep_folder=existed and not staged)
         raise
     if not main:
         return None
@@ -354,8 +224,8 @@ def _train(records, config, trainer, labels, split, work: Path, final: Path, *, 
         class_w = torch.tensor(w, dtype=torch.float32)
     pred = Predictor([trainer.model], ckpt_cfg)
     if getattr(trainer.model, "closed_form", False):
-        return _fit_closed_form(trainer, pred, records, split, waves_by_idx, y_all, ckpt_cfg, work, final, t_start,
-                                cache)
+        return fit_closed_form(trainer, pred, records, split, waves_by_idx, y_all, ckpt_cfg, work, final, t_start,
+                               cache)
     clip = int(round(config.clip_seconds * fcfg.sample_rate))
     bs = config.batch_size
     steps = max(1, len(tr) // bs)
@@ -429,7 +299,7 @@ def _train(records, config, trainer, labels, split, work: Path, final: Path, *, 
         if not main:      # validation, files and the progress bar are rank 0's
             continue
         if split.val:
-            _, vloss, vrep = _score(pred, val_waves, y_val)
+            _, vloss, vrep = score(pred, val_waves, y_val)
             row.update({"val_loss": round(vloss, 5), "val_acc": round(vrep["accuracy"], 5),
                         "val_uar": round(vrep["uar"], 5)})
             improved = (vrep["uar"] > best["val_uar"] + 1e-9
@@ -459,95 +329,4 @@ def _train(records, config, trainer, labels, split, work: Path, final: Path, *, 
     if config.select == "last" or not split.val:
         best = {"epoch": config.epochs, "val_uar": history[-1].get("val_uar"), "val_loss": history[-1].get("val_loss")}
         save_checkpoint(work / "checkpoint", model, {**ckpt_cfg, "selected": {"epoch": config.epochs}})
-    return _finish(work, final, model, split, records, waves_by_idx, y_all, labels, best, t_start - seconds_before)
-
-
-def _finish(out, final, model, split, records, waves_by_idx, y_all, labels, best, t_start) -> dict:
-    """Score the saved checkpoint on the test speakers and write the summary (last: it marks the
-    run finished)."""
-    train_minutes = (time.time() - t_start) / 60
-    summary = {"run_dir": str(final), "model": json.loads((out / "config.json").read_text())["train"]["model"],
-               "n_parameters": count_parameters(model),
-               "best_epoch": best["epoch"], "best_val_uar": best["val_uar"], "train_minutes": round(train_minutes, 3)}
-    if split.test:
-        best_pred = Predictor.from_checkpoint(out / "checkpoint")
-        test_recs = [records[i] for i in split.test]
-        probs, tloss, trep = _score(best_pred, [waves_by_idx[i] for i in split.test], y_all[split.test])
-        trep = {**trep, "loss": tloss, "split": split.to_dict(), "best_epoch": best["epoch"]}
-        atomic_write_json(out / "test_metrics.json", trep)
-        atomic_write_csv(out / "predictions.csv", prediction_rows(test_recs, probs, labels))
-        summary["test"] = {k: trep[k] for k in ("n", "accuracy", "uar", "macro_f1")}
-    atomic_write_json(out / RUN_SUMMARY, summary)
-    return summary
-
-
-def corpus_class_weights(records: list[Utterance], idx, y: np.ndarray) -> np.ndarray:
-    """Per-clip weights giving every (corpus, class) cell the same total weight, mean 1."""
-    keys = [(records[i].corpus, int(c)) for i, c in zip(idx, y)]
-    counts: dict = {}
-    for k in keys:
-        counts[k] = counts.get(k, 0) + 1
-    w = np.array([1.0 / counts[k] for k in keys])
-    return w * (len(w) / w.sum())
-
-
-def _fit_closed_form(trainer, pred, records, split, waves_by_idx, y_all, ckpt_cfg, out, final, t_start,
-                     cache) -> dict:
-    """Models with a ``fit(X, y, X_val=, y_val=)`` method (e.g. eGeMAPS + SVM): one feature pass,
-    one fit, no epochs. ``augment_copies`` adds that many augmented versions of every training
-    clip (``augment`` settings, seeded); ``balance: corpus`` weighs corpora and classes equally."""
-    t0 = time.time()
-    config = trainer.config
-    idx = sorted(set(split.train) | set(split.val))
-    feats = cached_features([waves_by_idx[i] for i in idx], trainer.frontend, cache)
-    X = dict(zip(idx, feats))
-    X_tr = np.stack([X[i] for i in split.train])
-    y_tr = y_all[split.train]
-    tr_idx = list(split.train)
-    if config.augment_copies and not config.augment_original:
-        X_tr, y_tr, tr_idx = X_tr[:0], y_tr[:0], []
-    for copy in range(config.augment_copies):
-        g = torch.Generator().manual_seed(config.seed * 1000 + copy + 1)
-        rate = trainer.fcfg.sample_rate
-        aug = [augment_waveforms(torch.from_numpy(waves_by_idx[i])[None], rate, config.augment, g)[0]
-               .clamp(-1, 1).numpy() for i in split.train]
-        X_tr = np.concatenate([X_tr, np.stack(cached_features(aug, trainer.frontend, cache))])
-        y_tr = np.concatenate([y_tr, y_all[split.train]])
-        tr_idx += list(split.train)
-    X_val = np.stack([X[i] for i in split.val]) if split.val else None
-    kw = {}
-    if config.balance == "corpus":
-        kw["sample_weight"] = corpus_class_weights(records, tr_idx, y_tr)
-    info = trainer.model.fit(X_tr, y_tr, X_val=X_val, y_val=y_all[split.val] if split.val else None,
-                             seed=config.seed, **kw)
-    trainer.model.eval()
-    row = {"epoch": 1, **{k: v for k, v in info.items()}, "train_clips": len(y_tr), "seconds": round(time.time() - t0, 2)}
-    if split.val:
-        _, vloss, vrep = _score(pred, [waves_by_idx[i] for i in split.val], y_all[split.val])
-        row.update({"val_loss": round(vloss, 5), "val_acc": round(vrep["accuracy"], 5), "val_uar": round(vrep["uar"], 5)})
-    atomic_write_csv(out / "metrics.csv", [row])
-    save_checkpoint(out / "checkpoint", trainer.model,
-                    {**ckpt_cfg, "model": {**ckpt_cfg["model"], "args": {**ckpt_cfg["model"]["args"], "C": info["C"]}},
-                     "selected": info})
-    best = {"epoch": 1, "val_uar": row.get("val_uar")}
-    return _finish(out, final, trainer.model, split, records, waves_by_idx, y_all, trainer.labels, best, t_start)
-
-
-def cached_features(waves: list[np.ndarray], frontend: FeatureExtractor, cache) -> list[np.ndarray]:
-    """Features of whole waveforms ``(C, T')`` each, cached on disk by waveform bytes + feature config."""
-    import hashlib
-
-    if cache is True:
-        cache = WaveformCache()
-    settings = json.dumps(frontend.config.to_dict(), sort_keys=True).encode()
-    out = []
-    for y in progress(waves, desc=f"{frontend.config.kind} features", unit="clip"):
-        key = hashlib.blake2b(np.ascontiguousarray(y).tobytes() + settings, digest_size=20).hexdigest()
-        f = cache.get("f" + key) if cache else None
-        if f is None:
-            with torch.inference_mode():
-                f = frontend(torch.from_numpy(np.ascontiguousarray(y))[None])[0].numpy()
-            if cache:
-                cache.put("f" + key, f)
-        out.append(f)
-    return out
+    return finish_run(work, final, model, split, records, waves_by_idx, y_all, labels, best, t_start - seconds_before)

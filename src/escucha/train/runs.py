@@ -14,6 +14,9 @@ While a run or cross-validation is unfinished its folder also holds a file ``UNF
 summary: code that must not import :mod:`escucha.train` can test for that file in the run
 folder (for a model path ``RUN/checkpoint``, in its parent). Otherwise call :func:`run_status`
 or :func:`unfinished_note` before trusting a model folder.
+
+``--resume`` continues a run only with its own settings: :func:`read_run_config` reads what the
+run was started with, :func:`setting_differences` names what differs.
 """
 
 from __future__ import annotations
@@ -26,7 +29,8 @@ from pathlib import Path
 from ..errors import ConfigError
 
 __all__ = ["run_status", "unfinished_note", "add_unfinished_banner", "staging_dir", "prepare_output",
-           "find_resumable", "swap_in", "load_run_config", "mark_unfinished", "mark_finished",
+           "find_resumable", "swap_in", "load_run_config", "read_run_config", "setting_differences", "discard_run",
+           "mark_unfinished", "mark_finished",
            "UNFINISHED", "STATE_DIR", "RUN_SUMMARY", "CV_SUMMARY", "CV_CONFIG"]
 
 STATE_DIR = "state"
@@ -259,3 +263,35 @@ def load_run_config(run_dir: str | os.PathLike):
     except (ConfigError, TypeError) as e:
         raise ConfigError(f"{path}: {e}; cannot resume") from None
     return cfg, saved.get("data"), kind
+
+
+def read_run_config(work: Path) -> dict:
+    """The ``config.json`` of the run ``work`` that ``--resume`` continues (its ``train`` settings,
+    split and labels), refusing one that is unreadable or not a run's."""
+    try:
+        saved = json.loads((work / "config.json").read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ConfigError(f"{work / 'config.json'}: cannot read the run's config ({e}); cannot resume") from None
+    if not isinstance(saved, dict) or not isinstance(saved.get("train"), dict):
+        raise ConfigError(f"{work / 'config.json'}: not a run config written by escucha train; cannot resume")
+    return saved
+
+
+def setting_differences(a: dict, b: dict, prefix: str = "") -> list[str]:
+    """``"name run-value -> given-value"`` for each setting that differs (nested dicts flattened)."""
+    a, b = json.loads(json.dumps(a)), json.loads(json.dumps(b))   # tuples and lists alike
+    out = []
+    for k in sorted(set(a) | set(b)):
+        va, vb = a.get(k), b.get(k)
+        if isinstance(va, dict) and isinstance(vb, dict):
+            out += setting_differences(va, vb, f"{prefix}{k}.")
+        elif va != vb:
+            out.append(f"{prefix}{k} {va!r} -> {vb!r}")
+    return out
+
+
+def discard_run(work: Path, *, keep_folder: bool) -> None:
+    """Remove what a run that completed no epoch wrote, so that rerunning needs no --force."""
+    shutil.rmtree(work, ignore_errors=True)
+    if keep_folder:
+        work.mkdir(parents=True, exist_ok=True)

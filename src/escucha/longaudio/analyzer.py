@@ -1,0 +1,290 @@
+"""The streaming core, :class:`CallAnalyzer`: audio blocks in, finished speech segments out.
+
+It serves files (:func:`escucha.longaudio.analyze_file`), folders
+(:mod:`escucha.longaudio.batch`) and live audio (:mod:`escucha.longaudio.live`)::
+
+    blocks (n, C) at the input rate
+      -> mono mix, or each channel on its own (``channels="split"``)
+      -> soxr streaming resampler to 16 kHz -> Silero VAD
+      -> speech regions as they close
+      -> soxr streaming resampler to the model's rate -> sliding buffer of recent samples
+      -> windows over each closed region -> Predictor.predict_windows -> smoothing in time
+
+Memory does not grow with the length of the call: the buffer holds at most one open speech
+region (cut at ``VADConfig.max_segment``) plus a little padding; only the results (a few
+hundred bytes per window) accumulate.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+from ..errors import AudioError, ConfigError
+from .result import CallResult
+from .segments import Segment, Window, segment_tiles
+from .settings import analysis_settings, channel_names_for, default_window
+from .stream import SampleBuffer, StreamResampler
+from .summary import summarize
+from .vad import SileroVAD, SpeechSegmenter, VADConfig, VADStream
+
+__all__ = ["CallAnalyzer"]
+
+_VAD_STEP_FRAMES = 8  # VAD frames scored per step (256 ms at either rate)
+
+
+class _Channel:
+    """Per-channel streaming state: segmenter and recent samples at the model's rate."""
+
+    def __init__(self, name: str, config: VADConfig, vad_rate: int):
+        self.name = name
+        self.segmenter = SpeechSegmenter(config, sample_rate=vad_rate)
+        self.buffer = SampleBuffer()
+
+
+class CallAnalyzer:
+    """The streaming core: audio blocks in, finished :class:`Segment` objects out.
+
+    Parameters
+    ----------
+    predictor : escucha.inference.Predictor
+        Any checkpoint: its sample rate, clip length and labels are read from it.
+    sample_rate : int
+        Hz of the audio that will be fed.
+    channels_in : int
+        Channels of the audio that will be fed.
+    window : float or None
+        Seconds per analysis window; ``None``: the model's clip length.
+    hop : float or None
+        Seconds between window starts (``<= window``); ``None``: half a window.
+    smooth : float
+        Seconds; each window's probabilities are averaged with those of the windows of the same
+        segment whose centres lie within ``smooth / 2`` of its own. ``0`` turns smoothing off.
+    channels : {"mono", "split"}
+        ``"mono"`` mixes the input down; ``"split"`` analyses each channel as its own speaker.
+    channel_names : sequence of str, optional
+        One per analysed channel (see :func:`channel_names_for`).
+    vad : VADConfig, optional
+    vad_model : SileroVAD, optional
+        A loaded VAD to share between analyzers.
+    name : str
+        Used in error messages (the file name).
+
+    Notes
+    -----
+    Latency: a segment is returned by the :meth:`feed` call that completes it, at most
+    ``vad.max_segment + vad.min_silence`` seconds of audio after it began (plus one block).
+    """
+
+    def __init__(self, predictor, *, sample_rate: int, channels_in: int = 1, window: float | None = None,
+                 hop: float | None = None, smooth: float = 3.0, channels: str = "mono",
+                 channel_names: Sequence[str] | str | None = None, vad: VADConfig | None = None,
+                 vad_model: SileroVAD | None = None, batch_size: int = 32, name: str = "audio"):
+        if int(sample_rate) <= 0:
+            raise AudioError(f"{name}: sample rate must be positive, got {sample_rate} Hz")
+        if int(channels_in) < 1:
+            raise AudioError(f"{name}: need at least one channel, got {channels_in}")
+        self.predictor = predictor
+        self.labels = tuple(predictor.labels)
+        self.name = name
+        self.sample_rate = int(sample_rate)
+        self.channels_in = int(channels_in)
+        self.mode = channels
+        self.names = channel_names_for(self.channels_in, channels, channel_names)
+        self.window = float(window) if window is not None else default_window(predictor)
+        self.hop = float(hop) if hop is not None else self.window / 2
+        if not 0.1 <= self.window <= 60:
+            raise ConfigError(f"window must be between 0.1 and 60 seconds, got {self.window}")
+        if not 0 < self.hop <= self.window:
+            raise ConfigError(f"hop must be > 0 and <= window ({self.window} s), got {self.hop}")
+        if smooth < 0:
+            raise ConfigError(f"smooth must be >= 0 seconds, got {smooth}")
+        self.smooth = float(smooth)
+        self.vad_config = vad or VADConfig()
+        self.batch_size = batch_size
+        self.model_rate = int(predictor.sample_rate)
+        self.win_samples = int(round(self.window * self.model_rate))
+        self.hop_samples = max(1, int(round(self.hop * self.model_rate)))
+        self._vad_model = vad_model or SileroVAD()
+        n = len(self.names)
+        self.vad_rate = self.vad_config.sample_rate
+        self._vad = VADStream(self._vad_model, sample_rate=self.vad_rate, channels=n)
+        self._to_vad = StreamResampler(self.sample_rate, self.vad_rate, n)
+        self._to_model = None if self.model_rate == self.vad_rate else StreamResampler(self.sample_rate, self.model_rate, n)
+        self._ch = [_Channel(nm, self.vad_config, self.vad_rate) for nm in self.names]
+        self.samples_in = 0
+        self.segments: list[Segment] = []
+        self.finished = False
+
+    # -- settings -------------------------------------------------------------------------------
+    @property
+    def settings(self) -> dict:
+        """What determines the result (stored in every JSON, compared when a batch resumes)."""
+        return {**analysis_settings(self.predictor, window=self.window, hop=self.hop, smooth=self.smooth,
+                                    channels=self.mode, vad=self.vad_config), "channel_names": self.names}
+
+    @property
+    def duration(self) -> float:
+        """Seconds fed so far."""
+        return self.samples_in / self.sample_rate
+
+    @property
+    def buffered_samples(self) -> int:
+        """Largest number of model-rate samples any channel buffer has held (memory check)."""
+        return max(c.buffer.peak for c in self._ch)
+
+    def speaking(self) -> dict[str, tuple[float, bool]]:
+        """Channels on which speech is being heard now: ``{name: (start seconds, continued)}``,
+        ``continued`` when the open stretch goes on from a segment cut at ``max_segment``. A
+        channel is listed once its speech is long enough to become a segment."""
+        out = {}
+        for c in self._ch:
+            r = c.segmenter.open_region()
+            if r is not None:
+                out[c.name] = (r[0] / self.vad_rate, r[1])
+        return out
+
+    # -- streaming --------------------------------------------------------------------------------
+    def feed(self, block: np.ndarray) -> list[Segment]:
+        """Analyse the next audio: ``(n,)`` or ``(n, channels_in)`` float samples in [-1, 1].
+
+        Returns the segments that closed during this block (possibly none), in time order.
+        """
+        if self.finished:
+            raise ConfigError(f"{self.name}: analyzer already finished; create a new one")
+        x = np.asarray(block, dtype=np.float32)
+        if x.ndim == 1:
+            x = x[:, None]
+        if x.ndim != 2 or x.shape[1] != self.channels_in:
+            raise AudioError(f"{self.name}: expected blocks of shape (n, {self.channels_in}), got {np.shape(block)}")
+        finite = np.isfinite(x).all(axis=1)
+        if not finite.all():
+            from ..audio.io import nonfinite_error
+
+            raise nonfinite_error(self.name, self.samples_in + int(np.argmax(~finite)), self.sample_rate)
+        self.samples_in += len(x)
+        if self.mode == "mono" and self.channels_in > 1:
+            x = x.mean(axis=1, keepdims=True)
+        out = self._process(x, last=False)
+        self.segments += out
+        return out
+
+    def finish(self) -> list[Segment]:
+        """End of audio: flush resamplers and the VAD, close the open region; returns the last
+        segments. Further :meth:`feed` calls are refused."""
+        if self.finished:
+            return []
+        out = self._process(np.zeros((0, len(self._ch)), np.float32), last=True)
+        total = int(round(self.samples_in * self.vad_rate / self.sample_rate))
+        probs = self._vad.flush()
+        for k, c in enumerate(self._ch):
+            regions = [(a, min(b, total)) for a, b in c.segmenter.push(probs[:, k]) + c.segmenter.finish(total)]
+            out += [self._analyse(c, r) for r in regions if r[1] > r[0]]
+        self.finished = True
+        out.sort(key=lambda s: (s.start, s.channel))
+        self.segments += out
+        return out
+
+    def _process(self, x: np.ndarray, *, last: bool) -> list[Segment]:
+        xv = self._to_vad.process(x, last=last)
+        xm = xv if self._to_model is None else self._to_model.process(x, last=last)
+        # a float file may hold samples far beyond full scale: the VAD hears them clipped (clipped
+        # speech is still speech), the model windows are loudness-normalised as they are
+        xv = np.clip(xv, -1.0, 1.0)
+        for k, c in enumerate(self._ch):
+            c.buffer.append(xm[:, k])
+        out = []
+        # VAD in steps of a few frames, at fixed positions in the stream (so that any chunking of
+        # the input gives the same result), resetting a channel's state soon after a region closes
+        pos = 0
+        while pos < len(xv):
+            target = (self._vad.frames_done // _VAD_STEP_FRAMES + 1) * _VAD_STEP_FRAMES
+            piece = xv[pos:pos + self._vad.samples_until(target)]
+            pos += len(piece)
+            probs = self._vad.process(piece)
+            for k, c in enumerate(self._ch):
+                for r in c.segmenter.push(probs[:, k]):
+                    out.append(self._analyse(c, r))
+                if c.segmenter.needs_reset:
+                    self._vad.reset(k)
+                    c.segmenter.was_reset()
+        for c in self._ch:
+            keep = int(c.segmenter.earliest_needed() * self.model_rate // self.vad_rate) - 1
+            c.buffer.discard_before(keep)
+        out.sort(key=lambda s: (s.start, s.channel))
+        return out
+
+    # -- emotion ------------------------------------------------------------------------------------
+    def _spans(self, n: int) -> list[tuple[int, int]]:
+        if n <= self.win_samples:
+            return [(0, n)]
+        starts = list(range(0, n - self.win_samples + 1, self.hop_samples))
+        if starts[-1] != n - self.win_samples:
+            starts.append(n - self.win_samples)
+        return [(s, s + self.win_samples) for s in starts]
+
+    def _prepare(self, y: np.ndarray) -> np.ndarray:
+        from ..data.waveforms import preprocess
+
+        try:
+            y = preprocess(y, self.model_rate, self.predictor.preprocess_config, name=self.name)
+        except AudioError:
+            pass  # e.g. trimming left nothing: keep the window as heard
+        clip = self.predictor.clip_samples
+        if clip is None:  # whole-input model (e.g. eGeMAPS functionals): give it the window as heard
+            return y
+        if len(y) == clip:
+            return y
+        out = np.zeros(clip, np.float32)
+        if len(y) < clip:
+            off = (clip - len(y)) // 2
+            out[off:off + len(y)] = y
+        else:  # window longer than the model's clip: centre crop
+            off = (len(y) - clip) // 2
+            out[:] = y[off:off + clip]
+        return out
+
+    def _analyse(self, c: _Channel, region: tuple[int, int]) -> Segment:
+        sv, ev = region
+        a = int(round(sv * self.model_rate / self.vad_rate))
+        b = int(round(ev * self.model_rate / self.vad_rate))
+        y = c.buffer.get(a, b)
+        a = max(a, c.buffer.start)
+        spans = self._spans(len(y))
+        if len(y):
+            wins = [self._prepare(y[p:q]) for p, q in spans]
+            if self.predictor.clip_samples is None:
+                raw = self.predictor.predict_proba_waveforms(wins, batch_size=self.batch_size)
+            else:
+                raw = self.predictor.predict_windows(np.stack(wins), batch_size=self.batch_size)
+        else:
+            raw = np.full((1, len(self.labels)), 1.0 / len(self.labels), np.float32)
+            spans = [(0, 0)]
+        sr = self.model_rate
+        starts = np.array([(a + p) / sr for p, _ in spans])
+        ends = np.array([(a + q) / sr for _, q in spans])
+        centers = 0.5 * (starts + ends)
+        if self.smooth > 0 and len(spans) > 1:
+            near = np.abs(centers[:, None] - centers[None, :]) <= self.smooth / 2 + 1e-9
+            smoothed = (near @ raw) / near.sum(axis=1, keepdims=True)
+        else:
+            smoothed = raw
+        windows = [Window(float(starts[i]), float(ends[i]), smoothed[i].astype(np.float32), raw[i].astype(np.float32))
+                   for i in range(len(spans))]
+        seg = Segment(c.name, sv / self.vad_rate, ev / self.vad_rate, "", smoothed[0], self.labels, windows)
+        tiles = segment_tiles(seg)
+        w = np.array([max(q - p, 0.0) for p, q, _ in tiles])
+        probs = np.stack([t[2] for t in tiles])
+        seg.probabilities = ((w @ probs) / w.sum() if w.sum() > 0 else probs.mean(axis=0)).astype(np.float32)
+        seg.label = self.labels[int(np.argmax(seg.probabilities))]
+        return seg
+
+    # -- result ------------------------------------------------------------------------------------
+    def result(self, *, file: str | None = None, format: str | None = None) -> CallResult:
+        """The segments so far and their summary (call :meth:`finish` first for a complete call)."""
+        segs = sorted(self.segments, key=lambda s: (s.start, s.channel))
+        return CallResult(file=file, duration=self.duration, sample_rate=self.sample_rate, channels=list(self.names),
+                          channel_mode=self.mode, labels=list(self.labels), segments=segs,
+                          summary=summarize(segs, duration=self.duration, labels=self.labels, channels=self.names),
+                          settings=self.settings, format=format)

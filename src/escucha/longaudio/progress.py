@@ -1,0 +1,32 @@
+"""A batch's progress bar on stderr: audio hours done of the total, files done, errors, speed
+(x real time) and the time left."""
+
+from __future__ import annotations
+
+import time
+
+from ..utils.progress import progress
+
+__all__ = ["BatchProgress"]
+
+
+class BatchProgress:
+    """Progress of ``n_files`` files holding ``seconds`` of audio in all, begun at ``t0``
+    (:func:`time.time`); ``show=False`` draws nothing."""
+
+    def __init__(self, *, seconds: float, n_files: int, t0: float, show: bool = True):
+        self.n_files, self.t0 = n_files, t0
+        self.bar = progress(total=round(seconds / 3600, 4), desc="analysing", unit="h", disable=None if show else True,
+                            bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.2f}/{total:.2f} h audio "
+                                       "[{elapsed}<{remaining}]{postfix}")
+
+    def file_done(self, seconds: float, report) -> None:
+        """One more file (``seconds`` of audio) done, analysed or failed; ``report``: the
+        :class:`~escucha.longaudio.BatchReport` so far."""
+        self.bar.update(seconds / 3600)
+        speed = report.audio_seconds / max(time.time() - self.t0, 1e-9)
+        self.bar.set_postfix_str(f"files {len(report.analysed) + len(report.errors)}/{self.n_files}, "
+                                 f"errors {len(report.errors)}, {speed:.0f}x real time", refresh=False)
+
+    def close(self) -> None:
+        self.bar.close()

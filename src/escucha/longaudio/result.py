@@ -1,0 +1,99 @@
+"""The result of one call (:class:`CallResult`): its segments, summary and settings, as JSON,
+as a segments table, and written into a folder."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .segments import Segment, Window
+
+__all__ = ["CallResult"]
+
+
+@dataclass
+class CallResult:
+    """Everything :func:`~escucha.longaudio.analyze_file` found in one call (JSON-ready through :meth:`to_dict`)."""
+
+    file: str | None
+    duration: float
+    sample_rate: int
+    channels: list[str]
+    channel_mode: str
+    labels: list[str]
+    segments: list[Segment]
+    summary: dict
+    settings: dict
+    format: str | None = None
+    source: dict = field(default_factory=dict)
+
+    @property
+    def windows(self) -> list[tuple[str, Window]]:
+        return [(s.channel, w) for s in self.segments for w in s.windows]
+
+    @property
+    def outcome(self) -> tuple[str | None, str]:
+        """``(None, "")`` when speech was found; else ``("too short" | "no speech found", reason)``,
+        the outcomes of ``escucha predict`` (:mod:`escucha.inference.gate`)."""
+        from ..inference.gate import MIN_SECONDS, NO_SPEECH, TOO_SHORT, too_short_reason
+
+        if self.segments:
+            return None, ""
+        if self.duration < MIN_SECONDS:
+            return TOO_SHORT, too_short_reason(self.duration)
+        return NO_SPEECH, f"voice activity detection found no speech in {self.duration:.1f} s"
+
+    def to_dict(self, *, windows: bool = True) -> dict:
+        """JSON-ready result; a call without speech also gets ``outcome`` and ``reason``."""
+        d = {"file": self.file, "duration": round(self.duration, 3), "sample_rate": self.sample_rate,
+             "format": self.format, "source": self.source, "channels": self.channels, "channel_mode": self.channel_mode,
+             "labels": self.labels, "settings": self.settings,
+             "segments": [s.to_dict() for s in self.segments]}
+        if windows:
+            d["windows"] = [{"channel": s.channel, "segment": i, "start": round(w.start, 3),
+                             "end": round(w.end, 3), "label": self.labels[int(np.argmax(w.probabilities))],
+                             "probabilities": {lab: round(float(p), 4) for lab, p in zip(self.labels, w.probabilities)}}
+                            for i, s in enumerate(self.segments) for w in s.windows]
+        d["summary"] = self.summary
+        outcome, reason = self.outcome
+        if outcome is not None:
+            d["outcome"], d["reason"] = outcome, reason
+        return d
+
+    def to_json(self, **kw) -> str:
+        return json.dumps(self.to_dict(**kw), indent=None)
+
+    def segments_csv(self) -> str:
+        """One row per segment: channel, start, end, duration (s), label, confidence, p_<label>."""
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator="\n")
+        w.writerow(["channel", "start", "end", "duration", "label", "confidence"] + [f"p_{lab}" for lab in self.labels])
+        for s in self.segments:
+            w.writerow([s.channel, f"{s.start:.3f}", f"{s.end:.3f}", f"{s.duration:.3f}", s.label,
+                        f"{s.confidence:.4f}"] + [f"{p:.4f}" for p in s.probabilities])
+        return buf.getvalue()
+
+    def write(self, out_dir: str | os.PathLike, *, name: str | None = None, plot: bool = False) -> dict[str, Path]:
+        """Write ``<name>.json`` and ``<name>.segments.csv`` (and ``<name>.timeline.png`` with
+        ``plot``) into ``out_dir``, each atomically. ``name`` defaults to the file's name.
+
+        The JSON is written last, so its presence means the file is complete (batch resume).
+        """
+        from ..utils.io import atomic_write_json, atomic_write_text
+
+        out_dir = Path(out_dir)
+        name = name or (Path(self.file).name if self.file else "stdin")
+        paths = {"csv": out_dir / f"{name}.segments.csv", "json": out_dir / f"{name}.json"}
+        atomic_write_text(paths["csv"], self.segments_csv())
+        if plot:
+            from .plot import plot_timeline
+
+            paths["plot"] = plot_timeline(self, out_dir / f"{name}.timeline.png")
+        atomic_write_json(paths["json"], self.to_dict())
+        return paths

@@ -1,0 +1,68 @@
+"""The settings that determine a call's result: channel mode and names, window and hop defaults
+from the model, and the model's identity (stored in every result JSON and compared when a batch
+resumes)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Sequence
+
+from .. import __version__
+from ..errors import ConfigError
+from .vad import VADConfig
+
+__all__ = ["channel_names_for", "analysis_settings", "default_window", "CHANNEL_MODES",
+           "DEFAULT_WHOLE_INPUT_WINDOW"]
+
+CHANNEL_MODES = ("mono", "split")
+
+
+def channel_names_for(n_in: int, mode: str, names: Sequence[str] | str | None) -> list[str]:
+    """Names of the analysed channels: ``["mono"]`` in mono mode, ``["left", "right"]`` for a
+    split stereo call, ``["ch1", ...]`` otherwise, unless ``names`` are given (one per channel;
+    a comma-separated string is accepted)."""
+    if mode not in CHANNEL_MODES:
+        raise ConfigError(f"channels mode {mode!r} is unknown; choose one of {', '.join(CHANNEL_MODES)}")
+    n = 1 if mode == "mono" else n_in
+    if names is not None:
+        if isinstance(names, str):
+            names = [s.strip() for s in names.split(",")]
+        names = list(names)
+        if len(names) != n or any(not s for s in names) or len(set(names)) != len(names):
+            raise ConfigError(f"channel names {','.join(names)!r}: need {n} distinct non-empty name(s) for "
+                              f"{n} analysed channel(s) ({mode} mode, {n_in} input channel(s))")
+        return names
+    if n == 1:
+        return ["mono"]
+    if n == 2:
+        return ["left", "right"]
+    return [f"ch{i + 1}" for i in range(n)]
+
+
+def _model_id(predictor) -> str:
+    blob = json.dumps(predictor.config, sort_keys=True, default=str).encode()
+    return hashlib.blake2b(blob, digest_size=6).hexdigest()
+
+
+DEFAULT_WHOLE_INPUT_WINDOW = 3.0
+
+
+def default_window(predictor) -> float:
+    """Default analysis window in seconds: the model's clip, or 3 s for whole-input models."""
+    if predictor.clip_samples is None:
+        return DEFAULT_WHOLE_INPUT_WINDOW
+    return predictor.clip_samples / predictor.sample_rate
+
+
+def analysis_settings(predictor, *, window: float | None = None, hop: float | None = None, smooth: float = 3.0,
+                      channels: str = "mono", vad: VADConfig | None = None) -> dict:
+    """The settings that determine a result, as stored in its JSON (without channel names):
+    window/hop/smooth in seconds after defaults, channel mode, VAD settings, model identity."""
+    clip = default_window(predictor)
+    window = float(window) if window is not None else clip
+    return {"window": window, "hop": float(hop) if hop is not None else window / 2, "smooth": float(smooth),
+            "channels": channels, "vad": (vad or VADConfig()).to_dict(),
+            "model": {"id": _model_id(predictor), "name": predictor.config.get("model", {}).get("name"),
+                      "sample_rate": int(predictor.sample_rate), "clip_seconds": clip},
+            "escucha_version": __version__}

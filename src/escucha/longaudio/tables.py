@@ -1,0 +1,60 @@
+"""The tables of a batch's output folder: ``summary.csv`` (one row per analysed file, including
+those done by earlier runs) and ``errors.csv`` (the files that failed in this run, with the reason)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+from typing import Sequence
+
+from ..utils.io import atomic_write_csv, atomic_write_text
+from .resume import is_complete, strict_json
+
+__all__ = ["summary_row", "write_tables"]
+
+
+def summary_row(d: dict, labels: Sequence[str]) -> dict:
+    """One ``summary.csv`` row from a result JSON (``CallResult.to_dict()``)."""
+    s = d["summary"]
+    row = {"file": d["file"], "duration": s["duration"], "channels": ";".join(d["channels"]),
+           "speech_seconds": s["speech_seconds"], "speech_ratio": s["speech_ratio"], "segments": s["segments"],
+           "dominant": s["dominant"] or "", "outcome": d.get("outcome") or "", "first_third_dominant": s["first_third"]["dominant"] or "",
+           "last_third_dominant": s["last_third"]["dominant"] or ""}
+    if "channels" in s:
+        row["channel_dominant"] = ";".join(f"{ch}={v['dominant'] or ''}" for ch, v in s["channels"].items())
+    else:
+        row["channel_dominant"] = ""
+    for lab in labels:
+        row[f"share_{lab}"] = s["emotion_share"].get(lab, 0.0)
+    for lab in labels:
+        v = s["change"].get(lab)
+        row[f"change_{lab}"] = "" if v is None else v
+    return row
+
+
+_EMPTY = {"file": "", "channels": [], "summary": {"duration": 0, "speech_seconds": 0, "speech_ratio": 0, "segments": 0,
+                                                 "dominant": None, "first_third": {"dominant": None},
+                                                 "last_third": {"dominant": None}, "emotion_share": {}, "change": {}}}
+
+
+def write_tables(report, files: list[Path], folder: Path, out_dir: Path, labels: list[str]) -> None:
+    """Write ``summary.csv`` (a row for every complete result of ``files`` in ``out_dir``, whichever
+    run made it) and ``errors.csv`` (``report.errors``, the failures of this run), each atomically."""
+    rows = []
+    for p in files:
+        j = out_dir / f"{p.relative_to(folder).as_posix()}.json"
+        if j.is_file():
+            try:
+                d = strict_json(j.read_text())
+                if is_complete(d):
+                    rows.append(summary_row(d, labels))
+            except (OSError, ValueError, KeyError, TypeError):
+                pass
+    cols = list(rows[0]) if rows else list(summary_row(_EMPTY, labels))
+    atomic_write_csv(out_dir / "summary.csv", rows, fieldnames=cols)
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["file", "error"])
+    w.writerows(sorted(report.errors))
+    atomic_write_text(out_dir / "errors.csv", buf.getvalue())
