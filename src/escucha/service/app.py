@@ -47,9 +47,12 @@ __all__ = ["create_app", "model_summary", "problem_of"]
 
 log = logging.getLogger("escucha.service")
 
-#: the page's files, served under fixed names (a request never names a file on disk)
-STATIC = {"app.js": "text/javascript; charset=utf-8", "app.css": "text/css; charset=utf-8",
-          "recorder-worklet.js": "text/javascript; charset=utf-8", "favicon.svg": "image/svg+xml"}
+#: the page's files, served under fixed names (a request never names a file on disk): app.js and
+#: the ES modules it imports, the recorder's AudioWorklet, the style sheet and the icon
+_JS = "text/javascript; charset=utf-8"
+STATIC = {"app.css": "text/css; charset=utf-8", "favicon.svg": "image/svg+xml", "recorder-worklet.js": _JS,
+          **{f"{m}.js": _JS for m in ("app", "config", "dom", "state", "messages", "api", "analyse", "clip", "call",
+                                      "timeline", "wav", "recorder")}}
 PAGE_CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; media-src 'self' blob:; "
             "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
 
