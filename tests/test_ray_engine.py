@@ -138,7 +138,8 @@ def test_predict_on_ray_prints_what_the_local_engine_prints(calls, cluster, caps
     local = capsys.readouterr()
     assert main(["predict", str(calls), "--json", "--quiet", "--engine", "ray", "--address", cluster]) == 1
     ray = capsys.readouterr()
-    assert json.loads(ray.out) == json.loads(local.out) and len(json.loads(ray.out)) == 3
+    assert json.loads(ray.out) == json.loads(local.out) and len(json.loads(ray.out)) == 4
+    assert [o["file"].endswith("bad.wav") for o in json.loads(ray.out)].count(True) == 1
     assert ray.err.strip() == local.err.strip() and "bad.wav: cannot decode" in ray.err
 
 

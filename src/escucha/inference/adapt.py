@@ -14,13 +14,23 @@ and ``scale`` towards what it found, with shrinkage towards the trained statisti
 
 Only these two buffers change; the classifier's weights and the labels stay as trained. The
 result is a complete copy of the model folder, loaded like any other model
-(``escucha predict --model OUT``, ``escucha.load_model(OUT)``).
+(``escucha predict --model OUT``, ``escucha.load_model(OUT)``), with its ONNX export when the
+model had one.
+
+No torch is needed: the features are observed on whichever runtime runs the model
+(:meth:`~escucha.inference.base.BasePredictor.add_feature_observer`), the weights are read and
+written as safetensors with numpy, and the export's graphs are kept as they are: each adapted
+member gets an ``input_affine`` (``x * gain + shift``) that makes the graph's own standardisation
+the adapted one (exact to 1e-5 against the torch module), and the export's record of its source
+is renewed so that it stays current.
 
 How the features are measured
 -----------------------------
 Exactly as prediction computes them, because they *are* computed by prediction: every file is
 given to :meth:`Predictor.predict <escucha.inference.Predictor.predict>` of the unadapted model,
-and the input of each adaptable head is recorded on its way in. Decoding, resampling, trimming,
+and the input of each adaptable head is recorded on its way in. On the plain install that is the
+ONNX export (int8 encoder), on a torch install without an export the torch modules: the two
+measure the same features up to the int8 encoder's rounding (statistics within 2 %). Decoding, resampling, trimming,
 loudness normalisation, the "too short" / "no speech found" gate, an ensemble's band routing
 (a ``band: narrow`` member hears only telephone-band inputs, a ``wide`` one only full-band
 inputs) and, for recordings longer than :data:`~escucha.inference.predictor.LONG_SECONDS`, the
@@ -168,34 +178,47 @@ def adapted_statistics(mean_train: np.ndarray, scale_train: np.ndarray, mean_tar
     return mean, scale, lam
 
 
-def _adaptable(module) -> bool:
-    """A head with ``mean``/``scale`` feature statistics: ``adaptable`` or a ``StandardizedLinear``."""
-    import torch
+#: models whose classifier standardises its input with ``mean`` / ``scale`` buffers
+#: (:class:`~escucha.models.egemaps.StandardizedLinear` and its whisper-lr subclass); known here by
+#: name so that adaptation needs no torch (tests check it against the registry)
+ADAPTABLE_MODELS = ("egemaps-svm", "whisper-lr")
 
-    from ..models.egemaps import StandardizedLinear
 
-    return ((getattr(module, "adaptable", False) or isinstance(module, StandardizedLinear))
-            and all(isinstance(getattr(module, b, None), torch.Tensor) for b in ("mean", "scale")))
+def _head_stats(member_dir: Path, cfg: dict) -> list[tuple[np.ndarray, np.ndarray]] | None:
+    """The trained ``(mean, scale)`` of each weight file of a member, read from its safetensors
+    (no torch), or ``None`` when the member has no standardised head."""
+    from safetensors.numpy import load_file
+
+    if cfg.get("model", {}).get("name") not in ADAPTABLE_MODELS:
+        return None
+    out = []
+    for wf in cfg.get("weights", ["model.safetensors"]):
+        t = load_file(str(member_dir / wf))
+        if "mean" not in t or "scale" not in t:
+            return None
+        out.append((t["mean"].astype(np.float64), t["scale"].astype(np.float64)))
+    return out
 
 
 class _Recorder:
     """Weighted first and second moments of one head's input features, one weight per file.
 
     Moments are kept relative to the trained mean (numerically safer than raw sums of squares).
+    It observes the member's features (:meth:`BasePredictor.add_feature_observer`), so it works
+    on either runtime.
     """
 
-    def __init__(self, module):
-        self.module = module
-        self.ref = module.mean.detach().double().cpu().numpy().copy()
+    def __init__(self, member, ref: np.ndarray):
+        self.member = member
+        self.ref = np.asarray(ref, dtype=np.float64).copy()
         self.s1 = np.zeros_like(self.ref)
         self.s2 = np.zeros_like(self.ref)
         self.files = 0
         self._pending: list[np.ndarray] = []
-        self._handle = module.register_forward_pre_hook(self._hook)
+        member.add_feature_observer(self._hook)
 
-    def _hook(self, module, args):
-        x = args[0].detach().flatten(1).double().cpu().numpy()
-        self._pending.append(x - self.ref)
+    def _hook(self, x: np.ndarray):
+        self._pending.append(np.asarray(x, dtype=np.float64).reshape(len(x), -1) - self.ref)
 
     def end_file(self, keep: bool) -> bool:
         """Fold the windows seen since the last call into the moments as one recording."""
@@ -214,7 +237,7 @@ class _Recorder:
         return self.ref + m1, np.maximum(m2 - m1 * m1, 0.0)
 
     def close(self):
-        self._handle.remove()
+        self.member.remove_feature_observer(self._hook)
 
 
 def _collect_files(dirs: Sequence[str | os.PathLike]) -> list[Path]:
@@ -300,11 +323,10 @@ def _members(predictor) -> list[tuple[str, object, str]]:
     return [(".", predictor, "any")]
 
 
-def _write_member(src_cfg: dict, folder: Path, modules: list, stats: list[tuple[np.ndarray, np.ndarray]],
-                  record: dict) -> None:
-    """Rewrite the weights files of one member with new ``mean``/``scale``; its config gets ``record``."""
-    import torch
-    from safetensors.torch import save_file
+def _write_member(src_cfg: dict, folder: Path, stats: list[tuple[np.ndarray, np.ndarray]], record: dict) -> None:
+    """Rewrite the weight files of one member with new ``mean``/``scale`` (numpy and safetensors:
+    no torch); its config gets ``record``."""
+    from safetensors.numpy import load_file, save_file
 
     from ..checkpoint import FORMAT
     from ..checkpoint_schema import validate_model_config
@@ -312,15 +334,58 @@ def _write_member(src_cfg: dict, folder: Path, modules: list, stats: list[tuple[
 
     cfg = {**src_cfg, "adapted": record}
     validate_model_config(cfg, source=str(folder / "config.json"))
-    for wf, module, (mean, scale) in zip(cfg.get("weights", ["model.safetensors"]), modules, stats):
-        state = {k: v.detach().contiguous().clone() for k, v in module.state_dict().items()}
-        state["mean"] = torch.from_numpy(mean).to(state["mean"].dtype)
-        state["scale"] = torch.from_numpy(scale).to(state["scale"].dtype)
-        if not all(bool(torch.isfinite(state[k]).all()) for k in ("mean", "scale")):
+    for wf, (mean, scale) in zip(cfg.get("weights", ["model.safetensors"]), stats):
+        state = load_file(str(folder / wf))
+        state["mean"] = np.ascontiguousarray(mean, dtype=state["mean"].dtype)
+        state["scale"] = np.ascontiguousarray(scale, dtype=state["scale"].dtype)
+        if not (np.isfinite(state["mean"]).all() and np.isfinite(state["scale"]).all()):
             raise ModelError(f"{folder / wf}: adapted statistics are not finite; nothing was written")
         with atomic_path(folder / wf, suffix=".safetensors") as tmp:
             save_file(state, str(tmp), metadata={"format": FORMAT})
     atomic_write_json(folder / "config.json", cfg)
+
+
+def _adapt_export(model_dir: Path, changes: dict[int, tuple]) -> bool:
+    """Carry the adaptation into the model folder's ONNX export (``MODEL/onnx``) without
+    re-exporting: each changed member's features go into its unchanged graph as
+    ``x * gain + shift`` with ``gain = s_graph / s_new`` and ``shift = m_graph - m_new * gain``, so
+    that the graph's own standardisation ``(x' - m_graph) / s_graph`` is ``(x - m_new) / s_new``.
+    ``changes`` maps a member index to ``(old stats, new stats)`` (one pair per weight file).
+    The export's member configs, model config and source digests then describe the adapted
+    folder, so it stays current. Returns False (and removes the export) for a member with
+    several weight files, which one graph averages: ``escucha export`` makes that one anew."""
+    from ..checkpoint import read_checkpoint_config
+    from ..runtime.format import (EXPORT_DIRNAME, is_export_dir, read_affine, read_export_config, source_digests,
+                                  write_affine)
+    from ..utils.io import atomic_write_json
+
+    export = model_dir / EXPORT_DIRNAME
+    if not is_export_dir(export):
+        return False
+    d, cfg = read_export_config(export)
+    if any(len(old) != 1 for old, _ in changes.values()):
+        shutil.rmtree(export)
+        return False
+    _, top = read_checkpoint_config(model_dir)
+    member_paths = [m["path"] for m in top["ensemble"]] if "ensemble" in top else ["."]
+    for k, (old, new) in changes.items():
+        (m_prev, s_prev), (m_new, s_new) = old[0], new[0]
+        m = cfg["members"][k]
+        # the graph's statistics: the previous ones, seen through the previous affine if any
+        prev = read_affine(d, m.get("input_affine"))
+        g0, b0 = (prev if prev is not None else (np.ones_like(m_prev), np.zeros_like(m_prev)))
+        g0, b0 = np.asarray(g0, np.float64), np.asarray(b0, np.float64)
+        s_graph, m_graph = g0 * s_prev, b0 + g0 * m_prev
+        gain = s_graph / s_new
+        name = f"member-{k}-input-affine.safetensors"
+        write_affine(d / name, gain, m_graph - m_new * gain)
+        m["input_affine"] = name
+    for k, m in enumerate(cfg["members"]):
+        m["config"] = read_checkpoint_config(model_dir / member_paths[k])[1]
+    cfg["model"] = top
+    cfg["source"] = {**cfg.get("source", {}), "digests": source_digests(model_dir, top)}
+    atomic_write_json(d / "config.json", cfg)
+    return True
 
 
 def adapt(model: str | os.PathLike | None, dirs: Sequence[str | os.PathLike] | str | os.PathLike,
@@ -338,7 +403,7 @@ def adapt(model: str | os.PathLike | None, dirs: Sequence[str | os.PathLike] | s
     from .. import __version__
     from ..checkpoint import read_checkpoint_config, resolve_checkpoint_dir
     from ..utils.progress import progress
-    from .predictor import load_model, resolve_model
+    from .predictor import load_predictor, resolve_model
 
     if isinstance(strength, bool) or not isinstance(strength, (int, float)) or not math.isfinite(strength) \
             or strength < 0:
@@ -354,18 +419,16 @@ def adapt(model: str | os.PathLike | None, dirs: Sequence[str | os.PathLike] | s
     replace = _check_out(out, {source, resolve_checkpoint_dir(source)}, dir_paths, force=force)
     files = _collect_files(dir_paths)
 
-    predictor = load_model(source, runtime="torch")  # adapts the torch modules' statistics
+    predictor = load_predictor(source)  # either runtime: the features are observed, the weights read as files
     members = _members(predictor)
-    reports, recorders = [], []
+    reports, recorders, trained = [], [], []
     for path, member, band in members:
-        mods = [m for m in member.models if _adaptable(m)]
+        stats = _head_stats(src_dir / path, member.config)
         reports.append(MemberAdaptation(path=path, model=str(member.config["model"]["name"]), band=band,
-                                        adaptable=bool(mods) and len(mods) == len(member.models)))
-        recorders.append([_Recorder(m) for m in mods] if reports[-1].adaptable else [])
+                                        adaptable=stats is not None))
+        trained.append(stats)
+        recorders.append(_Recorder(member, stats[0][0]) if stats is not None else None)
     if not any(r.adaptable for r in reports):
-        for recs in recorders:
-            for r in recs:
-                r.close()
         names = ", ".join(sorted({r.model for r in reports}))
         raise ModelError(f"{src_dir}: nothing to adapt: {names} has no normalisation statistics (only models "
                          "with standardised features, e.g. whisper-lr or egemaps-svm, can be adapted)")
@@ -377,17 +440,16 @@ def adapt(model: str | os.PathLike | None, dirs: Sequence[str | os.PathLike] | s
             try:
                 pred = predictor.predict(f)
             except EscuchaError as e:
-                for recs in recorders:
-                    for r in recs:
-                        r.end_file(keep=False)
+                for rec in recorders:
+                    if rec is not None:
+                        rec.end_file(keep=False)
                 msg = str(e) if str(f) in str(e) else f"{f}: {e}"
                 result.errors.append((str(f), msg))
                 if on_error is not None:
                     on_error(str(f), msg)
                 continue
-            for rep, recs in zip(reports, recorders):
-                heard = [r.end_file(keep=pred.judged) for r in recs]
-                if heard and heard[0]:
+            for rep, rec in zip(reports, recorders):
+                if rec is not None and rec.end_file(keep=pred.judged):
                     rep.files += 1
             if not pred.judged:
                 result.not_judged.append((str(f), pred.outcome))
@@ -395,9 +457,9 @@ def adapt(model: str | os.PathLike | None, dirs: Sequence[str | os.PathLike] | s
             result.usable += 1
             answers[pred.label] += 1
     finally:
-        for recs in recorders:
-            for r in recs:
-                r.close()
+        for rec in recorders:
+            if rec is not None:
+                rec.close()
     result.labels = dict(answers.most_common())
     result.members = reports
 
@@ -417,9 +479,9 @@ def adapt(model: str | os.PathLike | None, dirs: Sequence[str | os.PathLike] | s
                           f"{label!r} (add recordings of other emotions, or adapt less with a larger strength "
                           f"than {strength:g})", AdaptWarning, stacklevel=2)
 
-    stats: list[list[tuple[np.ndarray, np.ndarray]]] = []
-    for rep, recs in zip(reports, recorders):
-        stats.append([])
+    stats: list[list[tuple[np.ndarray, np.ndarray]] | None] = []
+    for rep, rec, old in zip(reports, recorders, trained):
+        stats.append(None)
         if not rep.adaptable:
             continue
         if rep.files < min_files:
@@ -427,10 +489,10 @@ def adapt(model: str | os.PathLike | None, dirs: Sequence[str | os.PathLike] | s
             warnings.warn(f"{rep.name}: heard only {rep.files} {kind}recordings (needs {min_files}); "
                           "its statistics are kept as trained", AdaptWarning, stacklevel=2)
             continue
-        for r in recs:
-            mean_t, var_t = r.target()
-            mean, scale, lam = adapted_statistics(r.module.mean.double().numpy(), r.module.scale.double().numpy(),
-                                                  mean_t, var_t, n=rep.files, strength=strength)
+        mean_t, var_t = rec.target()
+        stats[-1] = []
+        for mean_0, scale_0 in old:
+            mean, scale, lam = adapted_statistics(mean_0, scale_0, mean_t, var_t, n=rep.files, strength=strength)
             stats[-1].append((mean.astype(np.float32), scale.astype(np.float32)))
         rep.adapted, rep.lam = True, lam
     if not any(r.adapted for r in reports):
@@ -446,17 +508,14 @@ def adapt(model: str | os.PathLike | None, dirs: Sequence[str | os.PathLike] | s
     new = Path(tempfile.mkdtemp(prefix=f".{out.name}.new-", dir=out.parent))
     old = new.with_name(new.name.replace(".new-", ".old-", 1))
     try:
-        # not the model's ONNX export (MODEL/onnx): it holds the old statistics; export the copy anew
-        shutil.copytree(src_dir, new, dirs_exist_ok=True,
-                        ignore=lambda d, names: ["onnx"] if Path(d) == Path(src_dir) and "onnx" in names else [])
+        shutil.copytree(src_dir, new, dirs_exist_ok=True)
         for (path, member, _band), rep, st in zip(members, reports, stats):
             if not rep.adapted:
                 continue
             record = {"files": rep.files, "lambda": round(rep.lam, 6), **common}
             if isinstance(member.config.get("adapted"), dict):
                 record["previous"] = member.config["adapted"]
-            modules = [m for m in member.models if _adaptable(m)]
-            _write_member(member.config, new / path, modules, st, record)
+            _write_member(member.config, new / path, st, record)
         if "ensemble" in src_cfg:
             from ..utils.io import atomic_write_json
 
@@ -466,7 +525,12 @@ def adapt(model: str | os.PathLike | None, dirs: Sequence[str | os.PathLike] | s
             if isinstance(src_cfg.get("adapted"), dict):
                 record["previous"] = src_cfg["adapted"]
             atomic_write_json(new / "config.json", {**src_cfg, "adapted": record})
-        load_model(new, runtime="torch")  # loadable (schema, weights, probe) before it replaces anything
+        # the ONNX export the model carries follows the new statistics (no torch needed)
+        changes = {k: (trained[k], stats[k]) for k, rep in enumerate(reports) if rep.adapted}
+        if not _adapt_export(new, changes) and (src_dir / "onnx").is_dir():
+            warnings.warn(f"{out}: its ONNX export was left out (a member averages several weight files); make "
+                          f"one with 'escucha export {out}'", AdaptWarning, stacklevel=2)
+        load_predictor(new)  # loadable (schema, weights, export) before it replaces anything
         swap_folder(new, out, old=old if replace else None)
     except BaseException:
         shutil.rmtree(new, ignore_errors=True)

@@ -165,6 +165,26 @@ class BasePredictor:
         """Threads the network may use from now on (1 keeps a batch worker on one core)."""
         raise NotImplementedError
 
+    # -- what the classifier hears (escucha adapt) ---------------------------------------------
+    def add_feature_observer(self, fn) -> None:
+        """Call ``fn(x)`` with every batch of features the model's classifier receives, ``x`` a
+        float array ``(B, D, ...)`` (the front end's output: for whisper-lr and egemaps-svm the
+        input of their standardisation), on either runtime. :mod:`escucha.inference.adapt` measures
+        a user's recordings this way, exactly as prediction computes them."""
+        self.__dict__.setdefault("_observers", []).append(fn)
+
+    def remove_feature_observer(self, fn) -> None:
+        obs = self.__dict__.get("_observers", [])
+        if fn in obs:
+            obs.remove(fn)
+
+    def _observe(self, x) -> None:
+        obs = self.__dict__.get("_observers")
+        if obs:
+            arr = x.detach().cpu().numpy() if hasattr(x, "detach") else np.asarray(x)
+            for fn in obs:
+                fn(arr)
+
     # -- shared ------------------------------------------------------------------------------
     def predict_proba_waveforms(self, waves: Iterable[np.ndarray], *, batch_size: int = 64) -> np.ndarray:
         """``(N, n_classes)`` for preprocessed mono waveforms at :attr:`sample_rate` (any lengths)."""

@@ -89,6 +89,7 @@ class Predictor(BasePredictor):
         with torch.inference_mode():
             for i in range(0, len(windows), batch_size):
                 x = self.frontend(torch.from_numpy(np.ascontiguousarray(windows[i:i + batch_size])))
+                self._observe(x)
                 p = sum(torch.softmax(m(x), dim=-1) for m in self.models) / len(self.models)
                 out.append(p.numpy())
         return np.concatenate(out) if out else np.zeros((0, len(self.labels)), dtype=np.float32)
@@ -110,6 +111,7 @@ class Predictor(BasePredictor):
         x = torch.cat(list(feats)) if len({tuple(f.shape[1:]) for f in feats}) == 1 else None
         if x is None:
             return np.concatenate([self.proba_from_features([f]) for f in feats])
+        self._observe(x)
         with torch.inference_mode():
             return (sum(torch.softmax(m(x), dim=-1) for m in self.models) / len(self.models)).numpy()
 

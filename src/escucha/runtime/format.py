@@ -19,9 +19,11 @@ format, version     ``"escucha.onnx"``, 1
 labels              the model's labels (as in its checkpoint)
 sample_rate         Hz the model takes (the highest member rate for an ensemble)
 model               the source checkpoint's ``config.json`` (an ensemble's or a single model's)
-members             ``[{"config", "weight", "band", "frontend", "graph"}]``: each member's
-                    checkpoint config, its ensemble weight and band (``any``, ``wide``,
-                    ``narrow``), the index of its front end, its graph file
+members             ``[{"config", "weight", "band", "frontend", "graph"[, "input_affine"]}]``: each
+                    member's checkpoint config, its ensemble weight and band (``any``, ``wide``,
+                    ``narrow``), the index of its front end, its graph file and, for a member
+                    that ``escucha adapt`` changed, a ``.safetensors`` file of ``gain`` and
+                    ``shift`` ``(D,)``: the features go into the graph as ``x * gain + shift``
 frontends           ``[{"features", "encoder", "spectrogram", "computed_by"}]``: the
                     :class:`~escucha.features.FeatureConfig` fields, graph files (or ``null``),
                     and what computes the features in escucha (``numpy``, ``onnx``, ``opensmile``)
@@ -45,7 +47,7 @@ from pathlib import Path
 from ..errors import ModelError
 
 __all__ = ["EXPORT_FORMAT", "EXPORT_VERSION", "EXPORT_DIRNAME", "PRECISIONS", "is_export_dir", "read_export_config",
-           "source_digests", "stale_files", "file_digest"]
+           "source_digests", "stale_files", "file_digest", "read_affine", "write_affine"]
 
 EXPORT_FORMAT = "escucha.onnx"
 EXPORT_VERSION = 1
@@ -215,8 +217,60 @@ def read_export_config(path: str | os.PathLike) -> tuple[Path, dict]:
         if _feature_dict(fronts[k]["features"], source=f) != _feature_dict(mcfg["features"], source=f):
             raise ModelError(f"{f}: members[{i}] has other feature settings than its front end {k}")
         _graph(d, m.get("graph"), field=f"members[{i}].graph", source=f, graphs=graphs)
+        if m.get("input_affine") is not None:
+            _affine_path(d, m["input_affine"], field=f"members[{i}].input_affine", source=f)
     if cfg.get("labels") != labels:
         _fail(f, "labels", cfg.get("labels"), f"the members' labels {labels}")
     if "ensemble" not in cfg["model"] and len(members) != 1:
         _fail(f, "members", f"{len(members)} members", "one member for a single model")
     return d, cfg
+
+
+def _affine_path(folder: Path, value, *, field: str, source) -> Path:
+    from ..checkpoint import inside
+    from ..checkpoint_schema import check_relative_path
+
+    check_relative_path(value, field=field, source=str(source), suffix=".safetensors")
+    p = inside(folder, value, field=field, source=source)
+    if not p.is_file():
+        raise ModelError(f"{source}: {field} names {value}, which is missing from the export folder")
+    return p
+
+
+def read_affine(folder: str | os.PathLike, name: str | None) -> tuple | None:
+    """``(gain, shift)`` float32 ``(D,)`` of a member's ``input_affine`` file, or ``None``.
+
+    Raises
+    ------
+    ModelError
+        The file is not inside the folder, unreadable, or its tensors are missing, of other
+        shapes or not finite.
+    """
+    if name is None:
+        return None
+    import numpy as np
+    from safetensors.numpy import load_file
+
+    p = _affine_path(Path(folder), name, field="input_affine", source=Path(folder) / "config.json")
+    try:
+        t = load_file(str(p))
+    except Exception as e:  # a damaged file: the library's words, one line
+        raise ModelError(f"{p}: cannot read ({str(e).splitlines()[0] if str(e) else type(e).__name__})") from None
+    gain, shift = t.get("gain"), t.get("shift")
+    if gain is None or shift is None or gain.ndim != 1 or gain.shape != shift.shape:
+        raise ModelError(f"{p}: expected tensors 'gain' and 'shift' of one shape (D,)")
+    if not (np.isfinite(gain).all() and np.isfinite(shift).all()):
+        raise ModelError(f"{p}: gain or shift is not finite")
+    return gain.astype(np.float32), shift.astype(np.float32)
+
+
+def write_affine(path: str | os.PathLike, gain, shift) -> None:
+    """Write an ``input_affine`` file atomically."""
+    import numpy as np
+    from safetensors.numpy import save_file
+
+    from ..utils.io import atomic_path
+
+    with atomic_path(path, suffix=".safetensors") as tmp:
+        save_file({"gain": np.ascontiguousarray(gain, dtype=np.float32),
+                   "shift": np.ascontiguousarray(shift, dtype=np.float32)}, str(tmp))

@@ -19,7 +19,7 @@ import numpy as np
 
 from ..errors import ModelError
 from ..inference.base import BasePredictor, EnsemblePredictor
-from .format import read_export_config
+from .format import read_affine, read_export_config
 from .sessions import session
 
 __all__ = ["OnnxPredictor", "load_export"]
@@ -49,7 +49,8 @@ class OnnxPredictor(BasePredictor):
         self.encoder = frontend.get("encoder")
         self.computed_by = frontend["computed_by"]
         self.precision = {g: graphs[g]["precision"] for g in (self.graph, self.encoder) if g}
-        self.models: list = []  # no torch modules (escucha adapt needs the torch runtime)
+        self.models: list = []  # no torch modules
+        self.affine = read_affine(self.folder, member.get("input_affine"))
         self._threads: int | None = None
         self._smile = None
         for g in self.precision:  # fail at load, not at the first prediction
@@ -96,9 +97,20 @@ class OnnxPredictor(BasePredictor):
         return egemaps_functionals(self._smile, wav, self.sample_rate)
 
     # -- the BasePredictor computations ------------------------------------------------------
+    def _head(self, feats: np.ndarray) -> np.ndarray:
+        """The member graph on front-end features; an adapted export first moves the features by
+        its ``input_affine`` (``x * gain + shift``: the graph's own standardisation then uses the
+        adapted statistics, see :mod:`escucha.inference.adapt`)."""
+        self._observe(feats)
+        if self.affine is not None:
+            gain, shift = self.affine
+            shape = feats.shape
+            feats = (feats.reshape(shape[0], -1) * gain + shift).reshape(shape).astype(np.float32)
+        return self._run(self.graph, feats)
+
     def predict_windows(self, windows: np.ndarray, *, batch_size: int = 64) -> np.ndarray:
         """Probabilities ``(W, n_classes)`` for preprocessed windows ``(W, clip_samples)``."""
-        out = [self._run(self.graph, self.features(windows[i:i + batch_size]))
+        out = [self._head(self.features(windows[i:i + batch_size]))
                for i in range(0, len(windows), batch_size)]
         return np.concatenate(out) if out else np.zeros((0, len(self.labels)), dtype=np.float32)
 
@@ -111,8 +123,8 @@ class OnnxPredictor(BasePredictor):
         if not len(feats):
             return np.zeros((0, len(self.labels)), dtype=np.float32)
         if len({tuple(f.shape[1:]) for f in feats}) == 1:
-            return self._run(self.graph, np.concatenate(list(feats)))
-        return np.concatenate([self._run(self.graph, f) for f in feats])
+            return self._head(np.concatenate(list(feats)))
+        return np.concatenate([self._head(f) for f in feats])
 
 
 def load_export(path: str | os.PathLike) -> BasePredictor:
