@@ -549,3 +549,30 @@ def test_whole_input_model_analyses_windows_as_heard(mono_call, vad_model, tmp_p
     for seg in res.segments:
         assert sum(seg.probability_dict().values()) == pytest.approx(1.0, abs=1e-3)
         assert seg.label in ("angry", "calm")
+
+
+def test_the_batch_progress_bar_never_passes_its_total(monkeypatch, capsys):
+    """Files whose durations do not add up to a round number of hours: no 'clamping frac'
+    warning, no negative time left, and the bar ends at its total."""
+    import warnings
+
+    from escucha.longaudio.batch import BatchReport
+    from escucha.longaudio.progress import BatchProgress
+
+    monkeypatch.setenv("ESCUCHA_PROGRESS", "1")
+    import time
+
+    secs = [0.4, 0.7333333, 1.21]
+    report = BatchReport(out_dir=None)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        bar = BatchProgress(seconds=sum(secs), n_files=3, t0=time.time())
+        for s in secs:
+            report.analysed.append("x")
+            report.audio_seconds += s
+            bar.file_done(s + 1e-7, report)  # a hair more than the header said
+            assert bar.bar.n <= bar.bar.total
+        bar.close()
+    assert not [w for w in caught if "clamping" in str(w.message)], [str(w.message) for w in caught]
+    err = capsys.readouterr().err
+    assert "<-" not in err and "100%" in err

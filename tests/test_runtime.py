@@ -257,3 +257,45 @@ def test_default_path_does_not_import_torch_even_where_it_is_installed():
     assert r.returncode == 0, r.stderr
     label, imported = r.stdout.split()
     assert imported == "False" and label == load_model(runtime="torch").predict(sample).label
+
+
+def test_predict_and_analyze_on_the_command_line_agree_on_music(tmp_path):
+    import soundfile as sf
+
+    sf.write(tmp_path / "chords.wav", music_chords(1), 16000)
+    env = {**os.environ, "ESCUCHA_PROGRESS": "0"}
+    p = subprocess.run([sys.executable, "-m", "escucha", "predict", str(tmp_path / "chords.wav"), "--json"],
+                       capture_output=True, text=True, env=env, timeout=300)
+    a = subprocess.run([sys.executable, "-m", "escucha", "analyze", str(tmp_path / "chords.wav"), "--json"],
+                       capture_output=True, text=True, env=env, timeout=300)
+    assert p.returncode == 0 and a.returncode == 0, p.stderr + a.stderr
+    [pred] = json.loads(p.stdout)
+    assert pred["label"] is None and pred["outcome"] == "no speech found"
+    res = json.loads(a.stdout)
+    assert res["segments"] == [] and res["summary"]["dominant"] is None
+
+
+def test_a_long_recording_gives_shares_of_speech_time_named_so(tmp_path):
+    """Over 30 s, predict's scores are the call summary's shares of speech time: 'speech_share'."""
+    import soundfile as sf
+
+    from escucha.audio import load_audio
+
+    clips = [load_audio(c, sample_rate=16000)[0] for c in real_clips()[:3]]
+    gap = np.zeros(16000 * 4, np.float32)
+    y = np.concatenate([x for c in clips * 3 for x in (c, gap)])
+    assert len(y) / 16000 > 30
+    sf.write(tmp_path / "long.wav", y, 16000)
+    r = subprocess.run([sys.executable, "-m", "escucha", "predict", str(tmp_path / "long.wav"), "--json",
+                        "--model", "fast"], capture_output=True, text=True, timeout=300,
+                       env={**os.environ, "ESCUCHA_PROGRESS": "0"})
+    assert r.returncode == 0, r.stderr
+    [d] = json.loads(r.stdout)
+    assert d["long"] is True and "probabilities" not in d
+    assert d["label"] == max(d["speech_share"], key=d["speech_share"].get)
+    assert abs(sum(d["speech_share"].values()) - 1) < 1e-3
+
+
+def test_cv_help_names_the_recipes_not_a_checkout_file():
+    r = subprocess.run([sys.executable, "-m", "escucha", "cv", "--help"], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and "configs/" not in r.stdout and "whisper-lr" in r.stdout

@@ -16,14 +16,17 @@ class BatchProgress:
 
     def __init__(self, *, seconds: float, n_files: int, t0: float, show: bool = True):
         self.n_files, self.t0 = n_files, t0
-        self.bar = progress(total=round(seconds / 3600, 4), desc="analysing", unit="h", disable=None if show else True,
+        # hours as they are (a rounded total fell behind the sum of the files: tqdm then warned
+        # "clamping frac" and showed a negative time left)
+        self.bar = progress(total=seconds / 3600, desc="analysing", unit="h", disable=None if show else True,
                             bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.2f}/{total:.2f} h audio "
                                        "[{elapsed}<{remaining}]{postfix}")
 
     def file_done(self, seconds: float, report) -> None:
         """One more file (``seconds`` of audio) done, analysed or failed; ``report``: the
         :class:`~escucha.longaudio.BatchReport` so far."""
-        self.bar.update(seconds / 3600)
+        left = max(0.0, (self.bar.total or 0.0) - self.bar.n)
+        self.bar.update(min(seconds / 3600, left))  # never past the total
         speed = report.audio_seconds / max(time.time() - self.t0, 1e-9)
         self.bar.set_postfix_str(f"files {len(report.analysed) + len(report.errors)}/{self.n_files}, "
                                  f"errors {len(report.errors)}, {speed:.0f}x real time", refresh=False)
