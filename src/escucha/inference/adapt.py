@@ -62,6 +62,8 @@ from typing import Callable, Sequence
 import numpy as np
 
 from ..errors import ConfigError, CorpusError, EscuchaError, ModelError
+from .adapted_model import adapt_export, write_member
+from .feature_stats import ADAPTABLE_MODELS, FeatureMoments, adapted_statistics, head_stats  # noqa: F401
 
 __all__ = ["adapt_model", "adapt", "Adaptation", "MemberAdaptation", "AdaptWarning", "adapted_statistics",
            "DEFAULT_STRENGTH", "MIN_FILES", "ONE_SIDED_SHARE"]
@@ -144,100 +146,6 @@ class Adaptation:
     members: list[MemberAdaptation] = field(default_factory=list)
     labels: dict[str, int] = field(default_factory=dict)
     strength: float = DEFAULT_STRENGTH
-
-
-def adapted_statistics(mean_train: np.ndarray, scale_train: np.ndarray, mean_target: np.ndarray,
-                       var_target: np.ndarray, *, n: int, strength: float) -> tuple[np.ndarray, np.ndarray, float]:
-    """Shrink the target statistics towards the trained ones.
-
-    Parameters
-    ----------
-    mean_train, scale_train : ndarray, shape ``(D,)``
-        The head's trained ``mean`` and ``scale`` buffers.
-    mean_target, var_target : ndarray, shape ``(D,)``
-        Mean and (population) variance of the features on the user's recordings.
-    n : int
-        Recordings behind the target statistics.
-    strength : float
-        ``N0`` >= 0: how many recordings the trained statistics are worth.
-
-    Returns
-    -------
-    mean, scale : ndarray, shape ``(D,)``
-        ``lam * mean_target + (1 - lam) * mean_train`` and
-        ``sqrt(lam * var_target + (1 - lam) * scale_train ** 2)`` (the trained scale where that
-        is 0, which only a constant feature with ``strength`` 0 can give).
-    lam : float
-        ``n / (n + strength)``.
-    """
-    lam = float(n) / (float(n) + float(strength)) if n + strength > 0 else 0.0
-    mean_train, scale_train = np.asarray(mean_train, np.float64), np.asarray(scale_train, np.float64)
-    mean = lam * np.asarray(mean_target, np.float64) + (1.0 - lam) * mean_train
-    var = lam * np.maximum(np.asarray(var_target, np.float64), 0.0) + (1.0 - lam) * scale_train ** 2
-    scale = np.where(var > 0, np.sqrt(var), scale_train)
-    return mean, scale, lam
-
-
-#: models whose classifier standardises its input with ``mean`` / ``scale`` buffers
-#: (:class:`~escucha.models.egemaps.StandardizedLinear` and its whisper-lr subclass); known here by
-#: name so that adaptation needs no torch (tests check it against the registry)
-ADAPTABLE_MODELS = ("egemaps-svm", "whisper-lr")
-
-
-def _head_stats(member_dir: Path, cfg: dict) -> list[tuple[np.ndarray, np.ndarray]] | None:
-    """The trained ``(mean, scale)`` of each weight file of a member, read from its safetensors
-    (no torch), or ``None`` when the member has no standardised head."""
-    from safetensors.numpy import load_file
-
-    if cfg.get("model", {}).get("name") not in ADAPTABLE_MODELS:
-        return None
-    out = []
-    for wf in cfg.get("weights", ["model.safetensors"]):
-        t = load_file(str(member_dir / wf))
-        if "mean" not in t or "scale" not in t:
-            return None
-        out.append((t["mean"].astype(np.float64), t["scale"].astype(np.float64)))
-    return out
-
-
-class _Recorder:
-    """Weighted first and second moments of one head's input features, one weight per file.
-
-    Moments are kept relative to the trained mean (numerically safer than raw sums of squares).
-    It observes the member's features (:meth:`BasePredictor.add_feature_observer`), so it works
-    on either runtime.
-    """
-
-    def __init__(self, member, ref: np.ndarray):
-        self.member = member
-        self.ref = np.asarray(ref, dtype=np.float64).copy()
-        self.s1 = np.zeros_like(self.ref)
-        self.s2 = np.zeros_like(self.ref)
-        self.files = 0
-        self._pending: list[np.ndarray] = []
-        member.add_feature_observer(self._hook)
-
-    def _hook(self, x: np.ndarray):
-        self._pending.append(np.asarray(x, dtype=np.float64).reshape(len(x), -1) - self.ref)
-
-    def end_file(self, keep: bool) -> bool:
-        """Fold the windows seen since the last call into the moments as one recording."""
-        heard = bool(self._pending)
-        if heard and keep:
-            d = np.concatenate(self._pending)
-            self.s1 += d.mean(axis=0)
-            self.s2 += (d * d).mean(axis=0)
-            self.files += 1
-        self._pending = []
-        return heard and keep
-
-    def target(self) -> tuple[np.ndarray, np.ndarray]:
-        """Mean and population variance ``(D,)`` over the recordings (each weighing the same)."""
-        m1, m2 = self.s1 / self.files, self.s2 / self.files
-        return self.ref + m1, np.maximum(m2 - m1 * m1, 0.0)
-
-    def close(self):
-        self.member.remove_feature_observer(self._hook)
 
 
 def _collect_files(dirs: Sequence[str | os.PathLike]) -> list[Path]:
@@ -323,71 +231,6 @@ def _members(predictor) -> list[tuple[str, object, str]]:
     return [(".", predictor, "any")]
 
 
-def _write_member(src_cfg: dict, folder: Path, stats: list[tuple[np.ndarray, np.ndarray]], record: dict) -> None:
-    """Rewrite the weight files of one member with new ``mean``/``scale`` (numpy and safetensors:
-    no torch); its config gets ``record``."""
-    from safetensors.numpy import load_file, save_file
-
-    from ..checkpoint import FORMAT
-    from ..checkpoint_schema import validate_model_config
-    from ..utils.io import atomic_path, atomic_write_json
-
-    cfg = {**src_cfg, "adapted": record}
-    validate_model_config(cfg, source=str(folder / "config.json"))
-    for wf, (mean, scale) in zip(cfg.get("weights", ["model.safetensors"]), stats):
-        state = load_file(str(folder / wf))
-        state["mean"] = np.ascontiguousarray(mean, dtype=state["mean"].dtype)
-        state["scale"] = np.ascontiguousarray(scale, dtype=state["scale"].dtype)
-        if not (np.isfinite(state["mean"]).all() and np.isfinite(state["scale"]).all()):
-            raise ModelError(f"{folder / wf}: adapted statistics are not finite; nothing was written")
-        with atomic_path(folder / wf, suffix=".safetensors") as tmp:
-            save_file(state, str(tmp), metadata={"format": FORMAT})
-    atomic_write_json(folder / "config.json", cfg)
-
-
-def _adapt_export(model_dir: Path, changes: dict[int, tuple]) -> bool:
-    """Carry the adaptation into the model folder's ONNX export (``MODEL/onnx``) without
-    re-exporting: each changed member's features go into its unchanged graph as
-    ``x * gain + shift`` with ``gain = s_graph / s_new`` and ``shift = m_graph - m_new * gain``, so
-    that the graph's own standardisation ``(x' - m_graph) / s_graph`` is ``(x - m_new) / s_new``.
-    ``changes`` maps a member index to ``(old stats, new stats)`` (one pair per weight file).
-    The export's member configs, model config and source digests then describe the adapted
-    folder, so it stays current. Returns False (and removes the export) for a member with
-    several weight files, which one graph averages: ``escucha export`` makes that one anew."""
-    from ..checkpoint import read_checkpoint_config
-    from ..runtime.format import (EXPORT_DIRNAME, is_export_dir, read_affine, read_export_config, source_digests,
-                                  write_affine)
-    from ..utils.io import atomic_write_json
-
-    export = model_dir / EXPORT_DIRNAME
-    if not is_export_dir(export):
-        return False
-    d, cfg = read_export_config(export)
-    if any(len(old) != 1 for old, _ in changes.values()):
-        shutil.rmtree(export)
-        return False
-    _, top = read_checkpoint_config(model_dir)
-    member_paths = [m["path"] for m in top["ensemble"]] if "ensemble" in top else ["."]
-    for k, (old, new) in changes.items():
-        (m_prev, s_prev), (m_new, s_new) = old[0], new[0]
-        m = cfg["members"][k]
-        # the graph's statistics: the previous ones, seen through the previous affine if any
-        prev = read_affine(d, m.get("input_affine"))
-        g0, b0 = (prev if prev is not None else (np.ones_like(m_prev), np.zeros_like(m_prev)))
-        g0, b0 = np.asarray(g0, np.float64), np.asarray(b0, np.float64)
-        s_graph, m_graph = g0 * s_prev, b0 + g0 * m_prev
-        gain = s_graph / s_new
-        name = f"member-{k}-input-affine.safetensors"
-        write_affine(d / name, gain, m_graph - m_new * gain)
-        m["input_affine"] = name
-    for k, m in enumerate(cfg["members"]):
-        m["config"] = read_checkpoint_config(model_dir / member_paths[k])[1]
-    cfg["model"] = top
-    cfg["source"] = {**cfg.get("source", {}), "digests": source_digests(model_dir, top)}
-    atomic_write_json(d / "config.json", cfg)
-    return True
-
-
 def adapt(model: str | os.PathLike | None, dirs: Sequence[str | os.PathLike] | str | os.PathLike,
           out: str | os.PathLike, *, strength: float = DEFAULT_STRENGTH, force: bool = False,
           show_progress: bool = False, min_files: int = MIN_FILES,
@@ -423,11 +266,11 @@ def adapt(model: str | os.PathLike | None, dirs: Sequence[str | os.PathLike] | s
     members = _members(predictor)
     reports, recorders, trained = [], [], []
     for path, member, band in members:
-        stats = _head_stats(src_dir / path, member.config)
+        stats = head_stats(src_dir / path, member.config)
         reports.append(MemberAdaptation(path=path, model=str(member.config["model"]["name"]), band=band,
                                         adaptable=stats is not None))
         trained.append(stats)
-        recorders.append(_Recorder(member, stats[0][0]) if stats is not None else None)
+        recorders.append(FeatureMoments(member, stats[0][0]) if stats is not None else None)
     if not any(r.adaptable for r in reports):
         names = ", ".join(sorted({r.model for r in reports}))
         raise ModelError(f"{src_dir}: nothing to adapt: {names} has no normalisation statistics (only models "
@@ -515,7 +358,7 @@ def adapt(model: str | os.PathLike | None, dirs: Sequence[str | os.PathLike] | s
             record = {"files": rep.files, "lambda": round(rep.lam, 6), **common}
             if isinstance(member.config.get("adapted"), dict):
                 record["previous"] = member.config["adapted"]
-            _write_member(member.config, new / path, st, record)
+            write_member(member.config, new / path, st, record)
         if "ensemble" in src_cfg:
             from ..utils.io import atomic_write_json
 
@@ -527,7 +370,7 @@ def adapt(model: str | os.PathLike | None, dirs: Sequence[str | os.PathLike] | s
             atomic_write_json(new / "config.json", {**src_cfg, "adapted": record})
         # the ONNX export the model carries follows the new statistics (no torch needed)
         changes = {k: (trained[k], stats[k]) for k, rep in enumerate(reports) if rep.adapted}
-        if not _adapt_export(new, changes) and (src_dir / "onnx").is_dir():
+        if not adapt_export(new, changes) and (src_dir / "onnx").is_dir():
             warnings.warn(f"{out}: its ONNX export was left out (a member averages several weight files); make "
                           f"one with 'escucha export {out}'", AdaptWarning, stacklevel=2)
         load_predictor(new)  # loadable (schema, weights, export) before it replaces anything
