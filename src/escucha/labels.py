@@ -19,7 +19,7 @@ from pathlib import Path
 from .errors import ConfigError, CorpusError
 
 __all__ = ["EMOTIONS", "EMOTION_COLORS", "SYNONYMS", "normalize_label", "resolve_labels", "load_label_map",
-           "as_label_map", "label_key"]
+           "as_label_map", "label_key", "HIGH_AROUSAL", "NEGATIVE"]
 
 #: RAVDESS emotions, in the order of their file-name codes 01..08.
 EMOTIONS: tuple[str, ...] = (
@@ -32,6 +32,14 @@ EMOTIONS: tuple[str, ...] = (
     "disgust",
     "surprised",
 )
+
+#: The coarse dimensions, as the emotion-recognition literature maps categories onto them (Schuller
+#: et al. 2009, "Acoustic emotion recognition: a benchmark comparison of performances", ASRU: on
+#: EmoDB, high arousal = anger, fear, joy; negative valence = anger, disgust, fear, sadness, with
+#: boredom, which escucha does not have). Surprise is high arousal and not negative; calm is low
+#: arousal, like neutral and sadness.
+HIGH_AROUSAL: frozenset[str] = frozenset({"angry", "fearful", "happy", "surprised"})
+NEGATIVE: frozenset[str] = frozenset({"angry", "disgust", "fearful", "sad"})
 
 #: One fixed colour per emotion, used by every plot (colour-blind friendly: Okabe-Ito + grey).
 EMOTION_COLORS: dict[str, str] = {

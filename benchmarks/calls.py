@@ -1,0 +1,251 @@
+#!/usr/bin/env python3
+"""The calls benchmark: two-party calls built from speakers a model never heard, analysed the way a
+contact centre would (``escucha analyze CALL --channels split``), scored turn by turn.
+
+Each call has an **agent** (one speaker, neutral turns only) and a **customer** (another speaker
+of the same corpus, turns of every emotion the corpus has, in turn), alternating with short
+pauses of faint noise, one party per channel. Turns are the corpus's clips trimmed of their
+leading and trailing silence (a call's turns have none). Every call is written on two lines:
+
+- ``wide``: 16 kHz, 16-bit PCM stereo;
+- ``telephone``: 300-3400 Hz band, 8 kHz, G.711 mu-law stereo (a real codec round trip).
+
+Then ``analyze_file(call, model, channels="split")`` (what the command line runs) and, for each
+turn, the segments of its channel that overlap it, their probabilities weighted by the overlap:
+
+- **customer UAR**: mean recall over the emotions the corpus has (an answer outside them, or a
+  turn with no segment, is wrong);
+- **arousal UAR** and **negative UAR**: the same turns and answers mapped to high/low arousal and
+  negative/not negative (:data:`escucha.labels.HIGH_AROUSAL`, :data:`escucha.labels.NEGATIVE`);
+- **agent false alarms**: the share of the agent's (neutral) turns given another emotion;
+- **missed**: turns no segment overlaps.
+
+Only speakers the model was not trained on are used (a model folder records them): for today's
+bundled models that is nEMO and the Korean corpus. Several models in one run share the calls::
+
+    python benchmarks/calls.py --model default --model fast [--data ../shared/data/nemo ../shared/data/korean]
+        [--calls 8] [--turns 8] [--lines wide telephone] [--out runs/calls] [--threads 1]
+
+Prints one table per line (rows: model x corpus) and writes ``calls.json`` and the calls
+themselves (with ``.truth.csv``) to ``--out``. Not run in CI.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "src"))
+
+from escucha.audio import load_audio, resample, trim_silence  # noqa: E402
+from escucha.corpora import scan_corpus  # noqa: E402
+from escucha.inference import load_model  # noqa: E402
+from escucha.labels import HIGH_AROUSAL, NEGATIVE  # noqa: E402
+from escucha.longaudio import analyze_file  # noqa: E402
+
+RATE = 16000
+LINES = ("wide", "telephone")
+
+
+# -- building calls -----------------------------------------------------------------------------------
+def telephone_line(y: np.ndarray, sr: int) -> tuple[np.ndarray, int]:
+    """300-3400 Hz band (4th-order Butterworth), resampled to 8 kHz; the mu-law coding happens
+    when the file is written (soundfile subtype ULAW)."""
+    from scipy.signal import butter, sosfiltfilt
+
+    sos = butter(4, [300, 3400], btype="bandpass", fs=sr, output="sos")
+    z = sosfiltfilt(sos, y, axis=0).astype(np.float32)
+    return np.clip(resample(z.T, sr, 8000).T if z.ndim == 2 else resample(z, sr, 8000), -1, 1), 8000
+
+
+def load_turn(path: str) -> np.ndarray:
+    y, _ = load_audio(path, sample_rate=RATE)
+    t, _ = trim_silence(y, top_db=35.0)
+    return t if len(t) >= int(0.3 * RATE) else y
+
+
+def plan_calls(records, n_calls: int, n_turns: int, seed: int) -> list[dict]:
+    """Agent / customer pairs and their turns: ``[{"agent", "customer", "turns": [(party, record)]}]``."""
+    rng = np.random.default_rng(seed)
+    by_speaker: dict[str, list] = {}
+    for r in records:
+        by_speaker.setdefault(r.speaker_key, []).append(r)
+    agents = [s for s, rs in by_speaker.items() if sum(r.emotion == "neutral" for r in rs) >= 3]
+    speakers = sorted(by_speaker)
+    if len(speakers) < 2 or not agents:
+        return []
+    calls = []
+    for c in range(n_calls):
+        agent = agents[c % len(agents)]
+        others = [s for s in speakers if s != agent]
+        customer = others[(c * 7 + int(rng.integers(len(others)))) % len(others)]
+        labels = sorted({r.emotion for r in by_speaker[customer]})
+        neutral = [r for r in by_speaker[agent] if r.emotion == "neutral"]
+        turns = [("agent", neutral[int(rng.integers(len(neutral)))])]
+        for k in range(n_turns):
+            lab = labels[(k + c) % len(labels)]
+            pool = [r for r in by_speaker[customer] if r.emotion == lab]
+            turns.append(("customer", pool[int(rng.integers(len(pool)))]))
+            turns.append(("agent", neutral[int(rng.integers(len(neutral)))]))
+        calls.append({"agent": agent, "customer": customer, "turns": turns})
+    return calls
+
+
+def write_call(folder: Path, name: str, plan: dict, seed: int) -> dict[str, Path]:
+    """Both lines of one planned call, and its truth (``party, start, end, emotion``)."""
+    import soundfile as sf
+
+    rng = np.random.default_rng(seed)
+    blocks, truth, t = [], [], 0
+    for party, rec in plan["turns"]:
+        gap = np.zeros((int(rng.uniform(0.4, 1.2) * RATE), 2), np.float32)
+        y = load_turn(rec.path)
+        block = np.zeros((len(y), 2), np.float32)
+        block[:, 0 if party == "agent" else 1] = y
+        blocks += [gap, block]
+        t += len(gap)
+        truth.append((party, t / RATE, (t + len(y)) / RATE, rec.emotion, rec.path))
+        t += len(y)
+    call = np.concatenate(blocks + [np.zeros((RATE // 2, 2), np.float32)])
+    call += (10 ** (-60 / 20) * rng.standard_normal(call.shape)).astype(np.float32)  # a line's hiss
+    folder.mkdir(parents=True, exist_ok=True)
+    out = {}
+    for line in LINES:
+        p = folder / f"{name}.{line}.wav"
+        if line == "wide":
+            sf.write(p, np.clip(call, -1, 1), RATE, subtype="PCM_16")
+        else:
+            z, sr = telephone_line(call, RATE)
+            sf.write(p, z, sr, subtype="ULAW")
+        out[line] = p
+    with open(folder / f"{name}.truth.csv", "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["party", "start", "end", "emotion", "source"])
+        w.writerows(truth)
+    return out
+
+
+# -- scoring ------------------------------------------------------------------------------------------
+def turn_answers(result, truth: list[tuple], labels: list[str]) -> list[str | None]:
+    """The label of each truth turn: overlap-weighted probabilities of its channel's segments."""
+    out = []
+    for party, start, end, _emotion, _src in truth:
+        p = np.zeros(len(labels))
+        for s in result.segments:
+            if s.channel != party:
+                continue
+            ov = min(end, s.end) - max(start, s.start)
+            if ov > 0:
+                p += ov * np.asarray(s.probabilities, dtype=np.float64)
+        out.append(labels[int(np.argmax(p))] if p.sum() > 0 else None)
+    return out
+
+
+def binary_uar(truth: list[bool], pred: list[bool | None]) -> float | None:
+    t, p = np.array(truth), np.array([x if x is not None else (not y) for x, y in zip(pred, truth)])
+    rec = [np.mean(p[t == v] == v) for v in (True, False) if (t == v).any()]
+    return float(np.mean(rec)) if len(rec) == 2 else None
+
+
+def score(rows: list[tuple[str, str, str | None]]) -> dict:
+    """``rows``: (party, truth, answer) for every turn of a corpus's calls on one line."""
+    cust = [(t, a) for p, t, a in rows if p == "customer"]
+    agent = [(t, a) for p, t, a in rows if p == "agent"]
+    present = sorted({t for t, _ in cust})
+    recalls = [np.mean([a == t for tt, a in cust if tt == t]) for t in present]
+    heard = [a for _, a in agent if a is not None]
+    return {
+        "customer_turns": len(cust), "agent_turns": len(agent),
+        "customer_uar": float(np.mean(recalls)) if recalls else None,
+        "arousal_uar": binary_uar([t in HIGH_AROUSAL for t, _ in cust],
+                                  [None if a is None else a in HIGH_AROUSAL for _, a in cust]),
+        "negative_uar": binary_uar([t in NEGATIVE for t, _ in cust],
+                                   [None if a is None else a in NEGATIVE for _, a in cust]),
+        "agent_false_alarm": float(np.mean([a != "neutral" for a in heard])) if heard else None,
+        "agent_answers": {lab: heard.count(lab) for lab in sorted(set(heard))},
+        "missed": float(np.mean([a is None for _, a in cust + agent])),
+    }
+
+
+def fmt(v) -> str:
+    return "   -  " if v is None else f"{v:6.3f}"
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0], epilog=__doc__.split("\n\n", 1)[1],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    shared = REPO.parent / "shared" / "data"
+    ap.add_argument("--model", action="append", default=None,
+                    help="a bundled model's name or a model folder (repeatable; default: default and fast)")
+    ap.add_argument("--data", nargs="+", default=[str(shared / c) for c in ("nemo", "korean")],
+                    help="corpus folders to build calls from (only speakers each model never heard are used)")
+    ap.add_argument("--calls", type=int, default=8, help="calls per corpus (default 8)")
+    ap.add_argument("--turns", type=int, default=8, help="customer turns per call (default 8)")
+    ap.add_argument("--lines", nargs="+", choices=LINES, default=list(LINES))
+    ap.add_argument("--out", default=None, help="folder for the calls and calls.json (default: a temporary one)")
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args(argv)
+    from escucha.runtime import set_num_threads
+
+    set_num_threads(args.threads)
+    names = args.model or ["default", "fast"]
+    models = {n: load_model(n) for n in names}
+    out = Path(args.out or tempfile.mkdtemp(prefix="calls-"))
+    results: dict = {"settings": {k: v for k, v in vars(args).items()}, "models": {}}
+    for data in args.data:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            records = scan_corpus(data)
+        corpus = records[0].corpus
+        for name, model in models.items():
+            unseen = [r for r in records if r.speaker_key not in model.trained_speakers]
+            if len(unseen) < len(records):
+                print(f"{name} on {corpus}: {len(records) - len(unseen)} clips of speakers it was trained on left out")
+            plans = plan_calls(unseen, args.calls, args.turns, args.seed)
+            if not plans:
+                print(f"{name} on {corpus}: not enough unseen speakers for a call; skipped")
+                continue
+            folder = out / corpus / ("unseen-" + "-".join(sorted({p['agent'] for p in plans}))[:40].replace(":", "_"))
+            rows = {line: [] for line in args.lines}
+            t0, audio = time.time(), 0.0
+            for k, plan in enumerate(plans):
+                paths = write_call(folder, f"call-{k:02d}", plan, args.seed + k)
+                with open(folder / f"call-{k:02d}.truth.csv") as f:
+                    truth = [(r["party"], float(r["start"]), float(r["end"]), r["emotion"], r["source"])
+                             for r in csv.DictReader(f)]
+                for line in args.lines:
+                    res = analyze_file(paths[line], model, channels="split", channel_names="agent,customer")
+                    audio += res.duration
+                    answers = turn_answers(res, truth, list(model.labels))
+                    rows[line] += [(p, e, a) for (p, _s, _e, e, _src), a in zip(truth, answers)]
+            results["models"].setdefault(name, {})[corpus] = {
+                line: score(rows[line]) for line in args.lines}
+            rtf = (time.time() - t0) / max(audio, 1e-9)
+            print(f"{name} on {corpus}: {len(plans)} calls, {audio / 60:.1f} min of call audio analysed, "
+                  f"real-time factor {rtf:.4f}", flush=True)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "calls.json").write_text(json.dumps(results, indent=2))
+    for line in args.lines:
+        print(f"\n{line} line: customer UAR, arousal UAR, negative UAR, agent false alarms, turns missed")
+        print(f"{'model':10s} {'corpus':8s} {'cust':>6s} {'arous':>6s} {'neg':>6s} {'agentFA':>7s} {'missed':>6s}")
+        for name, per in results["models"].items():
+            for corpus, r in per.items():
+                s = r[line]
+                print(f"{name:10s} {corpus:8s} {fmt(s['customer_uar'])} {fmt(s['arousal_uar'])} "
+                      f"{fmt(s['negative_uar'])} {fmt(s['agent_false_alarm']):>7s} {fmt(s['missed'])}")
+    print(f"\ncalls and results: {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
