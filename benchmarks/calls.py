@@ -15,9 +15,12 @@ turn, the segments of its channel that overlap it, their probabilities weighted 
 
 - **customer UAR**: mean recall over the emotions the corpus has (an answer outside them, or a
   turn with no segment, is wrong);
-- **arousal UAR** and **negative UAR**: the same turns and answers mapped to high/low arousal and
-  negative/not negative (:data:`escucha.labels.HIGH_AROUSAL`, :data:`escucha.labels.NEGATIVE`);
-- **agent false alarms**: the share of the agent's (neutral) turns given another emotion;
+- **arousal UAR** and **negative UAR**: the same turns, truth mapped to high/low arousal and
+  negative/not negative (:data:`escucha.labels.HIGH_AROUSAL`, :data:`escucha.labels.NEGATIVE`),
+  answered by the summed probability of those emotions (at least one half: yes), as the
+  ``arousal`` and ``negative`` outputs of predict and analyze;
+- **agent false alarms**: the share of the agent's (neutral) turns given another emotion, and the
+  share heard as negative;
 - **missed**: turns no segment overlaps.
 
 Only speakers the model was not trained on are used (a model folder records them): for today's
@@ -49,7 +52,7 @@ sys.path.insert(0, str(REPO / "src"))
 from escucha.audio import load_audio, resample, trim_silence  # noqa: E402
 from escucha.corpora import scan_corpus  # noqa: E402
 from escucha.inference import load_model  # noqa: E402
-from escucha.labels import HIGH_AROUSAL, NEGATIVE  # noqa: E402
+from escucha.labels import HIGH_AROUSAL, NEGATIVE, dimension_scores  # noqa: E402
 from escucha.longaudio import analyze_file  # noqa: E402
 
 RATE = 16000
@@ -135,8 +138,9 @@ def write_call(folder: Path, name: str, plan: dict, seed: int) -> dict[str, Path
 
 
 # -- scoring ------------------------------------------------------------------------------------------
-def turn_answers(result, truth: list[tuple], labels: list[str]) -> list[str | None]:
-    """The label of each truth turn: overlap-weighted probabilities of its channel's segments."""
+def turn_answers(result, truth: list[tuple], labels: list[str]) -> list[dict | None]:
+    """Each truth turn's answer: the overlap-weighted probabilities of its channel's segments,
+    as ``{"label", "arousal", "negative"}`` (:func:`escucha.labels.dimension_scores`), or ``None``."""
     out = []
     for party, start, end, _emotion, _src in truth:
         p = np.zeros(len(labels))
@@ -146,7 +150,10 @@ def turn_answers(result, truth: list[tuple], labels: list[str]) -> list[str | No
             ov = min(end, s.end) - max(start, s.start)
             if ov > 0:
                 p += ov * np.asarray(s.probabilities, dtype=np.float64)
-        out.append(labels[int(np.argmax(p))] if p.sum() > 0 else None)
+        if p.sum() > 0:
+            out.append({"label": labels[int(np.argmax(p))], **dimension_scores(dict(zip(labels, p)))})
+        else:
+            out.append(None)
     return out
 
 
@@ -156,21 +163,24 @@ def binary_uar(truth: list[bool], pred: list[bool | None]) -> float | None:
     return float(np.mean(rec)) if len(rec) == 2 else None
 
 
-def score(rows: list[tuple[str, str, str | None]]) -> dict:
-    """``rows``: (party, truth, answer) for every turn of a corpus's calls on one line."""
+def score(rows: list[tuple[str, str, dict | None]]) -> dict:
+    """``rows``: (party, truth, answer) for every turn of a corpus's calls on one line. Arousal and
+    negative: the answer's probability of high arousal / negative valence at least one half."""
     cust = [(t, a) for p, t, a in rows if p == "customer"]
     agent = [(t, a) for p, t, a in rows if p == "agent"]
     present = sorted({t for t, _ in cust})
-    recalls = [np.mean([a == t for tt, a in cust if tt == t]) for t in present]
-    heard = [a for _, a in agent if a is not None]
+    label = {id(a): (a["label"] if a else None) for _, a in cust + agent}
+    recalls = [np.mean([label[id(a)] == t for tt, a in cust if tt == t]) for t in present]
+    heard = [a["label"] for _, a in agent if a is not None]
     return {
         "customer_turns": len(cust), "agent_turns": len(agent),
         "customer_uar": float(np.mean(recalls)) if recalls else None,
         "arousal_uar": binary_uar([t in HIGH_AROUSAL for t, _ in cust],
-                                  [None if a is None else a in HIGH_AROUSAL for _, a in cust]),
+                                  [None if a is None else a["arousal"] >= 0.5 for _, a in cust]),
         "negative_uar": binary_uar([t in NEGATIVE for t, _ in cust],
-                                   [None if a is None else a in NEGATIVE for _, a in cust]),
+                                   [None if a is None else a["negative"] >= 0.5 for _, a in cust]),
         "agent_false_alarm": float(np.mean([a != "neutral" for a in heard])) if heard else None,
+        "agent_negative": float(np.mean([a["negative"] >= 0.5 for _, a in agent if a])) if heard else None,
         "agent_answers": {lab: heard.count(lab) for lab in sorted(set(heard))},
         "missed": float(np.mean([a is None for _, a in cust + agent])),
     }
@@ -236,13 +246,16 @@ def main(argv=None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     (out / "calls.json").write_text(json.dumps(results, indent=2))
     for line in args.lines:
-        print(f"\n{line} line: customer UAR, arousal UAR, negative UAR, agent false alarms, turns missed")
-        print(f"{'model':10s} {'corpus':8s} {'cust':>6s} {'arous':>6s} {'neg':>6s} {'agentFA':>7s} {'missed':>6s}")
+        print(f"\n{line} line: customer UAR, arousal UAR, negative UAR, agent false alarms (any emotion; "
+              "negative), turns missed")
+        print(f"{'model':10s} {'corpus':8s} {'cust':>6s} {'arous':>6s} {'neg':>6s} {'agentFA':>7s} {'agtNeg':>6s} "
+              f"{'missed':>6s}")
         for name, per in results["models"].items():
             for corpus, r in per.items():
                 s = r[line]
                 print(f"{name:10s} {corpus:8s} {fmt(s['customer_uar'])} {fmt(s['arousal_uar'])} "
-                      f"{fmt(s['negative_uar'])} {fmt(s['agent_false_alarm']):>7s} {fmt(s['missed'])}")
+                      f"{fmt(s['negative_uar'])} {fmt(s['agent_false_alarm']):>7s} {fmt(s['agent_negative'])} "
+                      f"{fmt(s['missed'])}")
     print(f"\ncalls and results: {out}")
     return 0
 

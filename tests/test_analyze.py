@@ -576,3 +576,57 @@ def test_the_batch_progress_bar_never_passes_its_total(monkeypatch, capsys):
     assert not [w for w in caught if "clamping" in str(w.message)], [str(w.message) for w in caught]
     err = capsys.readouterr().err
     assert "<-" not in err and "100%" in err
+
+
+def test_the_summary_gives_negative_and_high_arousal_speech_per_speaker_and_third():
+    from escucha.labels import EMOTIONS, dimension_scores
+
+    labels = tuple(EMOTIONS)
+
+    def p(**kw):
+        v = np.zeros(len(labels))
+        for k, x in kw.items():
+            v[labels.index(k)] = x
+        return v
+
+    segs = [Segment("customer", 0.0, 10.0, "angry", p(angry=0.8, neutral=0.2), labels),
+            Segment("customer", 20.0, 30.0, "neutral", p(neutral=0.9, sad=0.1), labels),
+            Segment("agent", 10.0, 20.0, "sad", p(sad=0.6, happy=0.4), labels)]
+    s = summarize(segs, duration=30.0, labels=labels, channels=["agent", "customer"])
+    cust = s["channels"]["customer"]
+    assert cust["negative"] == {"share": 0.5, "first_third": 1.0, "last_third": 0.0, "change": -1.0}
+    assert cust["high_arousal"] == {"share": 0.5, "first_third": 1.0, "last_third": 0.0, "change": -1.0}
+    agent = s["channels"]["agent"]  # sad: negative, not high arousal; nothing in the thirds
+    assert agent["negative"] == {"share": 1.0, "first_third": None, "last_third": None, "change": None}
+    assert agent["high_arousal"]["share"] == 0.0
+    assert s["negative"]["share"] == pytest.approx(2 / 3, abs=1e-4)
+    # a segment's own arousal and negative are its probabilities summed over those emotions
+    d = segs[2].to_dict()
+    assert (d["arousal"], d["negative"]) == (0.4, 0.6) == tuple(dimension_scores(d["probabilities"]).values())
+
+
+@needs_ravdess
+def test_predict_json_and_the_batch_table_carry_arousal_and_negative(tmp_path):
+    from escucha.labels import HIGH_AROUSAL, NEGATIVE
+
+    from .test_service import make_call
+
+    (tmp_path / "in").mkdir()
+    call = make_call(tmp_path / "in" / "call.wav", stereo=True)
+    r = subprocess.run([sys.executable, "-m", "escucha", "analyze", str(call.parent), "-o", str(tmp_path / "out"),
+                        "--channels", "split", "--channel-names", "agent,customer", "--quiet"],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    [row] = list(csv.DictReader(open(tmp_path / "out" / "summary.csv")))
+    for who in ("agent_", "customer_", ""):
+        for col in ("negative_share", "high_arousal_share"):
+            assert 0.0 <= float(row[who + col]) <= 1.0, (who, col)
+    res = json.loads((tmp_path / "out" / "call.wav.json").read_text())
+    assert float(row["customer_negative_share"]) == res["summary"]["channels"]["customer"]["negative"]["share"]
+    clip = clip_path(*CLIPS[0])
+    r = subprocess.run([sys.executable, "-m", "escucha", "predict", str(clip), "--json"], capture_output=True,
+                       text=True, timeout=300)
+    [d] = json.loads(r.stdout)
+    pr = d["probabilities"]
+    assert d["arousal"] == pytest.approx(sum(v for k, v in pr.items() if k in HIGH_AROUSAL), abs=2e-4)
+    assert d["negative"] == pytest.approx(sum(v for k, v in pr.items() if k in NEGATIVE), abs=2e-4)

@@ -79,7 +79,7 @@ def test_predict_json_and_bad_file_among_good(tiny_model, fake_ravdess, tmp_path
     failed = out.pop(1)  # the failed file is in the output too, with its one-line reason
     assert failed["label"] is None and failed["outcome"] == "error" and str(bad) in failed["reason"]
     for o in out:
-        assert set(o) == {"file", "label", "probabilities", "duration"}
+        assert set(o) == {"file", "label", "probabilities", "arousal", "negative", "duration"}
         assert sum(o["probabilities"].values()) == pytest.approx(1.0, abs=1e-4)
         assert o["label"] == max(o["probabilities"], key=o["probabilities"].get)
     assert "broken.wav" in r.stderr and "Traceback" not in r.stderr

@@ -19,7 +19,7 @@ from pathlib import Path
 from .errors import ConfigError, CorpusError
 
 __all__ = ["EMOTIONS", "EMOTION_COLORS", "SYNONYMS", "normalize_label", "resolve_labels", "load_label_map",
-           "as_label_map", "label_key", "HIGH_AROUSAL", "NEGATIVE"]
+           "as_label_map", "label_key", "HIGH_AROUSAL", "NEGATIVE", "dimension_scores"]
 
 #: RAVDESS emotions, in the order of their file-name codes 01..08.
 EMOTIONS: tuple[str, ...] = (
@@ -40,6 +40,23 @@ EMOTIONS: tuple[str, ...] = (
 #: arousal, like neutral and sadness.
 HIGH_AROUSAL: frozenset[str] = frozenset({"angry", "fearful", "happy", "surprised"})
 NEGATIVE: frozenset[str] = frozenset({"angry", "disgust", "fearful", "sad"})
+
+def dimension_scores(probabilities: Mapping[str, float]) -> dict[str, float]:
+    """Arousal and valence from an emotion distribution: ``{"arousal": P(high arousal),
+    "negative": P(negative valence)}``, each the summed probability (or share of speech time) of
+    the emotions in :data:`HIGH_AROUSAL` and :data:`NEGATIVE`, over the labels given (a model
+    answering among fewer labels renormalises over them). Empty when nothing is given.
+
+    >>> dimension_scores({"neutral": 0.5, "angry": 0.3, "sad": 0.2})
+    {'arousal': 0.3, 'negative': 0.5}
+    """
+    total = float(sum(probabilities.values()))
+    if not total > 0:
+        return {}
+    high = sum(float(p) for k, p in probabilities.items() if k in HIGH_AROUSAL)
+    neg = sum(float(p) for k, p in probabilities.items() if k in NEGATIVE)
+    return {"arousal": round(high / total, 4), "negative": round(neg / total, 4)}
+
 
 #: One fixed colour per emotion, used by every plot (colour-blind friendly: Okabe-Ito + grey).
 EMOTION_COLORS: dict[str, str] = {

@@ -82,14 +82,19 @@ class Prediction:
 
     def to_dict(self) -> dict:
         """The JSON record: ``file, label, probabilities`` (for a long recording ``speech_share``
-        instead: the share of speech time per emotion, not a probability), ``duration``, and
-        ``outcome``/``reason`` when not judged."""
+        instead: the share of speech time per emotion, not a probability), ``arousal`` and
+        ``negative`` (:func:`escucha.labels.dimension_scores`: the probability, or share of speech
+        time, of high arousal and of negative valence), ``duration``, and ``outcome``/``reason``
+        when not judged."""
+        from ..labels import dimension_scores
+
         scores = {k: round(v, 6) for k, v in self.probabilities.items()}
         d = {"file": self.file, "label": self.label}
         if self.long and self.outcome is None:
             d["speech_share"] = scores
         else:
             d["probabilities"] = scores
+        d.update(dimension_scores(self.probabilities))  # arousal, negative (empty when not judged)
         if self.duration is not None:
             d["duration"] = round(self.duration, 3)
         if self.outcome is not None:

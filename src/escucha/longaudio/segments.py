@@ -79,9 +79,12 @@ class Segment:
         return {lab: round(float(p), 4) for lab, p in zip(self.labels, self.probabilities)}
 
     def to_dict(self) -> dict:
+        from ..labels import dimension_scores
+
+        probs = self.probability_dict()
         return {"channel": self.channel, "start": round(self.start, 3), "end": round(self.end, 3),
                 "label": self.label, "confidence": round(self.confidence, 4),
-                "probabilities": self.probability_dict()}
+                "probabilities": probs, **dimension_scores(probs)}
 
 
 def segment_tiles(seg: Segment) -> list[tuple[float, float, np.ndarray]]:

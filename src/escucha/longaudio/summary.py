@@ -1,6 +1,6 @@
-"""Per-call summary: talk time, the share of speech time per emotion, and how the first third of
-the call compares with the last (computed from the segments' tiles,
-:func:`escucha.longaudio.segments.segment_tiles`)."""
+"""Per-call summary: talk time, the share of speech time per emotion, of high arousal and of
+negative speech, and how the first third of the call compares with the last (computed from the
+segments' tiles, :func:`escucha.longaudio.segments.segment_tiles`)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import Sequence
 
 import numpy as np
 
+from ..labels import HIGH_AROUSAL, NEGATIVE
 from .segments import Segment, segment_tiles
 
 __all__ = ["summarize"]
@@ -25,14 +26,41 @@ def _shares(tiles: list[tuple[float, float, int]], labels: Sequence[str], lo: fl
             "dominant": labels[int(np.argmax(t))] if total > 0 else None}
 
 
+def _dimension(tiles: list[tuple[float, float, bool]], duration: float) -> dict:
+    """Share of speech time where a yes/no dimension holds, over the call and its thirds."""
+    def share(lo, hi):
+        t = yes = 0.0
+        for a, b, v in tiles:
+            d = min(b, hi) - max(a, lo)
+            if d > 0:
+                t += d
+                yes += d * v
+        return round(yes / t, 4) if t > 0 else None
+
+    whole, first, last = share(0.0, max(duration, 0.0)), share(0.0, duration / 3), share(2 * duration / 3, duration)
+    return {"share": whole if whole is not None else 0.0, "first_third": first, "last_third": last,
+            "change": round(last - first, 4) if first is not None and last is not None else None}
+
+
 def _summary_block(segments: list[Segment], labels: Sequence[str], duration: float) -> dict:
-    tiles = [(a, b, int(np.argmax(p))) for s in segments for a, b, p in segment_tiles(s)]
+    raw = [(a, b, np.asarray(p)) for s in segments for a, b, p in segment_tiles(s)]
+    tiles = [(a, b, int(np.argmax(p))) for a, b, p in raw]
     whole = _shares(tiles, labels, 0.0, max(duration, 0.0))
     first = _shares(tiles, labels, 0.0, duration / 3)
     last = _shares(tiles, labels, 2 * duration / 3, duration)
     both = first["speech_seconds"] > 0 and last["speech_seconds"] > 0
     change = {lab: round(last["emotion_share"][lab] - first["emotion_share"][lab], 4) if both else None
               for lab in labels}
+    # the coarse dimensions: a tile is high-arousal / negative when those emotions' probabilities
+    # sum to at least one half (escucha.labels.dimension_scores)
+    high = [i for i, lab in enumerate(labels) if lab in HIGH_AROUSAL]
+    neg = [i for i, lab in enumerate(labels) if lab in NEGATIVE]
+
+    def holds(p, idx):
+        return bool(p[idx].sum() >= 0.5 * p.sum()) if idx and p.sum() > 0 else False
+
+    dims = {"high_arousal": _dimension([(a, b, holds(p, high)) for a, b, p in raw], duration),
+            "negative": _dimension([(a, b, holds(p, neg)) for a, b, p in raw], duration)}
     return {
         "speech_seconds": whole["speech_seconds"],
         "speech_ratio": round(whole["speech_seconds"] / duration, 4) if duration > 0 else 0.0,
@@ -42,6 +70,7 @@ def _summary_block(segments: list[Segment], labels: Sequence[str], duration: flo
         "first_third": first,
         "last_third": last,
         "change": change,
+        **dims,
     }
 
 
@@ -54,7 +83,10 @@ def summarize(segments: Sequence[Segment], *, duration: float, labels: Sequence[
     summing to 1 when there is speech), ``dominant`` (emotion with the largest share, ``None``
     without speech), ``first_third`` and ``last_third`` (the same shares over the first and last
     third of the call's duration), ``change`` (last-third share minus first-third share per
-    emotion; ``None`` when either third has no speech), and ``channels`` (the same per channel).
+    emotion; ``None`` when either third has no speech), ``high_arousal`` and ``negative`` (the
+    share of speech time whose probabilities put at least half on high-arousal / negative
+    emotions, over the call and its first and last thirds, and the change; the thirds are
+    ``None`` without speech), and ``channels`` (the same per channel, e.g. the customer's).
     """
     segments = list(segments)
     out = {"duration": round(float(duration), 3), **_summary_block(segments, labels, duration)}

@@ -30,6 +30,16 @@ def summary_row(d: dict, labels: Sequence[str]) -> dict:
     for lab in labels:
         v = s["change"].get(lab)
         row[f"change_{lab}"] = "" if v is None else v
+    # the coarse dimensions, for the call and for each speaker (channel) by name
+    blocks = [("", s)] + [(f"{ch}_", v) for ch, v in s.get("channels", {}).items()]
+    for prefix, b in blocks:
+        if prefix:
+            row[f"{prefix}dominant"] = b.get("dominant") or ""
+        for dim in ("negative", "high_arousal"):
+            d = b.get(dim) or {}
+            for key in ("share", "first_third", "last_third", "change"):
+                v = d.get(key)
+                row[f"{prefix}{dim}_{key}"] = "" if v is None else v
     return row
 
 
@@ -51,7 +61,7 @@ def write_tables(report, files: list[Path], folder: Path, out_dir: Path, labels:
                     rows.append(summary_row(d, labels))
             except (OSError, ValueError, KeyError, TypeError):
                 pass
-    cols = list(rows[0]) if rows else list(summary_row(_EMPTY, labels))
+    cols = list(dict.fromkeys(k for r in rows for k in r)) if rows else list(summary_row(_EMPTY, labels))
     atomic_write_csv(out_dir / "summary.csv", rows, fieldnames=cols)
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")

@@ -28,7 +28,20 @@ function summaryBlock(name, b) {
     el('div', { class: 'stack-row' }, el('span', {}, 'last third'), shareStack(b.last_third.emotion_share)),
     el('p', { class: 'shares' }, shares.length ? shares.map(([l, v]) => `${l} ${pct(v)}`).join(', ') : 'no speech found'),
     el('p', { class: 'change' }, 'first third ', chip(first), ' → last third ', chip(last),
-      ` · ${b.speech_seconds.toFixed(1)} s of speech in ${b.segments} segments`));
+      ` · ${b.speech_seconds.toFixed(1)} s of speech in ${b.segments} segments`),
+    dimensionLine(b));
+}
+
+// negative speech and high arousal: over the call, and first third against last third
+function dimensionLine(b) {
+  const part = (name, d) => {
+    if (!d) return '';
+    const trend = d.first_third != null && d.last_third != null
+      ? ` (first third ${pct(d.first_third)} → last third ${pct(d.last_third)})` : '';
+    return `${name} ${pct(d.share)}${trend}`;
+  };
+  return el('p', { class: 'dims' }, [part('negative speech', b.negative), part('high arousal', b.high_arousal)]
+    .filter(Boolean).join(' · '));
 }
 
 export function renderCall(r) {

@@ -25,10 +25,11 @@ export function renderClip(r) {
   } else {
     title.append(swatch(r.label), ' ', el('span', { id: 'clip-label' }, r.label), ` · ${pct(r.confidence)}${r.long ? ' of the speech' : ''}`);
     const dur = r.duration != null ? `${r.duration.toFixed(1)} s` : '';
-    $('clip-meta').textContent = r.long
+    const dims = r.arousal != null ? ` · high arousal ${pct(r.arousal)} · negative ${pct(r.negative)}` : '';
+    $('clip-meta').textContent = (r.long
       ? `${r.file}, ${dur}: long recording, scored over its speech; the bars are shares of speech time. ` +
         'Choose "a call" under Options for the timeline.'
-      : `${r.file}, ${dur}`;
+      : `${r.file}, ${dur}`) + dims;
     renderBars($('bars'), r.long ? r.speech_share : r.probabilities, r.label);
   }
   box.hidden = false;
