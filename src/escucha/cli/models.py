@@ -13,7 +13,7 @@ def register(sub):
 #: one line on each bundled model (docs/model_card.md)
 ABOUT_BUNDLED = {
     "default": "used when --model is not given: 2 whisper-lr members (clean + telephone), layers 1-3",
-    "fast": "1 whisper-lr member, layer 2 over the loudest 1.5 s: about 2.6x the default's throughput",
+    "fast": "1 whisper-lr member, layer 2 over the loudest 1.5 s: about 2x the default's throughput",
 }
 
 
