@@ -50,7 +50,11 @@ def cluster():
         pytest.skip("Ray Data is not installed (pip install 'escucha[ray]')")
     tmp = Path(tempfile.mkdtemp(prefix="escray-", dir="/tmp"))  # short: Ray's socket paths have a length limit
     (tmp / "token").write_text(secrets.token_hex(32))
-    env = {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN_PATH": str(tmp / "token"), "RAY_USAGE_STATS_ENABLED": "0"}
+    env = {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN_PATH": str(tmp / "token"), "RAY_USAGE_STATS_ENABLED": "0",
+           # two shared cores: a busy moment must not get the node declared dead (Ray then ends
+           # every connected driver)
+           "RAY_health_check_timeout_ms": "30000", "RAY_health_check_period_ms": "10000",
+           "RAY_health_check_failure_threshold": "20"}
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)   # the driver (this process) joins with the same token: set before Ray is imported
     pytest.importorskip("ray.data", reason="Ray Data is not installed (pip install 'escucha[ray]')")
@@ -86,6 +90,13 @@ def cluster():
                 os.environ[k] = v
 
 
+def escucha(*args, **popen) -> subprocess.CompletedProcess:
+    """``escucha ARGS`` in its own process: a Ray driver that Ray decides to end (a node it
+    thinks dead) takes down that process, never the test run."""
+    return subprocess.run([sys.executable, "-m", "escucha", *map(str, args)], capture_output=True, text=True,
+                          env={**os.environ, "ESCUCHA_PROGRESS": "0"}, timeout=600, **popen)
+
+
 def _files(folder: Path) -> dict[str, bytes]:
     return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*"))
             if p.is_file() and not p.name.startswith(".")}
@@ -112,62 +123,68 @@ def test_without_ray_engine_ray_says_how_to_install_it(calls, tmp_path, monkeypa
     assert not (tmp_path / "out").exists()
 
 
-def test_analyze_on_ray_equals_local_reports_the_bad_file_and_resumes(calls, local_batch, cluster, tmp_path, capsys):
+def test_analyze_on_ray_equals_local_reports_the_bad_file_and_resumes(calls, local_batch, cluster, tmp_path):
     out = tmp_path / "ray"
-    assert main(["analyze", str(calls), "-o", str(out), "--engine", "ray", "--address", cluster, "--quiet"]) == 1
+    r = escucha("analyze", calls, "-o", out, "--engine", "ray", "--address", cluster, "--quiet")
+    assert r.returncode == 1, r.stderr                 # 1: the bad file
     assert _files(out) == _files(local_batch)          # every result, summary.csv, errors.csv, batch.json
     errors = (out / "errors.csv").read_text().splitlines()
     assert len(errors) == 2 and errors[1].startswith(f"{calls / 'bad.wav'},") and "cannot decode" in errors[1]
-    assert "analysed 3 file(s)" in capsys.readouterr().out
+    assert "analysed 3 file(s)" in r.stdout
 
     results = [p for p in out.iterdir() if p.name.endswith((".flac.json", ".segments.csv"))]
     stamps = {p: p.stat().st_mtime_ns for p in results}
     assert len(stamps) == 6
-    assert main(["analyze", str(calls), "-o", str(out), "--engine", "ray", "--address", cluster, "--quiet"]) == 1
-    said = capsys.readouterr().out
-    assert "analysed 0 file(s)" in said and "skipped 3 already done" in said
+    r = escucha("analyze", calls, "-o", out, "--engine", "ray", "--address", cluster, "--quiet")
+    assert r.returncode == 1, r.stderr
+    assert "analysed 0 file(s)" in r.stdout and "skipped 3 already done" in r.stdout
     assert {p: p.stat().st_mtime_ns for p in results} == stamps   # nothing recomputed or rewritten
     assert _files(out) == _files(local_batch)
 
 
-def test_predict_on_ray_prints_what_the_local_engine_prints(calls, cluster, capsys):
+def test_predict_on_ray_prints_what_the_local_engine_prints(calls, cluster):
+    local = escucha("predict", calls, "--json", "--quiet")
+    ray = escucha("predict", calls, "--json", "--quiet", "--engine", "ray", "--address", cluster)
+    assert local.returncode == ray.returncode == 1, ray.stderr
+    assert json.loads(ray.stdout) == json.loads(local.stdout) and len(json.loads(ray.stdout)) == 4
+    assert [o["file"].endswith("bad.wav") for o in json.loads(ray.stdout)].count(True) == 1
+    said = [[ln for ln in r.stderr.splitlines() if ln.startswith("escucha:")] for r in (local, ray)]
+    assert said[0] == said[1] and "bad.wav: cannot decode" in ray.stderr   # Ray's own log lines aside
+
+
+@pytest.fixture(scope="module")
+def many(real_ravdess, tmp_path_factory) -> tuple[Path, Path]:
+    """Twelve real clips, and their local batch (the result a Ray batch must reach)."""
     import torch
 
+    d = tmp_path_factory.mktemp("many")
+    for src in sorted(real_ravdess.glob("Actor_03/*"))[:12]:
+        shutil.copy(src, d / src.name)
     torch.set_num_threads(1)
-    assert main(["predict", str(calls), "--json", "--quiet"]) == 1
-    local = capsys.readouterr()
-    assert main(["predict", str(calls), "--json", "--quiet", "--engine", "ray", "--address", cluster]) == 1
-    ray = capsys.readouterr()
-    assert json.loads(ray.out) == json.loads(local.out) and len(json.loads(ray.out)) == 4
-    assert [o["file"].endswith("bad.wav") for o in json.loads(ray.out)].count(True) == 1
-    assert ray.err.strip() == local.err.strip() and "bad.wav: cannot decode" in ray.err
+    out = tmp_path_factory.mktemp("many-local") / "out"
+    assert main(["analyze", str(d), "-o", str(out), "--quiet"]) == 0
+    return d, out
 
 
-def test_interrupted_ray_batch_keeps_complete_results_and_resumes(calls, local_batch, cluster, tmp_path, monkeypatch,
-                                                                  capsys):
-    from escucha.longaudio import batch
-
-    out, written = tmp_path / "ray", []
-    real_write = batch._write_result
-
-    def write_then_interrupt(*a, **kw):
-        if written:
-            raise KeyboardInterrupt   # Ctrl-C while the second result arrives
-        real_write(*a, **kw)
-        written.append(a[1])
-
-    monkeypatch.setattr(batch, "_write_result", write_then_interrupt)
-    args = ["analyze", str(calls), "-o", str(out), "--engine", "ray", "--address", cluster, "--quiet"]
-    assert main(args) == 130
-    import ray
-
-    assert not ray.is_initialized()        # the driver let go of the cluster
+def test_interrupted_ray_batch_keeps_complete_results_and_resumes(many, cluster, tmp_path):
+    folder, local = many
+    out = tmp_path / "ray"
+    args = [sys.executable, "-m", "escucha", "analyze", str(folder), "-o", str(out), "--engine", "ray",
+            "--address", cluster, "--quiet"]
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "ESCUCHA_PROGRESS": "0"})
+    deadline = time.time() + 300
+    while time.time() < deadline and proc.poll() is None and not list(out.glob("*.flac.json")):
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)   # Ctrl-C once the first result is written
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 130, err
+    done = sorted(p.name[:-len(".json")] for p in out.glob("*.flac.json"))
+    assert 1 <= len(done) < 12
     rows = (out / "summary.csv").read_text().splitlines()
-    assert len(rows) == 2 and rows[1].split(",")[0].endswith(written[0])   # the one complete result, listed
-    assert sorted(p.name for p in out.glob("*.json")) == [f"{written[0]}.json", "batch.json"]
-    assert not [p for p in out.rglob(".*") if p.name != ".batch.lock"]     # no half-written file
-    monkeypatch.setattr(batch, "_write_result", real_write)
-    capsys.readouterr()
-    assert main(args) == 1
-    assert "analysed 2 file(s)" in capsys.readouterr().out      # the rest, not the one already done
-    assert _files(out) == _files(local_batch)
+    assert sorted(r.split(",")[0].rsplit("/", 1)[-1] for r in rows[1:]) == done   # the complete results, listed
+    assert not [p for p in out.rglob(".*") if p.name != ".batch.lock"]          # no half-written file
+    r = escucha("analyze", folder, "-o", out, "--engine", "ray", "--address", cluster, "--quiet")
+    assert r.returncode == 0, r.stderr
+    assert f"analysed {12 - len(done)} file(s)" in r.stdout        # the rest, not the ones already done
+    assert _files(out) == _files(local)
