@@ -74,9 +74,13 @@ def format_prediction(p) -> str:
     """One line for a person: ``file: label (confidence)   probabilities`` or the outcome."""
     if p.label is None:
         return f"{p.file}: {p.outcome} ({p.reason})"
+    from ..labels import dimension_scores
+
     probs = "  ".join(f"{k} {v:.2f}" for k, v in sorted(p.probabilities.items(), key=lambda kv: -kv[1]))
     what = "of speech time" if p.long else ""
-    return f"{p.file}: {p.label} ({p.confidence:.0%}{' ' + what if what else ''})   {probs}"
+    dims = dimension_scores(p.probabilities)
+    tail = f"   | high arousal {dims['arousal']:.0%}, negative {dims['negative']:.0%}" if dims else ""
+    return f"{p.file}: {p.label} ({p.confidence:.0%}{' ' + what if what else ''})   {probs}{tail}"
 
 
 def _emit(args, record: dict) -> None:
