@@ -29,6 +29,13 @@ bundled models that is nEMO and the Korean corpus. Several models in one run sha
     python benchmarks/calls.py --model default --model fast [--data ../shared/data/nemo ../shared/data/korean]
         [--calls 8] [--turns 8] [--lines wide telephone] [--out runs/calls] [--threads 1]
 
+``--recipe bundled|fast`` judges a *recipe* instead, leave-one-corpus-out: for each corpus of
+``--data`` a model is trained by the recipe (benchmarks/bundle_cv.py's members and band routing) on
+every other corpus of ``--train-data`` (default: the five shared corpora), and judged on calls
+built from the held-out one::
+
+    python benchmarks/calls.py --recipe bundled --data ../shared/data/nemo ../shared/data/korean --threads 2
+
 Prints one table per line (rows: model x corpus) and writes ``calls.json`` and the calls
 themselves (with ``.truth.csv``) to ``--out``. Not run in CI.
 """
@@ -186,6 +193,30 @@ def score(rows: list[tuple[str, str, dict | None]]) -> dict:
     }
 
 
+def fold_model(args, held_out: str, out: Path):
+    """The recipe trained on ``--train-data`` without ``held_out`` (bundle_cv's training)."""
+    import torch
+
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    import bundle_cv
+    from escucha.corpora import scan_corpora
+    from escucha.data.splits import corpus_split
+
+    bundle_cv.CONFIGS = bundle_cv.RECIPES[args.recipe]
+    torch.set_num_threads(args.threads)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        records = scan_corpora(args.train_data)
+    if held_out in {r.corpus for r in records}:
+        split = corpus_split(records, test_corpus=held_out, val_speakers=0)
+        n = len(split.train)
+    else:   # a corpus outside the training data: train on all of it
+        split, n = None, len(records)
+    model = bundle_cv.train_fold(records, split, out / "folds" / f"without-{held_out}", args.threads)
+    print(f"{args.recipe} recipe trained without {held_out}: {n} clips", flush=True)
+    return model
+
+
 def fmt(v) -> str:
     return "   -  " if v is None else f"{v:6.3f}"
 
@@ -204,20 +235,29 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default=None, help="folder for the calls and calls.json (default: a temporary one)")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--recipe", choices=("bundled", "fast"),
+                    help="judge a recipe leave-one-corpus-out instead of --model: trained per held-out corpus")
+    ap.add_argument("--train-data", nargs="+",
+                    default=[str(shared / c) for c in ("ravdess", "emodb", "savee", "nemo", "korean")],
+                    help="with --recipe: the corpora the fold models are trained on (the held-out one left out)")
     args = ap.parse_args(argv)
     from escucha.runtime import set_num_threads
 
     set_num_threads(args.threads)
-    names = args.model or ["default", "fast"]
-    models = {n: load_model(n) for n in names}
     out = Path(args.out or tempfile.mkdtemp(prefix="calls-"))
+    if args.recipe:
+        models = {}   # one model per held-out corpus, trained below
+    else:
+        names = args.model or ["default", "fast"]
+        models = {n: load_model(n) for n in names}
     results: dict = {"settings": {k: v for k, v in vars(args).items()}, "models": {}}
     for data in args.data:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             records = scan_corpus(data)
         corpus = records[0].corpus
-        for name, model in models.items():
+        todo = models.items() if not args.recipe else [(f"{args.recipe} LOCO", fold_model(args, corpus, out))]
+        for name, model in todo:
             unseen = [r for r in records if r.speaker_key not in model.trained_speakers]
             if len(unseen) < len(records):
                 print(f"{name} on {corpus}: {len(records) - len(unseen)} clips of speakers it was trained on left out")
