@@ -90,8 +90,13 @@ def test_wheel_in_fresh_venv_predicts_outside_the_repo(wheel, tmp_path):
                            capture_output=True, text=True, env=env).stdout.strip()
     assert str(env_dir) in where and str(REPO) not in where
 
-    # everything that only needs inference runs on the plain wheel: models, adapt, the recipes
+    # everything that only needs inference runs on the plain wheel: analyze, models, adapt, the recipes
     esc = str(env_dir / "bin" / "escucha")
+    r = subprocess.run([esc, "analyze", str(sample), "--json"], cwd=work, capture_output=True, text=True,
+                       timeout=300, env=env)
+    assert r.returncode == 0, r.stderr
+    res = json.loads(r.stdout)
+    assert res["segments"] and res["summary"]["dominant"] in res["labels"] and "negative" in res["summary"]
     r = subprocess.run([esc, "models"], cwd=work, capture_output=True, text=True, timeout=120, env=env)
     assert r.returncode == 0 and "whisper-lr-tel" in r.stdout and "escucha[train]" in r.stdout, r.stderr
     savee = REPO.parent / "shared" / "data" / "savee" / "ALL"
