@@ -22,7 +22,7 @@ import sys
 from contextlib import contextmanager
 from pathlib import Path
 
-from .options import add_engine_options, add_labels_option, add_model_option
+from .options import add_engine_options, add_calibration_option, add_labels_option, add_model_option
 
 
 def register(sub):
@@ -36,6 +36,7 @@ def register(sub):
     p.add_argument("input", metavar="INPUT", help="audio file, folder of audio files, or - for raw PCM on stdin")
     add_model_option(p)
     add_labels_option(p)
+    add_calibration_option(p)
     p.add_argument("--json", action="store_true", help="print the result as JSON on stdout (file and stdin input)")
     p.add_argument("-o", "--out", metavar="DIR", help="write <name>.json and <name>.segments.csv here "
                                                       "(a folder input also gets summary.csv and errors.csv)")
@@ -150,7 +151,7 @@ def run_analyze(args) -> int:
     if src != "-" and Path(src).is_dir():
         if not args.out:
             raise ConfigError(f"{src} is a folder: give an output folder with -o DIR")
-        predictor = load_model(args.model, labels=args.labels)
+        predictor = load_model(args.model, labels=args.labels, calibrate=not args.no_calibration)
         with _sigterm_interrupts():
             rep = analyze_folder(src, predictor, args.out, jobs=args.jobs, force=args.force, plot=args.plot,
                                  show_progress=not args.quiet, threads=args.threads, engine=args.engine,
@@ -164,7 +165,7 @@ def run_analyze(args) -> int:
 
     if args.out:
         _check_outputs(Path(args.out), "stdin" if src == "-" else Path(src).name, force=args.force)
-    predictor = load_model(args.model, labels=args.labels)
+    predictor = load_model(args.model, labels=args.labels, calibrate=not args.no_calibration)
     if src == "-":
         if not args.rate:
             raise ConfigError("reading raw PCM from stdin needs --rate HZ (and --format, --channels-in if not "

@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import sys
 
-from .options import add_model_option
+from .options import add_calibration_option, add_model_option
 
 
 def register(sub):
@@ -28,6 +28,7 @@ def register(sub):
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
     p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
     add_model_option(p)
+    add_calibration_option(p)
     p.add_argument("--workers", type=int, default=2, metavar="N",
                    help="inference jobs at once, threads sharing the model (default 2)")
     p.add_argument("--threads", type=int, metavar="N",
@@ -147,7 +148,7 @@ def run_serve(args) -> int:
     from ..runtime import set_num_threads
 
     set_num_threads(threads)  # torch or ONNX Runtime, whichever runs the model
-    predictor = load_model(args.model)
+    predictor = load_model(args.model, calibrate=not args.no_calibration)
     _warm_up(predictor)
     app = create_app(predictor, cfg)
     host = f"[{args.host}]" if ":" in args.host else args.host

@@ -278,6 +278,7 @@ class CallAnalyzer:
         probs = np.stack([t[2] for t in tiles])
         seg.probabilities = ((w @ probs) / w.sum() if w.sum() > 0 else probs.mean(axis=0)).astype(np.float32)
         seg.label = self.labels[int(np.argmax(seg.probabilities))]
+        seg.uncertain = bool(float(seg.probabilities.max()) < getattr(self.predictor, "uncertain_below", 0.0))
         return seg
 
     # -- result ------------------------------------------------------------------------------------

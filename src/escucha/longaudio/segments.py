@@ -57,6 +57,9 @@ class Segment:
     labels : tuple of str
         Class names, in the order of ``probabilities``.
     windows : list of Window
+    uncertain : bool
+        The segment's top probability is under the model's ``uncertain_below``
+        (:mod:`escucha.inference.priors`): ``label`` is a best guess, not worth acting on.
     """
 
     channel: str
@@ -66,6 +69,7 @@ class Segment:
     probabilities: np.ndarray
     labels: tuple[str, ...]
     windows: list[Window] = field(default_factory=list)
+    uncertain: bool = False
 
     @property
     def duration(self) -> float:
@@ -84,7 +88,7 @@ class Segment:
         probs = self.probability_dict()
         return {"channel": self.channel, "start": round(self.start, 3), "end": round(self.end, 3),
                 "label": self.label, "confidence": round(self.confidence, 4),
-                "probabilities": probs, **dimension_scores(probs)}
+                "probabilities": probs, **dimension_scores(probs), "uncertain": self.uncertain}
 
 
 def segment_tiles(seg: Segment) -> list[tuple[float, float, np.ndarray]]:
