@@ -385,6 +385,15 @@ class Store:
                              .values(status="failed", error=error, code=code, finished_at=time.time(),
                                      lease_until=None)).rowcount == 1
 
+    def release_job(self, job_id: str, worker: str) -> bool:
+        """Give a job back to the queue (a server shutting down in an orderly way): another worker,
+        or this server after its restart, runs it at once instead of after its lease."""
+        from sqlalchemy import update
+
+        with self._begin() as s:
+            return s.execute(update(Job).where(Job.id == job_id, Job.worker == worker, Job.status == "running")
+                             .values(status="queued", worker=None, lease_until=None)).rowcount == 1
+
     def get_job(self, job_id: str, *, result: bool = True) -> dict | None:
         """``{id, status, file, url, call}`` (+ ``result``: the call's analysis, when done, or
         ``error`` and ``code`` when failed), or ``None``."""
