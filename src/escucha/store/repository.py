@@ -528,7 +528,7 @@ def _list_item(c: Call) -> dict:
 
 def _job_dict(j: Job) -> dict:
     d = {"id": j.id, "status": j.status, "file": j.file, "url": f"/v1/jobs/{j.id}", "created": _iso(j.created_at),
-         "attempts": j.attempts, "call": j.call_id}
+         "attempts": j.attempts, "worker": j.worker, "call": j.call_id}
     if j.status == "failed":
         d["error"], d["code"] = j.error, j.code
     return d
