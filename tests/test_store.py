@@ -62,7 +62,11 @@ def test_migrations_from_empty_and_from_the_first_revision(db_url):
     engine = make_engine(resolve_url(db_url))
     assert current_revision(engine) is None
     assert upgrade(engine, "0001") == (None, "0001")
+    from escucha.store import Store
+
+    kept = Store(engine).save_call(fake_result("before.wav"))          # a call stored under the first schema
     assert upgrade(engine) == ("0001", head_revision())
+    assert Store(engine).get_call(kept)["file"] == "before.wav"        # ... is there after the upgrade
     assert upgrade(engine) == (head_revision(), head_revision())  # again: nothing to do
     from sqlalchemy import inspect
 
@@ -70,7 +74,7 @@ def test_migrations_from_empty_and_from_the_first_revision(db_url):
     assert {"ix_calls_negative_share", "ix_calls_negative_change", "ix_calls_dominant"} <= idx
     engine.dispose()
     store = open_store(db_url, migrate=False)  # at head: accepted
-    assert store.count_calls() == 0
+    assert store.count_calls() == 1
     store.close()
 
 

@@ -154,22 +154,28 @@ class DurableJobs:
         hb.start()
         finished = False
         try:
-            if not claim.audio_path or not os.path.isfile(claim.audio_path):
-                raise AudioError(f"{claim.file}: its uploaded audio is gone from the data folder ({claim.audio_path});"
-                                 " every server sharing a database must share its data folder")
-            d = self.run(claim)
-            finished = self.store.save_call(d, job=(claim.id, claim.worker)) is not None
+            try:
+                if not claim.audio_path or not os.path.isfile(claim.audio_path):
+                    raise AudioError(f"{claim.file}: its uploaded audio is gone from the data folder "
+                                     f"({claim.audio_path}); every server sharing a database must share its data folder")
+                d = self.run(claim)
+            except Exception as e:  # the analysis failed: the job is over, with the reason
+                status, message = self.classify(e, claim)
+                try:
+                    finished = self.store.fail_job(claim.id, claim.worker, message, status)
+                except Exception as e2:
+                    log.error("could not record the failure of job %s: %s", claim.id, e2)
+                return
+            try:
+                finished = self.store.save_call(d, job=(claim.id, claim.worker)) is not None
+            except Exception as e:  # the store, not the call: its lease runs out and it is run again
+                log.error("could not store the call of job %s (%s); it will be run again", claim.id, e)
+                return
             if finished:
                 self.done += 1
-        except Exception as e:
-            status, message = self.classify(e, claim)
-            try:
-                finished = self.store.fail_job(claim.id, claim.worker, message, status)
-            except Exception as e2:
-                log.error("could not record the failure of job %s: %s", claim.id, e2)
         finally:
+            if finished and not claim.keep_audio:
+                remove_upload(claim.audio_path)
             beat_stop.set()
             with self._lock:
                 self._held.pop(claim.id, None)
-        if finished and not claim.keep_audio:
-            remove_upload(claim.audio_path)

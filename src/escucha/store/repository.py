@@ -9,6 +9,7 @@ holds its lease).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import time
@@ -28,6 +29,29 @@ SORTS = {"created": Call.created_at, "file": Call.file, "duration": Call.duratio
          "high_arousal": Call.high_arousal_share}
 #: a job interrupted this many times (its server killed while running it) is failed, not run again
 MAX_ATTEMPTS = 3
+
+
+def _retry(fn):
+    """Run a write again when SQLite says the database is locked or busy: a deferred transaction
+    that read before another process wrote gets SQLITE_BUSY at once, without the busy timeout.
+    Up to about 10 s of tries, then the error stands."""
+
+    @functools.wraps(fn)
+    def wrapped(self, *args, **kw):
+        from sqlalchemy.exc import OperationalError
+
+        delay = 0.01
+        for attempt in range(14):
+            try:
+                return fn(self, *args, **kw)
+            except OperationalError as e:
+                text = str(getattr(e, "orig", e)).lower()
+                if self.dialect != "sqlite" or not ("locked" in text or "busy" in text) or attempt == 13:
+                    raise
+                time.sleep(delay)
+                delay = min(1.0, 2 * delay)
+
+    return wrapped
 
 
 class _LostJob(Exception):
@@ -183,6 +207,7 @@ class Store:
                 raise ConfigError(f"{self.url}: cannot store the call {result.get('file')!r} ({db_error(e)})"
                                   ) from None
 
+    @_retry
     def _save_call(self, result: dict, *, source, digest, job, replace) -> str | None:
         from sqlalchemy import delete, update
 
@@ -238,6 +263,7 @@ class Store:
                 return None
             return {"id": c.id, "stored_at": _iso(c.created_at), "job": c.job_id, **_analysis(c)}
 
+    @_retry
     def delete_call(self, call_id: str) -> bool:
         """Delete a call with its speakers and segments; whether there was one."""
         from sqlalchemy import delete
@@ -306,6 +332,7 @@ class Store:
                 return
             offset += batch
 
+    @_retry
     def prune(self, older_than: float) -> dict:
         """Delete calls stored, and finished jobs ended, more than ``older_than`` seconds ago;
         ``{"calls": n, "jobs": m}`` deleted."""
@@ -327,6 +354,7 @@ class Store:
             return s.scalar(select(func.count()).select_from(Call))
 
     # -- jobs ---------------------------------------------------------------------------------------
+    @_retry
     def enqueue(self, file: str, *, audio_path: str | None, options: dict, keep_audio: bool = False,
                 job_id: str | None = None) -> dict:
         """Queue an analysis of the audio at ``audio_path`` (kept there until the job is done)."""
@@ -336,6 +364,7 @@ class Store:
             s.add(job)
         return _job_dict(job)
 
+    @_retry
     def claim(self, worker: str, *, lease: float) -> JobClaim | None:
         """Take the oldest queued job, or one whose lease ran out (its worker was killed), for
         ``lease`` seconds; ``None`` when there is none. Never gives one job to two workers: on
@@ -368,6 +397,7 @@ class Store:
                 return JobClaim(id=row.id, file=row.file, audio_path=row.audio_path, options=row.options,
                                 keep_audio=row.keep_audio, attempts=row.attempts + 1, worker=worker)
 
+    @_retry
     def heartbeat(self, job_id: str, worker: str, *, lease: float) -> bool:
         """Extend the lease of a job this worker holds; ``False`` when it no longer holds it."""
         from sqlalchemy import update
@@ -376,6 +406,7 @@ class Store:
             return s.execute(update(Job).where(Job.id == job_id, Job.worker == worker, Job.status == "running")
                              .values(lease_until=time.time() + lease)).rowcount == 1
 
+    @_retry
     def fail_job(self, job_id: str, worker: str, error: str, code: int = 422) -> bool:
         """Mark a job this worker holds failed, with the reason; whether it still held it."""
         from sqlalchemy import update
@@ -385,6 +416,7 @@ class Store:
                              .values(status="failed", error=error, code=code, finished_at=time.time(),
                                      lease_until=None)).rowcount == 1
 
+    @_retry
     def release_job(self, job_id: str, worker: str) -> bool:
         """Give a job back to the queue (a server shutting down in an orderly way): another worker,
         or this server after its restart, runs it at once instead of after its lease."""
