@@ -126,3 +126,41 @@ def test_list_filter_open_export_delete_and_queue_several(page, stored, tmp_path
     assert {"first.wav", "second.wav"} <= set(rows(page))
     assert page.console_errors == []
     shot(page, tmp_path, "service-calls.png", full_page=True)
+
+
+def test_a_long_stored_call_zooms_and_the_view_follows_the_cursor(page, stored, tmp_path):
+    url, store = stored
+    d = fake_result("long-call.wav", segments=60)
+    for i, g in enumerate(d["segments"]):                                # 60 turns over ten minutes
+        g["start"], g["end"] = 10.0 * i, 10.0 * i + 6.0
+    d["duration"] = d["summary"]["duration"] = 600.0
+    store.save_call(d)
+    page.fill("#f-file", "long-call")
+    page.click("#calls-apply")
+    wait_until(page, "document.querySelectorAll('#calls-table tbody tr').length === 1")
+    page.click("#calls-table button[data-id]")
+    page.wait_for_selector("#call-result:not([hidden])")
+    assert page.is_visible("#zoom-row") and page.get_attribute("#zoom", "max") == "60"
+    ratio = "document.getElementById('lanes').offsetWidth / document.getElementById('lanes-scroll').clientWidth"
+    assert abs(page.evaluate(ratio) - 1) < 0.02
+    page.eval_on_selector("#zoom", "z => { z.value = '10'; z.dispatchEvent(new Event('input')); }")
+    assert abs(page.evaluate(ratio) - 10) < 0.2
+    assert len(page.query_selector_all("#axis span")) == 41
+    assert page.text_content("#axis span:nth-child(2)") == "0:15.0"
+    # move to the middle: the cursor is where it should be, and scrolled into view
+    page.focus("#lanes")
+    for _ in range(30):
+        page.keyboard.press("PageUp")                                    # +10 s each
+    assert page.text_content("#now").startswith("5:00.0")
+    box = page.evaluate("(() => { const b = document.getElementById('lanes-scroll'); "
+                        "return [b.scrollLeft, b.clientWidth, document.getElementById('cursor').offsetLeft]; })()")
+    assert box[0] > 0 and box[0] <= box[2] <= box[0] + box[1]
+    # a click on the zoomed lanes seeks to the time under it
+    lanes = page.query_selector("#lanes").bounding_box()
+    scroller = page.query_selector("#lanes-scroll").bounding_box()
+    x = scroller["x"] + scroller["width"] / 2
+    want = (x - lanes["x"]) / lanes["width"] * 600
+    page.mouse.click(x, lanes["y"] + 10)
+    assert abs(page.evaluate("document.getElementById('player').currentTime") - want) < 1.0
+    assert page.console_errors == []
+    shot(page, tmp_path, "service-zoom.png", full_page=True)

@@ -52,7 +52,7 @@ log = logging.getLogger("escucha.service")
 _JS = "text/javascript; charset=utf-8"
 STATIC = {"app.css": "text/css; charset=utf-8", "favicon.svg": "image/svg+xml", "recorder-worklet.js": _JS,
           **{f"{m}.js": _JS for m in ("app", "config", "dom", "state", "messages", "api", "analyse", "clip", "call",
-                                      "timeline", "wav", "recorder", "calls")}}
+                                      "timeline", "wav", "recorder", "calls", "zoom")}}
 PAGE_CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; media-src 'self' blob:; "
             "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
 

@@ -12,6 +12,7 @@
 //   timeline.js  the player and the timeline following each other
 //   recorder.js  the microphone (recorder-worklet.js), and wav.js the WAV it makes
 //   calls.js     the stored calls: list, filters, open, export, delete, several files queued
+//   zoom.js      zooming the timeline of a long call (scrolls with the player)
 import { analyse } from './analyse.js';
 import { initCalls, loadCalls, queueFiles } from './calls.js';
 import { CFG } from './config.js';
@@ -20,6 +21,7 @@ import { showError } from './messages.js';
 import { startRecording, stopRecording } from './recorder.js';
 import { state } from './state.js';
 import { wireTimeline } from './timeline.js';
+import { wireZoom } from './zoom.js';
 
 function init() {
   $('version').textContent = `escucha ${CFG.version}`;
@@ -49,6 +51,7 @@ function init() {
   $('record').addEventListener('click', () => (state.recorder ? stopRecording() : startRecording())
     .catch((e) => showError(`Recording failed: ${e.message}`)));
   wireTimeline();
+  wireZoom();
   initCalls();
 }
 
