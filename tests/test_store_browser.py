@@ -21,7 +21,7 @@ uvicorn = pytest.importorskip("uvicorn", reason="the serve extra is not installe
 
 from .test_service_browser import CHROMIUM, CHROMIUM_ARGS, shot, wait_until  # noqa: E402
 from .test_store import fake_result  # noqa: E402
-from .test_store_service import SAMPLE, make_long_call  # noqa: E402
+from .test_store_service import make_long_call  # noqa: E402
 
 
 @pytest.fixture(scope="module")

@@ -306,3 +306,43 @@ def test_db_command_line(tmp_path):
                       (("status", "--db", "mysql://a@b/c"), "not a database URL")]:
         r = db(*args)
         assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and msg in r.stderr, r.stderr
+
+
+def test_schema_fuzz_of_the_calls_routes_never_5xx(model, tmp_path):
+    """Requests generated from the OpenAPI schema (schemathesis), valid and invalid, for every
+    route of the stored calls: always an answer below 500, errors as their one line."""
+    schemathesis = pytest.importorskip("schemathesis", reason="schemathesis is a test extra")
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis.errors import Unsatisfiable
+    from schemathesis import GenerationMode
+
+    from escucha.store import open_store
+
+    from .test_store import fake_result
+
+    store = open_store(data=tmp_path)
+    for name in ("a.wav", "b.wav"):
+        store.save_call(fake_result(name))
+    app = create_app(model, ServiceConfig(workers=1, data=str(tmp_path)), store=store)
+    schema = schemathesis.openapi.from_asgi("/openapi.json", app)
+    ops = [r.ok() for r in schema.get_all_operations()]
+    ops = [op for op in ops if op.label.split(" ", 1)[1].startswith(("/v1/calls", "/v1/jobs"))]
+    assert {op.label for op in ops} >= {"GET /v1/calls", "GET /v1/calls.csv", "GET /v1/calls.json",
+                                        "GET /v1/calls/{call_id}", "DELETE /v1/calls/{call_id}",
+                                        "GET /v1/calls/{call_id}.csv", "GET /v1/jobs"}
+    for op in ops:
+        for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
+            @settings(max_examples=8, deadline=None, database=None, derandomize=True,
+                      suppress_health_check=list(HealthCheck))
+            @given(op.as_strategy(generation_mode=mode))
+            def check(case):
+                r = case.call()
+                assert r.status_code < 500, (case.method, case.formatted_path, case.query, r.status_code, r.text[:300])
+                if r.status_code >= 400:
+                    assert isinstance(r.json()["error"], str)
+
+            try:
+                check()
+            except Unsatisfiable:
+                assert mode == GenerationMode.NEGATIVE, op.label
+    store.close()
