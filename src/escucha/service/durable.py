@@ -102,10 +102,38 @@ class DurableJobs:
 
     # -- the workers --------------------------------------------------------------------------------
     def start(self) -> None:
+        self.expire_dead()
         for k in range(self.workers):
             t = threading.Thread(target=self._loop, args=(k,), name=f"escucha-durable-{k}", daemon=True)
             t.start()
             self._threads.append(t)
+
+    def expire_dead(self) -> int:
+        """End at once the leases of running jobs whose server ran on this machine and is no
+        longer alive (killed, then restarted: its jobs run again now, not after the lease).
+        A worker is ``host:pid:thread:random``; a pid alive again under another program only
+        delays the job to its lease's end. Returns how many were freed."""
+        host, freed = socket.gethostname(), 0
+        try:
+            running = self.store.running_jobs()
+        except Exception as e:
+            log.warning("could not look for jobs of a killed server: %s", e)
+            return 0
+        for job_id, worker in running:
+            parts = (worker or "").split(":")
+            if len(parts) < 2 or parts[0] != host or not parts[1].isdigit() or int(parts[1]) == os.getpid():
+                continue
+            try:
+                os.kill(int(parts[1]), 0)
+                continue  # alive
+            except ProcessLookupError:
+                pass
+            except OSError:  # alive, someone else's
+                continue
+            if self.store.expire_lease(job_id, worker):
+                log.warning("job %s was running in a server that is gone (%s): running it again", job_id, worker)
+                freed += 1
+        return freed
 
     def shutdown(self) -> None:
         """Stop claiming; give the jobs running here back to the queue (run again at once by the

@@ -416,6 +416,22 @@ class Store:
                              .values(status="failed", error=error, code=code, finished_at=time.time(),
                                      lease_until=None)).rowcount == 1
 
+    def running_jobs(self) -> list[tuple[str, str]]:
+        """``(job id, worker)`` of every running job."""
+        from sqlalchemy import select
+
+        with self._session() as s:
+            return [(a, b) for a, b in s.execute(select(Job.id, Job.worker).where(Job.status == "running"))]
+
+    @_retry
+    def expire_lease(self, job_id: str, worker: str) -> bool:
+        """End the lease of a job whose worker is known to be dead, so that it is claimed now."""
+        from sqlalchemy import update
+
+        with self._begin() as s:
+            return s.execute(update(Job).where(Job.id == job_id, Job.worker == worker, Job.status == "running")
+                             .values(lease_until=0.0)).rowcount == 1
+
     @_retry
     def release_job(self, job_id: str, worker: str) -> bool:
         """Give a job back to the queue (a server shutting down in an orderly way): another worker,
