@@ -350,3 +350,26 @@ def test_schema_fuzz_of_the_calls_routes_never_5xx(model, tmp_path):
             except Unsatisfiable:
                 assert mode == GenerationMode.NEGATIVE, op.label
     store.close()
+
+
+def test_a_broken_store_is_a_503_in_one_line_not_a_500(model, tmp_path):
+    from sqlalchemy import text
+
+    from escucha.errors import StoreError
+    from escucha.store import open_store
+
+    store = open_store(data=tmp_path)
+    with TestClient(create_app(model, ServiceConfig(workers=1, data=str(tmp_path)), store=store)) as c:
+        with store.engine.begin() as conn:                                # the database loses its tables
+            conn.execute(text("DROP TABLE segments"))
+        r = c.post("/v1/analyze", files={"file": ("short.wav", SAMPLE.read_bytes())})
+        assert r.status_code == 503 and r.headers["retry-after"]
+        assert "cannot store the call 'short.wav'" in r.json()["error"] and "\n" not in r.json()["error"]
+        with store.engine.begin() as conn:
+            conn.execute(text("DROP TABLE speakers"))
+            conn.execute(text("DROP TABLE calls"))
+        r = c.get("/v1/calls")
+        assert r.status_code == 503 and "no such table" in r.json()["error"]
+    with pytest.raises(StoreError):
+        store.list_calls()
+    store.close()

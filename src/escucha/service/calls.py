@@ -92,6 +92,15 @@ def add_calls_routes(app, store, durable, guarded) -> None:
 
     sorts = ", ".join(SORTS)
 
+    from ..errors import StoreError
+    from .problems import problem_of
+
+    async def _store_down(request, e: StoreError):  # the database, not the request: 503, one line
+        p = problem_of(e)
+        return JSONResponse({"error": p.message}, status_code=p.status, headers=p.headers)
+
+    app.add_exception_handler(StoreError, _store_down)
+
     def query(since, until, file, speaker, dominant, min_negative, max_negative, min_change, max_change, sort,
               limit=50, offset=0) -> CallQuery:
         try:

@@ -17,7 +17,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Iterable, Iterator
 
-from ..errors import ConfigError
+from ..errors import ConfigError, StoreError
 from .db import current_revision, db_error, head_revision, make_engine, resolve_url, safe_url, upgrade
 from .schema import Call, Job, SegmentRow, Settings, Speaker
 
@@ -32,13 +32,14 @@ MAX_ATTEMPTS = 3
 
 
 def _retry(fn):
-    """Run a write again when SQLite says the database is locked or busy: a deferred transaction
-    that read before another process wrote gets SQLITE_BUSY at once, without the busy timeout.
-    Up to about 10 s of tries, then the error stands."""
+    """Run a store operation again when SQLite says the database is locked or busy (a deferred
+    transaction that read before another process wrote gets SQLITE_BUSY at once, without the busy
+    timeout), up to about 10 s of tries; a database error that stands becomes a one-line
+    :class:`~escucha.errors.StoreError`."""
 
     @functools.wraps(fn)
     def wrapped(self, *args, **kw):
-        from sqlalchemy.exc import OperationalError
+        from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 
         delay = 0.01
         for attempt in range(14):
@@ -47,9 +48,13 @@ def _retry(fn):
             except OperationalError as e:
                 text = str(getattr(e, "orig", e)).lower()
                 if self.dialect != "sqlite" or not ("locked" in text or "busy" in text) or attempt == 13:
-                    raise
+                    raise StoreError(f"{self.url}: {db_error(e)}") from None
                 time.sleep(delay)
                 delay = min(1.0, 2 * delay)
+            except IntegrityError:  # save_call tries once more (a settings row stored by another writer)
+                raise
+            except SQLAlchemyError as e:
+                raise StoreError(f"{self.url}: {db_error(e)}") from None
 
     return wrapped
 
@@ -194,18 +199,17 @@ class Store:
             Delete earlier calls from the same ``source`` (a batch's ``--force``) in the same
             transaction.
         """
-        from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+        from sqlalchemy.exc import IntegrityError
 
         for attempt in (1, 2):  # a second try when another writer stored the same new settings row first
             try:
                 return self._save_call(result, source=source, digest=digest, job=job, replace=replace)
             except IntegrityError as e:
                 if attempt == 2:
-                    raise ConfigError(f"{self.url}: cannot store the call {result.get('file')!r} ({db_error(e)})"
-                                      ) from None
-            except SQLAlchemyError as e:
-                raise ConfigError(f"{self.url}: cannot store the call {result.get('file')!r} ({db_error(e)})"
-                                  ) from None
+                    raise StoreError(f"{self.url}: cannot store the call {result.get('file')!r} ({db_error(e)})"
+                                     ) from None
+            except StoreError as e:
+                raise StoreError(f"cannot store the call {result.get('file')!r}: {e}") from None
 
     @_retry
     def _save_call(self, result: dict, *, source, digest, job, replace) -> str | None:
@@ -233,6 +237,7 @@ class Store:
             return None
         return call_id
 
+    @_retry
     def find_call(self, *, source: str, digest: str, settings: dict) -> str | None:
         """The id of a stored call of this content from this source with these settings (a batch's
         resume), or ``None``."""
@@ -242,6 +247,7 @@ class Store:
             return s.scalar(select(Call.id).where(Call.source == source, Call.digest == digest,
                                                   Call.settings_key == settings_key(settings)).limit(1))
 
+    @_retry
     def stored_sources(self, settings: dict) -> dict[str, str]:
         """``{source: digest}`` of every call stored with ``settings`` (one query for a batch)."""
         from sqlalchemy import select
@@ -251,6 +257,7 @@ class Store:
                                                                     Call.source.is_not(None)))
             return {a: b for a, b in rows}
 
+    @_retry
     def get_call(self, call_id: str) -> dict | None:
         """The whole analysis of a stored call, as ``escucha analyze --json`` gave it, plus ``id``,
         ``stored_at`` and ``job`` (``None`` when unknown)."""
@@ -297,6 +304,7 @@ class Store:
             stmt = stmt.where(*[c >= v if op == ">=" else c <= v for (v, op), c in zip(neg, cols) if v is not None])
         return stmt
 
+    @_retry
     def list_calls(self, q: CallQuery | None = None, *, count: bool = True) -> tuple[list[dict], int | None]:
         """One page of calls matching ``q`` (their summaries, speakers included) and how many match."""
         from sqlalchemy import func, select
@@ -347,6 +355,7 @@ class Store:
             jobs = s.execute(delete(Job).where(Job.status.in_(("done", "failed")), Job.finished_at < cut)).rowcount
         return {"calls": calls, "jobs": jobs}
 
+    @_retry
     def count_calls(self) -> int:
         from sqlalchemy import func, select
 
@@ -416,6 +425,7 @@ class Store:
                              .values(status="failed", error=error, code=code, finished_at=time.time(),
                                      lease_until=None)).rowcount == 1
 
+    @_retry
     def running_jobs(self) -> list[tuple[str, str]]:
         """``(job id, worker)`` of every running job."""
         from sqlalchemy import select
@@ -442,6 +452,7 @@ class Store:
             return s.execute(update(Job).where(Job.id == job_id, Job.worker == worker, Job.status == "running")
                              .values(status="queued", worker=None, lease_until=None)).rowcount == 1
 
+    @_retry
     def get_job(self, job_id: str, *, result: bool = True) -> dict | None:
         """``{id, status, file, url, call}`` (+ ``result``: the call's analysis, when done, or
         ``error`` and ``code`` when failed), or ``None``."""
@@ -454,6 +465,7 @@ class Store:
             d["result"] = self.get_call(job.call_id)
         return d
 
+    @_retry
     def list_jobs(self, statuses: Iterable[str] = ("queued", "running"), *, limit: int = 200) -> list[dict]:
         from sqlalchemy import select
 
@@ -462,6 +474,7 @@ class Store:
                              .limit(limit)).all()
             return [_job_dict(j) for j in rows]
 
+    @_retry
     def job_counts(self) -> dict[str, int]:
         from sqlalchemy import func, select
 
@@ -470,6 +483,7 @@ class Store:
             out.update({k: n for k, n in s.execute(select(Job.status, func.count()).group_by(Job.status))})
             return out
 
+    @_retry
     def job_audio_paths(self) -> set[str]:
         """Audio files of jobs that still need them (queued or running)."""
         from sqlalchemy import select
