@@ -303,8 +303,20 @@ def test_db_command_line(tmp_path):
     assert r.returncode == 0 and "-> 0002" in r.stdout, r.stderr
     assert "already at 0002" in db("upgrade", "--data", str(tmp_path)).stdout
     assert "0 call(s)" in db("status", "--data", str(tmp_path)).stdout
+    uploads = tmp_path / "uploads"
+    uploads.mkdir()
+    orphan, queued = uploads / "0123.wav", uploads / "4567.wav"           # left by a killed server / waiting
+    for f in (orphan, queued):
+        f.write_bytes(b"RIFF")
+        os.utime(f, (time.time() - 7200, time.time() - 7200))
+    from escucha.store import open_store
+
+    store = open_store(data=tmp_path)
+    store.enqueue("4567.wav", audio_path=str(queued), options={})
+    store.close()
     r = db("prune", "--data", str(tmp_path), "--older-than", "30d")
-    assert r.returncode == 0 and "deleted 0 call(s)" in r.stdout
+    assert r.returncode == 0 and "deleted 0 call(s)" in r.stdout and "1 upload(s)" in r.stdout
+    assert not orphan.exists() and queued.exists()
     for args, msg in [(("prune", "--data", str(tmp_path), "--older-than", "soon"), "--older-than 'soon'"),
                       (("status",), "no store: give a data folder"),
                       (("status", "--db", "mysql://a@b/c"), "not a database URL")]:

@@ -74,15 +74,16 @@ def run_db(args) -> int:
         store = open_store(url)
         try:
             n = store.prune(age)
-            files = 0
-            if args.data:
-                from ..store.uploads import prune_orphans
+            from ..store.db import sqlite_path
+            from ..store.uploads import prune_orphans
 
-                files = prune_orphans(store, args.data, older_than=min(age, 3600.0))
+            # the uploads of queued jobs wait in the data folder (escucha serve --data), else beside a SQLite file
+            data = args.data or (sqlite_path(url).parent if sqlite_path(url) is not None else None)
+            files = prune_orphans(store, data, older_than=min(age, 3600.0)) if data is not None else 0
         finally:
             store.close()
         print(f"{safe_url(url)}: deleted {n['calls']} call(s) and {n['jobs']} finished job(s) older than "
-              f"{args.older_than}" + (f", and {files} upload(s) no job needs" if args.data else ""))
+              f"{args.older_than}" + (f", and {files} upload(s) no job needs" if data is not None else ""))
         return 0
     engine = make_engine(url)
     try:
