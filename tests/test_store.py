@@ -186,6 +186,7 @@ def test_jobs_claim_lease_finish_once(db_url):
     assert store.get_job(c2.id)["error"] == "b.wav: not audio"
     assert store.job_counts() == {"queued": 0, "running": 0, "done": 1, "failed": 1}
     assert store.count_calls() == 1
+    assert store.delete_call(cid) and store.get_job(c1.id) is None      # the job (and its file name) go too
     store.close()
 
 
@@ -199,6 +200,12 @@ def test_a_killed_workers_job_is_rerun_then_failed_after_max_attempts(db_url):
     assert store.save_call(fake_result("a.wav"), job=(j["id"], "dead")) is None  # the dead one lost it
     assert store.save_call(fake_result("a.wav"), job=(j["id"], "alive"))
     assert store.count_calls() == 1
+    h = store.enqueue("handed-back.wav", audio_path=None, options={})
+    assert store.claim("stopping", lease=60).id == h["id"]
+    assert store.release_job(h["id"], "stopping")                       # an orderly stop hands it back ...
+    again = store.claim("next", lease=60)
+    assert again.id == h["id"] and again.attempts == 1                  # ... at once, and it is no interruption
+    store.fail_job(h["id"], "next", "h: done with it", 422)
     k = store.enqueue("poison.wav", audio_path=None, options={})
     for _ in range(MAX_ATTEMPTS):
         assert store.claim("w", lease=0.01).id == k["id"]

@@ -272,12 +272,14 @@ class Store:
 
     @_retry
     def delete_call(self, call_id: str) -> bool:
-        """Delete a call with its speakers and segments; whether there was one."""
+        """Delete a call with its speakers, its segments and the job that made it (which holds
+        the upload's name); whether there was one."""
         from sqlalchemy import delete
 
         with self._begin() as s:
             s.execute(delete(SegmentRow).where(SegmentRow.call_id == call_id))
             s.execute(delete(Speaker).where(Speaker.call_id == call_id))
+            s.execute(delete(Job).where(Job.call_id == call_id, Job.status == "done"))
             return s.execute(delete(Call).where(Call.id == call_id)).rowcount == 1
 
     def _filtered(self, q: CallQuery):
@@ -450,7 +452,8 @@ class Store:
 
         with self._begin() as s:
             return s.execute(update(Job).where(Job.id == job_id, Job.worker == worker, Job.status == "running")
-                             .values(status="queued", worker=None, lease_until=None)).rowcount == 1
+                             .values(status="queued", worker=None, lease_until=None,
+                                     attempts=Job.attempts - 1)).rowcount == 1  # a hand-back is no interruption
 
     @_retry
     def get_job(self, job_id: str, *, result: bool = True) -> dict | None:
