@@ -153,6 +153,7 @@ def test_list_filters_sorting_and_paging(db_url):
     items, total = store.list_calls(CallQuery(sort="file", limit=1))
     assert total == 3 and items[0]["speakers"][1]["name"] == "customer"
     assert items[0]["negative"] == {"share": 0.4, "change": -0.4}
+    assert [(sp["name"], sp["role"]) for sp in items[0]["speakers"]] == [("agent", "agent"), ("customer", "customer")]
     now = time.time()
     assert len(names(since=now - 60, until=now + 60)) == 3 and names(since=now + 60) == []
     rows = list(store.iter_calls(CallQuery(sort="file")))

@@ -541,13 +541,22 @@ def _call_row(d: dict, *, call_id, source, digest, settings_key, job_id, created
                 document={k: v for k, v in d.items() if k not in _CALL_KEYS})
 
 
+#: speaker names that are roles (``--channel-names agent,customer``, or an enrolled agent's voice)
+ROLES = ("agent", "customer")
+
+
+def _role(name, given=None):
+    return given or (name if name in ROLES else None)
+
+
 def _speaker_rows(d: dict, call_id: str) -> list[Speaker]:
     s = d.get("summary") or {}
     blocks = s.get("channels") or {}
     if not blocks:
         names = d.get("channels") or ["mono"]
         blocks = {names[0]: {k: v for k, v in s.items() if k not in ("channels", "duration")}}
-    return [Speaker(call_id=call_id, name=str(name), role=b.get("role"), speech_seconds=_num(b, "speech_seconds"),
+    return [Speaker(call_id=call_id, name=str(name), role=_role(name, b.get("role")),
+                    speech_seconds=_num(b, "speech_seconds"),
                     dominant=b.get("dominant"), negative_share=_num(b, "negative", "share"),
                     negative_change=_num(b, "negative", "change"), summary=b) for name, b in blocks.items()]
 
@@ -555,8 +564,9 @@ def _speaker_rows(d: dict, call_id: str) -> list[Speaker]:
 def _segment_rows(d: dict, call_id: str) -> list[SegmentRow]:
     out = []
     for i, seg in enumerate(d.get("segments") or []):
+        who = seg.get("speaker") or seg.get("channel")
         out.append(SegmentRow(call_id=call_id, idx=i, channel=str(seg.get("channel", "")), speaker=seg.get("speaker"),
-                              role=seg.get("role"), start=float(seg["start"]), end=float(seg["end"]),
+                              role=_role(who, seg.get("role")), start=float(seg["start"]), end=float(seg["end"]),
                               label=seg.get("label"), confidence=_num(seg, "confidence"),
                               probabilities=seg.get("probabilities"), arousal=_num(seg, "arousal"),
                               negative=_num(seg, "negative"), words=seg.get("words"), data=seg))
