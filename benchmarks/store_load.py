@@ -8,13 +8,14 @@ process), and times ``GET /v1/calls`` with several filters (``--repeat`` request
 time), printing p50 and p95 per query. Then ``--jobs`` jobs are queued and worked by two
 :class:`~escucha.service.durable.DurableJobs` (two "servers", each with its own connection pool)
 whose analysis is the stored result itself, so the number is what the queue and the store
-sustain (claim, heartbeat, store the call and end the job in one transaction), not the model.
+sustain (claim, heartbeat, store the call and end the job in one transaction), not the model;
+``--real-jobs`` then runs that many real analyses through the queue (model-bound).
 
 PostgreSQL is a throw-away server started in a temporary folder (``initdb``/``pg_ctl`` of
 Debian's postgresql package, as the tests do), or the one ``--pg URL`` names.
 
     python benchmarks/store_load.py
-    python benchmarks/store_load.py --calls 1000 --repeat 100 --jobs 200
+    python benchmarks/store_load.py --calls 1000 --repeat 100 --jobs 200 --real-jobs 20
 
 Stops by itself. Not run in CI; results are recorded in docs/service.md with the command and the
 machine. The client runs on the same machine as the server and the database.
@@ -172,6 +173,43 @@ def jobs_per_second(url: str, data: str, result: dict, n: int) -> float:
     return n / dt
 
 
+def real_jobs(model, n: int, workers: int) -> tuple[float, float]:
+    """``n`` real analyses of a 30-s two-speaker call queued in a SQLite store and worked by
+    ``workers`` job threads of one server (the analysis as ``POST /v1/analyze?mode=job`` runs it):
+    ``(jobs per second, seconds of audio per second)``."""
+    import soundfile as sf
+
+    from escucha.service.durable import DurableJobs, analysis_runner
+    from escucha.store import open_store
+
+    with tempfile.TemporaryDirectory(prefix="escucha-real-jobs-") as d:
+        y, sr = sf.read(SAMPLE, dtype="float32")
+        pause = np.zeros(sr // 2, np.float32)
+        blocks = []
+        for k in range(12):
+            b = np.zeros((len(y) + len(pause), 2), np.float32)
+            b[:len(y), k % 2] = y
+            blocks.append(b)
+        call = np.concatenate(blocks)
+        seconds = len(call) / sr
+        store = open_store(data=d)
+        for i in range(n):
+            sf.write(Path(d) / f"c{i}.wav", call, sr, subtype="PCM_16")
+            store.enqueue(f"c{i}.wav", audio_path=str(Path(d) / f"c{i}.wav"),
+                          options={"channels": "split", "channel_names": "agent,customer", "windows": False})
+        jobs = DurableJobs(store, d, analysis_runner(model), lambda e, c: (500, str(e)), workers=workers, lease=60,
+                           poll=0.05)
+        t0 = time.perf_counter()
+        jobs.start()
+        while (c := store.job_counts())["done"] + c["failed"] < n:
+            time.sleep(0.05)
+        dt = time.perf_counter() - t0
+        assert c["failed"] == 0
+        jobs.shutdown()
+        store.close()
+    return n / dt, n * seconds / dt
+
+
 def run_one(name: str, url: str, data: str, model, t: dict, args) -> dict:
     from escucha.service import ServiceConfig, create_app
     from escucha.store import open_store
@@ -199,6 +237,8 @@ def main() -> int:
     ap.add_argument("--repeat", type=int, default=100, help="requests per query (default 100)")
     ap.add_argument("--jobs", type=int, default=200, help="jobs worked through the queue (default 200)")
     ap.add_argument("--pg", help="an empty PostgreSQL database to use instead of a throw-away server")
+    ap.add_argument("--real-jobs", type=int, default=20,
+                    help="also this many real analyses (a 30-s call each) through the queue (0: none; default 20)")
     args = ap.parse_args()
     os.environ.setdefault("ESCUCHA_PROGRESS", "0")
     import escucha
@@ -224,6 +264,10 @@ def main() -> int:
     print("| calls stored per second (one writer) | " + " | ".join(f"{r['insert']:.0f}" for r in results) + " |")
     print("| jobs per second (two workers, queue + store only) | " + " | ".join(f"{r['jobs']:.0f}" for r in results)
           + " |")
+    if args.real_jobs:
+        jps, aps = real_jobs(model, args.real_jobs, workers=2)
+        print(f"\nreal jobs (SQLite, one server, --job-workers 2): {args.real_jobs} calls of 30 s analysed in "
+              f"{args.real_jobs / jps:.1f} s: {jps:.2f} jobs/s, {aps:.0f} s of audio per second")
     return 0
 
 
