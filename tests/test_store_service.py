@@ -385,3 +385,40 @@ def test_a_broken_store_is_a_503_in_one_line_not_a_500(model, tmp_path):
     with pytest.raises(StoreError):
         store.list_calls()
     store.close()
+
+
+def test_a_stored_job_that_cannot_be_analysed_fails_with_its_reason_and_its_audio_goes(model, tmp_path):
+    from escucha.service.app import problem_of
+    from escucha.service.durable import DurableJobs, analysis_runner
+    from escucha.service.uploads import Upload
+    from escucha.store import open_store
+
+    store = open_store(data=tmp_path)
+
+    def classify(e, claim):
+        p = problem_of(e, Upload(path=Path(claim.audio_path), name=claim.file, size=0))
+        return p.status, p.message
+
+    jobs = DurableJobs(store, tmp_path, analysis_runner(model), classify, lease=30, poll=0.05)
+    src = make_long_call(tmp_path / "incoming.wav", 3)
+    job = jobs.submit(src, "call 7.wav", {"smooth": 3.0})
+    kept = next((tmp_path / "uploads").iterdir())
+    assert not src.exists() and kept.name == f"{job['id']}.wav"         # moved into the data folder
+    kept.write_bytes(b"not audio any more")                             # damaged while it waited
+    keep = make_long_call(tmp_path / "keep.wav", 3)
+    jobs.keep_audio = True
+    kept_job = jobs.submit(keep, "kept.wav", {})
+    jobs.start()
+    try:
+        for _ in range(300):
+            got = [store.get_job(j["id"]) for j in (job, kept_job)]
+            if all(g["status"] in ("done", "failed") for g in got):
+                break
+            time.sleep(0.1)
+    finally:
+        jobs.shutdown()
+    assert got[0]["status"] == "failed" and got[0]["code"] == 422
+    assert got[0]["error"].startswith("call 7.wav: cannot decode audio") and "uploads" not in got[0]["error"]
+    assert got[1]["status"] == "done" and got[1]["result"]["file"] == "kept.wav"
+    assert sorted(p.name for p in (tmp_path / "uploads").iterdir()) == [f"{kept_job['id']}.wav"]  # asked to keep
+    store.close()
