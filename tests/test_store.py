@@ -87,6 +87,18 @@ def test_open_store_refuses_an_old_schema_without_migrating(tmp_path):
         open_store(url, migrate=False)
 
 
+def test_a_database_from_a_newer_escucha_is_refused_in_one_line(tmp_path):
+    from sqlalchemy import text
+
+    open_store(data=tmp_path).close()
+    engine = make_engine(resolve_url(data=tmp_path))
+    with engine.begin() as c:
+        c.execute(text("UPDATE alembic_version SET version_num = '0099'"))
+    engine.dispose()
+    with pytest.raises(ConfigError, match="revision identified by '0099'.*newer escucha"):
+        open_store(data=tmp_path)
+
+
 @pytest.mark.parametrize("db,data,message", [
     (None, None, "give a data folder with --data DIR or a database with --db URL"),
     ("mysql://x@y/z", None, "not a database URL this store speaks"),
