@@ -149,8 +149,14 @@ class DurableJobs:
                 log.warning("could not give job %s back to the queue: %s", job_id, e)
 
     def _loop(self, k: int) -> None:
+        import time
+
         worker = f"{socket.gethostname()}:{os.getpid()}:{k}:{uuid.uuid4().hex[:6]}"
+        checked = time.monotonic()
         while not self._stop.is_set():
+            if k == 0 and time.monotonic() - checked > max(2.0, min(10.0, self.lease / 4)):
+                self.expire_dead()  # a server on this machine killed meanwhile: its jobs now, not after its lease
+                checked = time.monotonic()
             try:
                 claim = self.store.claim(worker, lease=self.lease)
             except Exception as e:  # the database is unreachable for a moment: wait, then try again
