@@ -6,6 +6,7 @@
     escucha analyze stereo.wav --channels split --channel-names agent,customer
     escucha analyze calls/ -o out/ --jobs 4        # resumable batch, out/summary.csv, out/errors.csv
     escucha analyze calls/ -o out/ --engine ray --address HEAD:6379   # the same batch on a Ray cluster
+    escucha analyze calls/ --db sqlite:///calls.db   # into the store (resumable); escucha serve --db shows them
     arecord -q -t raw -f S16_LE -r 16000 -c 1 | escucha analyze - --rate 16000
 
 Nothing existing is replaced without --force: a file's <name>.json, .segments.csv or
@@ -41,6 +42,9 @@ def register(sub):
     p.add_argument("-o", "--out", metavar="DIR", help="write <name>.json and <name>.segments.csv here "
                                                       "(a folder input also gets summary.csv and errors.csv)")
     p.add_argument("--plot", action="store_true", help="also write <name>.timeline.png (needs -o)")
+    p.add_argument("--db", metavar="URL", help="store the results in a database instead of files: sqlite:///PATH or "
+                                               "postgresql://USER@HOST/DB (a folder resumes from what is stored; "
+                                               "see docs/store.md)")
     p.add_argument("--window", type=float, metavar="S", help="analysis window in seconds (default: the model's clip)")
     p.add_argument("--hop", type=float, metavar="S", help="seconds between windows (default: half a window)")
     p.add_argument("--smooth", type=float, default=3.0, metavar="S",
@@ -148,6 +152,10 @@ def run_analyze(args) -> int:
         from ..audio.io import check_audio_path
 
         check_audio_path(src)  # missing, a link loop, empty: the same one line (exit 1) as predict
+    if args.db is not None:
+        from .db import analyze_into_store
+
+        return analyze_into_store(args, src, opts, interrupts=_sigterm_interrupts)
     if src != "-" and Path(src).is_dir():
         if not args.out:
             raise ConfigError(f"{src} is a folder: give an output folder with -o DIR")
