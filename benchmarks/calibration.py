@@ -79,12 +79,56 @@ def build_calls(y, corpus, speaker, labels, c, n_calls, rng):
     return calls
 
 
+def choose_settings(d, keep, *, max_false_alarms=0.25, uncertain_share=0.25, n_calls=40, seed=0) -> dict:
+    """The deployment settings chosen from the out-of-fold answers of corpora ``keep`` only
+    (so that a corpus left out of ``keep`` judges settings that never saw it): one temperature
+    over every way of hearing; the smallest neutral prior of the grid whose simulated agent false
+    alarms stay at or under ``max_false_alarms`` on wide and telephone calls; "uncertain" under
+    the top probability of the least confident ``uncertain_share`` of the answers."""
+    labels = [str(x) for x in d["labels"]]
+    y, corpus, speaker = d["y"], d["corpus"], d["speaker"]
+    conds = [k for k in ("clip", "cut", "telephone-mu") if k in d]
+    m = np.isin(corpus, list(keep))
+    T = fit_temperature(np.concatenate([d[c][m] for c in conds]), np.concatenate([y[m]] * len(conds)))
+    rng = np.random.default_rng(seed)
+    calls = {c: build_calls(y, corpus, speaker, labels, c, n_calls, rng) for c in keep}
+    neutral = labels.index("neutral")
+    grid = (0.2, 0.25, 0.3, 0.35, 0.4, 0.5)
+    prior = grid[-1]
+    for pr in grid:
+        fas = []
+        for cond in ("cut", "telephone-mu"):
+            for c in keep:
+                pred = [policy_probs(d[cond][ag], labels, temperature=T, prior=pr, strength=0).argmax(1)
+                        for ag, _ in calls[c]]
+                if pred:
+                    fas.append(float(np.mean(np.concatenate(pred) != neutral)))
+        if fas and max(np.mean(fas[:len(fas) // 2]), np.mean(fas[len(fas) // 2:])) <= max_false_alarms:
+            prior = pr
+            break
+    Q = np.concatenate([policy_probs(d[c][m], labels, temperature=T, prior=prior, strength=0) for c in conds])
+    below = round(float(np.quantile(Q.max(1), uncertain_share)), 2)
+    return {"temperature": round(T, 3), "prior": {"neutral": prior}, "em_strength": 0.0, "em_ratio": 4.0,
+            "uncertain_below": below,
+            "source": f"benchmarks/calibration.py on out-of-fold answers of '{d['name']}' (leave-one-corpus-out over "
+                      f"{', '.join(sorted(keep))}): temperature by log-likelihood; the smallest neutral prior with "
+                      f"simulated agent false alarms <= {max_false_alarms} on wide and telephone calls; uncertain: "
+                      f"the least confident {uncertain_share:.0%} of those answers"}
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("oof")
     ap.add_argument("--calls", type=int, default=40, help="simulated calls per corpus and line")
     ap.add_argument("--plot", default=None, help="write the reliability diagram here (PNG)")
     ap.add_argument("--json", default=None)
+    ap.add_argument("--max-false-alarms", type=float, default=0.25,
+                    help="the neutral prior chosen keeps simulated agent false alarms at or under this")
+    ap.add_argument("--uncertain-share", type=float, default=0.25,
+                    help="flag as uncertain the least confident share of out-of-fold answers (under that top "
+                         "probability)")
+    ap.add_argument("--write", nargs="*", metavar="MODEL_DIR",
+                    help="write the chosen settings to MODEL_DIR/calibration.json")
     args = ap.parse_args(argv)
     d = np.load(args.oof, allow_pickle=True)
     labels = [str(x) for x in d["labels"]]
@@ -214,6 +258,38 @@ def main(argv=None) -> int:
             for c in ("cut", "telephone-mu"))
             + f"   {row['folders']['uar']:.3f}     {row['folders']['neutral_kept']:.3f}        "
               f"{row['folders']['angry_kept']:.3f}", flush=True)
+    # 3. the settings to ship: one temperature over every way of hearing; the smallest neutral
+    # prior whose simulated agent false alarms stay at or under --max-false-alarms on both lines;
+    # "uncertain" under the top probability of the least confident --uncertain-share of the
+    # out-of-fold answers
+    chosen = choose_settings(d, corpora, max_false_alarms=args.max_false_alarms,
+                             uncertain_share=args.uncertain_share, n_calls=args.calls)
+    T, prior = chosen["temperature"], chosen["prior"]["neutral"]
+    Q = np.concatenate([policy_probs(d[c][corpus == k], labels, temperature=T, prior=prior, strength=0)
+                        for c in conds for k in corpora])
+    yy = np.concatenate([y[corpus == k] for c in conds for k in corpora])
+    conf, right = Q.max(1), Q.argmax(1) == yy
+    print(f"\nwith T {T:.2f} and neutral prior {prior}: top probability vs accuracy on unseen corpora")
+    print(f"{'below':>6s} {'share':>6s} {'acc below':>10s} {'acc above':>10s}")
+    thresholds = np.round(np.arange(0.2, 0.65, 0.05), 2)
+    below = chosen["uncertain_below"]
+    for t in thresholds:
+        m = conf < t
+        acc_b = float(right[m].mean()) if m.any() else float("nan")
+        print(f"{t:6.2f} {m.mean():6.3f} {acc_b:10.3f} {float(right[~m].mean()) if (~m).any() else float('nan'):10.3f}")
+    m = conf < below
+    print(f"uncertain below {below}: {m.mean():.3f} of the answers, right {right[m].mean():.3f} of the time "
+          f"(the others {right[~m].mean():.3f})")
+    out["uncertain"] = {"below": below, "share": float(m.mean()), "accuracy_uncertain": float(right[m].mean()),
+                        "accuracy_others": float(right[~m].mean())}
+    out["chosen"] = chosen
+    print("chosen:", json.dumps(chosen))
+    if args.write:
+        from escucha.inference.priors import Calibration, write_calibration
+
+        for m in args.write:
+            write_calibration(m, Calibration.from_dict(chosen))
+            print(f"wrote {Path(m) / 'calibration.json'}")
     if args.json:
         Path(args.json).write_text(json.dumps(out, indent=1))
     return 0

@@ -214,6 +214,17 @@ def fold_model(args, held_out: str, out: Path):
         split, n = None, len(records)
     model = bundle_cv.train_fold(records, split, out / "folds" / f"without-{held_out}", args.threads)
     print(f"{args.recipe} recipe trained without {held_out}: {n} clips", flush=True)
+    if args.calibration:  # deployment settings chosen from the other corpora's out-of-fold answers only
+        import calibration
+        from escucha.inference.answers import calibrated
+        from escucha.inference.priors import Calibration
+
+        d = np.load(args.calibration, allow_pickle=True)
+        keep = sorted(set(d["corpus"]) - {held_out})
+        cal = Calibration.from_dict(calibration.choose_settings(d, keep))
+        print(f"  calibrated without {held_out}: temperature {cal.temperature:.2f}, prior {cal.prior}, "
+              f"uncertain below {cal.uncertain_below}", flush=True)
+        model = calibrated(model, cal)
     return model
 
 
@@ -237,6 +248,9 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--recipe", choices=("bundled", "fast"),
                     help="judge a recipe leave-one-corpus-out instead of --model: trained per held-out corpus")
+    ap.add_argument("--calibration", metavar="OOF.npz",
+                    help="with --recipe: calibrate each fold model with the settings benchmarks/calibration.py "
+                         "chooses from these out-of-fold answers (benchmarks/train_conditions.py) of the other corpora")
     ap.add_argument("--train-data", nargs="+",
                     default=[str(shared / c) for c in ("ravdess", "emodb", "savee", "nemo", "korean")],
                     help="with --recipe: the corpora the fold models are trained on (the held-out one left out)")
@@ -245,18 +259,15 @@ def main(argv=None) -> int:
 
     set_num_threads(args.threads)
     out = Path(args.out or tempfile.mkdtemp(prefix="calls-"))
-    if args.recipe:
-        models = {}   # one model per held-out corpus, trained below
-    else:
-        names = args.model or ["default", "fast"]
-        models = {n: load_model(n) for n in names}
+    names = args.model or ([] if args.recipe else ["default", "fast"])
+    models = {n: load_model(n) for n in names}   # and with --recipe, one per held-out corpus, trained below
     results: dict = {"settings": {k: v for k, v in vars(args).items()}, "models": {}}
     for data in args.data:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             records = scan_corpus(data)
         corpus = records[0].corpus
-        todo = models.items() if not args.recipe else [(f"{args.recipe} LOCO", fold_model(args, corpus, out))]
+        todo = list(models.items()) + ([(f"{args.recipe} LOCO", fold_model(args, corpus, out))] if args.recipe else [])
         for name, model in todo:
             unseen = [r for r in records if r.speaker_key not in model.trained_speakers]
             if len(unseen) < len(records):
@@ -288,12 +299,12 @@ def main(argv=None) -> int:
     for line in args.lines:
         print(f"\n{line} line: customer UAR, arousal UAR, negative UAR, agent false alarms (any emotion; "
               "negative), turns missed")
-        print(f"{'model':10s} {'corpus':8s} {'cust':>6s} {'arous':>6s} {'neg':>6s} {'agentFA':>7s} {'agtNeg':>6s} "
+        print(f"{'model':16s} {'corpus':8s} {'cust':>6s} {'arous':>6s} {'neg':>6s} {'agentFA':>7s} {'agtNeg':>6s} "
               f"{'missed':>6s}")
         for name, per in results["models"].items():
             for corpus, r in per.items():
                 s = r[line]
-                print(f"{name:10s} {corpus:8s} {fmt(s['customer_uar'])} {fmt(s['arousal_uar'])} "
+                print(f"{name[-16:]:16s} {corpus:8s} {fmt(s['customer_uar'])} {fmt(s['arousal_uar'])} "
                       f"{fmt(s['negative_uar'])} {fmt(s['agent_false_alarm']):>7s} {fmt(s['agent_negative'])} "
                       f"{fmt(s['missed'])}")
     print(f"\ncalls and results: {out}")

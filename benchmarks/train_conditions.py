@@ -126,6 +126,7 @@ def main(argv=None) -> int:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--sets", nargs="*", default=None, help="training-set names to run (default: all)")
     ap.add_argument("--out", default=str(REPO / "runs" / "conditions"))
+    ap.add_argument("--force", action="store_true", help="fit a training set again even if its answers are kept")
     ap.add_argument("--adapt", action="store_true",
                     help="standardise each held-out corpus by its own statistics (what `escucha adapt` does)")
     ap.add_argument("--model", choices=("default", "fast"), default="default",
@@ -154,7 +155,16 @@ def main(argv=None) -> int:
     high = np.array([lab in HIGH_AROUSAL for lab in LABELS])
     # corpus-and-class balance: each corpus weighs the same, classes balanced inside it
     table, fitted = {}, {}
+
+    def oof_file(name):
+        slug = "".join(ch if ch.isalnum() else "-" for ch in name).strip("-")
+        while "--" in slug:
+            slug = slug.replace("--", "-")
+        return out / f"{'adapted-' if args.adapt else ''}oof-{slug}.npz"
     for name, (wide, tel) in sets.items():
+        if oof_file(name).is_file() and not args.force:
+            print(f"{name}: kept from {oof_file(name)} (--force to fit again)")
+            continue
         res = {t: {"uar": [], "fa": [], "arousal": []} for t in TESTS}
         oof = {t: np.zeros((len(records), len(LABELS))) for t in TESTS}
         for held in corpora:
@@ -178,7 +188,7 @@ def main(argv=None) -> int:
                 ha_t, ha_p = high[truth], P[:, high].sum(1) >= 0.5
                 res[t]["arousal"].append(float(np.mean([np.mean(ha_p[ha_t] == 1), np.mean(ha_p[~ha_t] == 0)])))
         table[name] = {t: {k: (float(np.mean(v)), v) for k, v in res[t].items()} for t in TESTS}
-        np.savez_compressed(out / f"{'fast-' if args.model == 'fast' else ''}{'adapted-' if args.adapt else ''}oof-{list(all_sets).index(name)}.npz", name=name, labels=LABELS, y=y, corpus=corpus,
+        np.savez_compressed(oof_file(name), name=name, labels=LABELS, y=y, corpus=corpus,
                             speaker=np.array([r.speaker_key for r in records]),
                             **{t: oof[t] for t in TESTS})
         row = "  ".join(f"{t}: UAR {table[name][t]['uar'][0]:.3f} FA {table[name][t]['fa'][0]:.2f} "

@@ -102,3 +102,81 @@ def test_calibration_settings_are_checked_and_travel_as_json():
     for bad in ({"temperature": 0}, {"temperature": "hot"}, {"em_ratio": 0.5}):
         with pytest.raises(ConfigError):
             Calibration.from_dict(bad)
+
+
+# -- through the model, the commands and the service ------------------------------------------------
+import os  # noqa: E402
+import shutil  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import escucha  # noqa: E402
+from escucha.inference.answers import Calibrated  # noqa: E402
+
+from .conftest import SHARED_RAVDESS  # noqa: E402
+
+ENV = {**os.environ, "ESCUCHA_PROGRESS": "0"}
+ASSETS = Path(escucha.__file__).parent / "assets"
+CLIPS = [SHARED_RAVDESS / p for p in ("Actor_01/03-01-01-01-01-01-01.flac", "Actor_02/03-01-05-02-01-01-02.flac")]
+needs_real = pytest.mark.skipif(not all(p.is_file() for p in CLIPS), reason="real RAVDESS clips not found")
+
+
+def _cli(*args):
+    return subprocess.run([sys.executable, "-m", "escucha", *map(str, args)], capture_output=True, text=True,
+                          env=ENV, timeout=300)
+
+
+@pytest.fixture
+def fast_copy(tmp_path):
+    d = tmp_path / "fast"
+    shutil.copytree(ASSETS / "fast", d)
+    return d
+
+
+def test_bundled_models_ship_their_deployment_settings():
+    for name in ("default", "fast"):
+        cal = json.loads((ASSETS / ("model" if name == "default" else "fast") / "calibration.json").read_text())
+        assert cal["temperature"] > 1 and 0 < cal["prior"]["neutral"] < 1 and "leave-one-corpus-out" in cal["source"]
+        m = escucha.load_model(name)
+        assert isinstance(m, Calibrated) and m.uncertain_below == cal["uncertain_below"]
+        assert not isinstance(escucha.load_model(name, calibrate=False), Calibrated)
+
+
+@needs_real
+def test_calibrated_answers_are_the_raw_ones_softened_and_shifted_towards_neutral():
+    raw, cal = escucha.load_model("fast", calibrate=False), escucha.load_model("fast")
+    i = raw.labels.index("neutral")
+    gains = []
+    for clip in CLIPS:
+        p, q = raw.predict(clip), cal.predict(clip)
+        p_arr, q_arr = p.probabilities_array(raw.labels), q.probabilities_array(raw.labels)
+        assert abs(q_arr.sum() - 1) < 1e-4 and q_arr.max() < p_arr.max()
+        gains.append(q_arr[i] / q_arr.max() - p_arr[i] / p_arr.max())  # neutral against the top answer
+    assert min(gains) >= -1e-6 and max(gains) > 0.01
+
+
+@needs_real
+def test_uncertain_answers_are_flagged_in_predict_and_analyze(fast_copy, tmp_path):
+    (fast_copy / "calibration.json").write_text(json.dumps({"temperature": 2.0, "uncertain_below": 0.99}))
+    r = _cli("predict", *CLIPS, "--model", fast_copy, "--json")
+    assert r.returncode == 0, r.stderr
+    assert all(d["uncertain"] is True for d in json.loads(r.stdout))
+    r = _cli("predict", CLIPS[0], "--model", fast_copy)
+    assert ", uncertain)" in r.stdout
+    r = _cli("predict", CLIPS[0], "--model", fast_copy, "--no-calibration", "--json")
+    assert "uncertain" not in json.loads(r.stdout)[0]
+    from .test_service import make_call
+
+    r = _cli("analyze", make_call(tmp_path / "call.wav"), "--model", fast_copy, "--json")
+    assert r.returncode == 0, r.stderr
+    res = json.loads(r.stdout)
+    assert res["segments"] and all(s["uncertain"] for s in res["segments"])
+    assert res["summary"]["uncertain_share"] == 1.0
+
+
+def test_a_broken_calibration_file_is_one_line_naming_it(fast_copy):
+    (fast_copy / "calibration.json").write_text('{"temperature": -1}')
+    r = _cli("predict", str(ASSETS / "samples" / "sample.wav"), "--model", fast_copy)
+    assert r.returncode != 0 and "calibration.json" in r.stderr and "Traceback" not in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1

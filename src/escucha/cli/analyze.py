@@ -73,7 +73,8 @@ def register(sub):
 def _fmt_segment(seg) -> str:
     top = sorted(seg.probability_dict().items(), key=lambda kv: -kv[1])[:3]
     probs = "  ".join(f"{k} {v:.2f}" for k, v in top)
-    return f"{seg.start:8.2f} {seg.end:8.2f}  {seg.channel:<10} {seg.label:<10} ({seg.confidence:.0%})   {probs}"
+    unsure = ", uncertain" if seg.uncertain else ""
+    return f"{seg.start:8.2f} {seg.end:8.2f}  {seg.channel:<10} {seg.label:<10} ({seg.confidence:.0%}{unsure})   {probs}"
 
 
 def _fmt_summary(res) -> str:

@@ -81,7 +81,8 @@ def format_prediction(p) -> str:
     what = "of speech time" if p.long else ""
     dims = dimension_scores(p.probabilities)
     tail = f"   | high arousal {dims['arousal']:.0%}, negative {dims['negative']:.0%}" if dims else ""
-    return f"{p.file}: {p.label} ({p.confidence:.0%}{' ' + what if what else ''})   {probs}{tail}"
+    unsure = ", uncertain" if p.uncertain else ""
+    return f"{p.file}: {p.label} ({p.confidence:.0%}{' ' + what if what else ''}{unsure})   {probs}{tail}"
 
 
 def _emit(args, record: dict) -> None:

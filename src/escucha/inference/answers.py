@@ -106,15 +106,13 @@ class Calibrated(_Answers):
         return shift_priors(q, self._prior).astype(np.float32)
 
 
-def calibrated(predictor: BasePredictor, enabled: bool = True) -> BasePredictor:
-    """``predictor`` with its model's deployment settings applied (:class:`Calibrated`), or
-    itself when ``enabled`` is false or the model has none."""
-    from .priors import Calibration
-
-    cal = Calibration.from_dict(predictor.config.get("calibration"))
-    if not enabled or cal.identity:
+def calibrated(predictor: BasePredictor, calibration=None) -> BasePredictor:
+    """``predictor`` answering with ``calibration`` (a
+    :class:`~escucha.inference.priors.Calibration`; see :func:`~escucha.inference.priors.read_calibration`),
+    or itself when there is none."""
+    if calibration is None or calibration.identity:
         return predictor
-    return Calibrated(predictor, cal)
+    return Calibrated(predictor, calibration)
 
 
 class LabelSubset(_Answers):

@@ -148,8 +148,12 @@ def load_model(path: str | os.PathLike | None = None, *, runtime: str | None = N
         As :func:`load_predictor`; a label the model does not know, or fewer than two.
     """
     from .answers import answer_among, calibrated
+    from .priors import read_calibration
 
-    return answer_among(calibrated(load_predictor(path, runtime=runtime), calibrate), labels)
+    predictor = load_predictor(path, runtime=runtime)
+    if calibrate:
+        predictor = calibrated(predictor, read_calibration(resolve_model(path)))
+    return answer_among(predictor, labels)
 
 
 def load_predictor(path: str | os.PathLike | None = None, *, runtime: str | None = None) -> BasePredictor:

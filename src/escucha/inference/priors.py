@@ -29,13 +29,18 @@ import numpy as np
 
 from ..errors import ConfigError
 
-__all__ = ["Calibration", "apply_temperature", "shift_priors", "em_priors", "fit_temperature",
+__all__ = ["Calibration", "read_calibration", "write_calibration", "CALIBRATION_FILE", "apply_temperature", "shift_priors", "em_priors", "fit_temperature",
            "expected_calibration_error"]
+
+
+#: the file beside a model's ``config.json`` that holds its deployment settings (kept apart from
+#: the weights, so refitting it leaves the model's ONNX export current)
+CALIBRATION_FILE = "calibration.json"
 
 
 @dataclass
 class Calibration:
-    """A model's deployment settings (``config.json``'s ``"calibration"``).
+    """A model's deployment settings (``calibration.json`` beside its ``config.json``).
 
     Attributes
     ----------
@@ -103,6 +108,40 @@ class Calibration:
         if not np.all(v > 0):
             raise ConfigError(f"calibration prior must be positive for every label, got {self.prior}")
         return v / v.sum()
+
+
+def read_calibration(model_dir) -> "Calibration | None":
+    """The deployment settings in ``model_dir/calibration.json`` (for an ONNX export folder, its
+    model's), or ``None`` without one.
+
+    Raises
+    ------
+    ConfigError
+        The file is not JSON or holds settings out of range (naming the file).
+    """
+    import json
+    from pathlib import Path
+
+    d = Path(model_dir)
+    for f in (d / CALIBRATION_FILE, d.parent / CALIBRATION_FILE if d.name == "onnx" else None):
+        if f is not None and f.is_file():
+            try:
+                return Calibration.from_dict(json.loads(f.read_text()))
+            except (json.JSONDecodeError, UnicodeDecodeError) as e:
+                raise ConfigError(f"{f}: not a calibration file ({e})") from None
+            except ConfigError as e:
+                raise ConfigError(f"{f}: {e}") from None
+    return None
+
+
+def write_calibration(model_dir, calibration: "Calibration") -> None:
+    """Write ``calibration`` to ``model_dir/calibration.json`` (atomically)."""
+    import json
+    from pathlib import Path
+
+    from ..utils.io import atomic_write_text
+
+    atomic_write_text(Path(model_dir) / CALIBRATION_FILE, json.dumps(calibration.to_dict(), indent=2) + "\n")
 
 
 def _normalise(p: np.ndarray) -> np.ndarray:

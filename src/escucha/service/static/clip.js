@@ -23,7 +23,7 @@ export function renderClip(r) {
     $('clip-meta').textContent = `${r.file}: ${r.reason}`;
     $('bars').replaceChildren();
   } else {
-    title.append(swatch(r.label), ' ', el('span', { id: 'clip-label' }, r.label), ` · ${pct(r.confidence)}${r.long ? ' of the speech' : ''}`);
+    title.append(swatch(r.label), ' ', el('span', { id: 'clip-label' }, r.label), ` · ${pct(r.confidence)}${r.long ? ' of the speech' : ''}${r.uncertain ? ' · uncertain (not worth acting on)' : ''}`);
     const dur = r.duration != null ? `${r.duration.toFixed(1)} s` : '';
     const dims = r.arousal != null ? ` · high arousal ${pct(r.arousal)} · negative ${pct(r.negative)}` : '';
     $('clip-meta').textContent = (r.long

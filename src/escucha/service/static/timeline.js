@@ -23,7 +23,7 @@ export function follow() {
   for (const g of r.segments) {
     const on = t >= g.start && t < g.end;
     if (g.el) g.el.classList.toggle('active', on);
-    if (on) here.push(`${g.channel}: ${g.label} (${pct(g.confidence)})`);
+    if (on) here.push(`${g.channel}: ${g.label} (${pct(g.confidence)}${g.uncertain ? ', uncertain' : ''})`);
   }
   const text = `${clock(t)} — ${here.length ? here.join(', ') : 'no speech here'}`;
   $('now').textContent = text;
