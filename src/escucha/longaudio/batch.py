@@ -183,8 +183,9 @@ def analyze_folder(folder: str | os.PathLike, predictor, out_dir: str | os.PathL
     if not files:
         raise CorpusError(f"{folder}: no audio files found to analyse")
     settings = analysis_settings(predictor, window=options.get("window"), hop=options.get("hop"),
-                                 smooth=options.get("smooth", 3.0), channels=options.get("channels", "mono"),
-                                 vad=options.get("vad"))
+                                 smooth=options.get("smooth", 3.0), channels=options.get("channels", "auto"),
+                                 vad=options.get("vad"), speakers=options.get("speakers", "auto"),
+                                 transcribe=options.get("transcribe"))
     refuse_foreign(out_dir)  # before the lock file is made: never write into someone else's folder
     with locked(out_dir):
         prepare_out_dir(out_dir, make_marker(folder, settings, options.get("channel_names")), force=force)
