@@ -169,7 +169,10 @@ def test_a_call_shows_the_timeline_and_the_player_moves_its_cursor(page, model, 
     segs = page.query_selector_all("#lane-rows .seg")
     assert [s.get_attribute("data-label") for s in segs] == [g["label"] for g in want["segments"]]
     assert page.text_content("#call-label") == want["summary"]["dominant"]
-    assert len(page.query_selector_all("#summary .block")) == 1
+    n = len(want["channels"])   # a mono call of several actors: a lane and a summary per speaker found
+    assert len(page.query_selector_all("#summary .block")) == (1 if n == 1 else n + 1)
+    assert page.eval_on_selector_all("#track-names div", "els => els.map(e => e.textContent)") == want["channels"]
+    assert page.is_hidden("#transcript-box")         # no words asked for
     # keyboard on the timeline moves the player; the player moves the cursor
     page.focus("#lanes")
     page.keyboard.press("End")
