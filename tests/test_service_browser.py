@@ -166,7 +166,8 @@ def test_a_call_shows_the_timeline_and_the_player_moves_its_cursor(page, model, 
     want = analyze_file(files["call"], model).to_dict(windows=False)
     page.set_input_files("#file", str(files["call"]))
     page.wait_for_selector("#call-result:not([hidden])", timeout=60_000)
-    segs = page.query_selector_all("#lane-rows .seg")
+    # in time order (the boxes sit in their speaker's lane)
+    segs = sorted(page.query_selector_all("#lane-rows .seg"), key=lambda s: int(s.get_attribute("data-index")))
     assert [s.get_attribute("data-label") for s in segs] == [g["label"] for g in want["segments"]]
     assert page.text_content("#call-label") == want["summary"]["dominant"]
     n = len(want["channels"])   # a mono call of several actors: a lane and a summary per speaker found
