@@ -389,3 +389,28 @@ def test_der_and_wer_come_from_the_libraries():
     der = pm.DiarizationErrorRate()(ref, hyp, uem=Segment(0, 20))
     assert der == pytest.approx(0.25)         # 5 s of 20 confused, the best mapping found by the library
     assert jiwer.wer("kids are talking by the door", "kids are walking by door") == pytest.approx(2 / 6)
+
+
+@needs_ravdess
+def test_a_batch_names_the_agent_in_every_call_and_resumes(predictor, tmp_path):
+    import csv
+
+    from escucha.longaudio import analyze_folder
+
+    calls = tmp_path / "calls"
+    calls.mkdir()
+    for seed in (0, 1):
+        call, _ = _two_party(seed)
+        sf.write(calls / f"call{seed}.wav", call.mean(axis=1), SR, subtype="PCM_16")
+    agent = tmp_path / "agent.wav"
+    sf.write(agent, np.concatenate([_clip(2, 1, 2), _clip(2, 2, 1)]), SR)
+    out = tmp_path / "out"
+    rep = analyze_folder(calls, predictor, out, show_progress=False, agent_voice=agent)
+    assert len(rep.analysed) == 2 and not rep.errors
+    for seed in (0, 1):
+        d = json.loads((out / f"call{seed}.wav.json").read_text())
+        assert set(d["speakers"]) == {"agent", "customer"} and d["settings"]["speakers"]["agent_voice"]
+    rows = list(csv.DictReader(open(out / "summary.csv")))
+    assert all(r["speakers"] == "2" and r["agent_negative_share"] != "" and r["customer_dominant"] for r in rows)
+    again = analyze_folder(calls, predictor, out, show_progress=False, agent_voice=agent)
+    assert again.analysed == [] and len(again.skipped) == 2       # same settings: resumed, not redone

@@ -144,7 +144,8 @@ def analyze_folder(folder: str | os.PathLike, predictor, out_dir: str | os.PathL
         ``RAY_ADDRESS`` names, or else starts a local one.
     **options
         ``window``, ``hop``, ``smooth``, ``channels``, ``channel_names``, ``vad``,
-        ``block_seconds`` as for :func:`escucha.longaudio.analyze_file`.
+        ``block_seconds``, ``speakers``, ``agent_voice`` (enrolled once), ``transcribe`` as for
+        :func:`escucha.longaudio.analyze_file`.
 
     Returns
     -------
@@ -164,6 +165,10 @@ def analyze_folder(folder: str | os.PathLike, predictor, out_dir: str | os.PathL
     from ..errors import CorpusError
 
     folder, out_dir = Path(folder), Path(out_dir)
+    if "agent_voice" in options:   # enrol once, for every call of the batch
+        from ..speakers import speaker_options
+
+        options["speakers"] = speaker_options(options.get("speakers", "auto"), agent_voice=options.pop("agent_voice"))
     if not folder.is_dir():
         raise ConfigError(f"{folder}: not a folder")
     if engine not in ("local", "ray"):
