@@ -152,6 +152,26 @@ def test_predict_on_ray_prints_what_the_local_engine_prints(calls, cluster):
     assert said[0] == said[1] and "bad.wav: cannot decode" in ray.stderr   # Ray's own log lines aside
 
 
+def test_analyze_on_ray_into_the_store_equals_local_and_resumes(calls, local_batch, cluster, tmp_path):
+    pytest.importorskip("sqlalchemy", reason="the store extra is not installed (pip install 'escucha[store]')")
+    from escucha.store import open_store
+
+    url = f"sqlite:///{tmp_path / 'calls.db'}"
+    r = escucha("analyze", calls, "--db", url, "--engine", "ray", "--address", cluster, "--quiet")
+    assert r.returncode == 1 and "analysed 3 file(s)" in r.stdout, r.stderr   # 1: the bad file
+    store = open_store(url)
+    items, total = store.list_calls()
+    assert total == 3
+    for c in items:                                    # the same records as the local batch's JSON
+        got = store.get_call(c["id"])
+        want = json.loads((local_batch / f"{Path(got['file']).name}.json").read_text())
+        assert got["segments"] == want["segments"] and got["summary"] == want["summary"]
+    r = escucha("analyze", calls, "--db", url, "--engine", "ray", "--address", cluster, "--quiet")
+    assert "analysed 0 file(s)" in r.stdout and "skipped 3 already stored" in r.stdout, r.stderr
+    assert store.count_calls() == 3
+    store.close()
+
+
 @pytest.fixture(scope="module")
 def many(real_ravdess, tmp_path_factory) -> tuple[Path, Path]:
     """Twelve real clips, and their local batch (the result a Ray batch must reach)."""

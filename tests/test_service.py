@@ -107,7 +107,7 @@ def cli_json(capsys, monkeypatch, model, *args):
     import escucha.inference
     from escucha.cli import main
 
-    monkeypatch.setattr(escucha.inference, "load_model", lambda path=None, labels=None: model)
+    monkeypatch.setattr(escucha.inference, "load_model", lambda path=None, labels=None, **kw: model)
     capsys.readouterr()
     assert main([*map(str, args), "--json", "--quiet"]) == 0
     return json.loads(capsys.readouterr().out)

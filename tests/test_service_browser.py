@@ -173,7 +173,7 @@ def test_a_call_shows_the_timeline_and_the_player_moves_its_cursor(page, model, 
     n = len(want["channels"])   # a mono call of several actors: a lane and a summary per speaker found
     assert len(page.query_selector_all("#summary .block")) == (1 if n == 1 else n + 1)
     assert page.eval_on_selector_all("#track-names div", "els => els.map(e => e.textContent)") == want["channels"]
-    assert page.is_hidden("#transcript-box")         # no words asked for
+    assert page.is_hidden("#transcript")         # no words asked for
     # keyboard on the timeline moves the player; the player moves the cursor
     page.focus("#lanes")
     page.keyboard.press("End")
@@ -269,10 +269,10 @@ def test_a_mono_call_with_words_shows_a_lane_per_speaker_and_a_searchable_transc
     page.wait_for_selector("#call-result:not([hidden])", timeout=60_000)
     assert "transcribe=true" in asked[0] and "channels=auto" in asked[0]
     assert page.eval_on_selector_all("#track-names div", "els => els.map(e => e.textContent)") == want["channels"]
-    items = page.query_selector_all("#transcript li")
+    items = page.query_selector_all("#transcript-lines li")
     assert len(items) == len(want["segments"]) and "terrible service" in items[1].text_content()
     assert "text: negative" in items[1].text_content()
     page.fill("#transcript-search", "terrible")
-    visible = [li for li in page.query_selector_all("#transcript li") if li.is_visible()]
+    visible = [li for li in page.query_selector_all("#transcript-lines li") if li.is_visible()]
     assert visible and all("terrible" in li.text_content() for li in visible)
     assert page.console_errors == []

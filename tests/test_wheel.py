@@ -38,6 +38,14 @@ def test_wheel_carries_the_whole_bundled_model(wheel):
     assert any(n.endswith("assets/model/member-0/model.safetensors") for n in names)
 
 
+def test_wheel_carries_the_store_migrations(wheel):
+    names = set(zipfile.ZipFile(wheel).namelist())
+    versions = REPO / "src" / "escucha" / "store" / "migrations"
+    expected = {str(p.relative_to(REPO / "src")) for p in versions.rglob("*") if p.is_file()
+                and "__pycache__" not in p.parts}
+    assert expected and not sorted(expected - names), sorted(expected - names)[:5]
+
+
 def test_wheel_is_small_and_needs_torch_only_for_training(wheel):
     assert wheel.stat().st_size < 60e6, f"{wheel.stat().st_size / 1e6:.1f} MB"
     meta = next(n for n in zipfile.ZipFile(wheel).namelist() if n.endswith(".dist-info/METADATA"))

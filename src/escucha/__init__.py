@@ -15,13 +15,14 @@ __all__ = ["__version__", "load_model", "adapt_model", "EMOTIONS", "EscuchaError
            "ModelError", "ConfigError"]
 
 
-def load_model(path=None, *, runtime=None, labels=None):
+def load_model(path=None, *, runtime=None, labels=None, calibrate=True):
     """Load a trained model folder (``None``: the bundled model) on ``runtime`` (``"auto"``,
     ``"torch"`` or ``"onnx"``), answering among ``labels`` only when given (e.g.
-    ``"neutral,happy,sad,angry"``). See :func:`escucha.inference.load_model`."""
+    ``"neutral,happy,sad,angry"``), calibrated for deployment unless ``calibrate=False``.
+    See :func:`escucha.inference.load_model`."""
     from .inference import load_model as _load
 
-    return _load(path, runtime=runtime, labels=labels)
+    return _load(path, runtime=runtime, labels=labels, calibrate=calibrate)
 
 
 def adapt_model(model, dirs, out, **kw):

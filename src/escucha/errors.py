@@ -12,6 +12,7 @@ __all__ = [
     "CorpusError",
     "ModelError",
     "ConfigError",
+    "StoreError",
 ]
 
 
@@ -33,3 +34,8 @@ class ModelError(EscuchaError):
 
 class ConfigError(EscuchaError):
     """An option with a value outside what is accepted."""
+
+
+class StoreError(EscuchaError):
+    """The store (its database) could not be read or written just now: unreachable, locked for
+    too long, out of space. Worth retrying; the service answers 503."""

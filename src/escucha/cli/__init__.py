@@ -31,7 +31,7 @@ TRAIN_PACKAGES = {"torch": "torch", "safetensors": "safetensors", "sklearn": "sc
                   "librosa": "librosa", "onnx": "onnx"}
 
 #: command modules (escucha.cli.<name>), in the order shown by --help
-COMMAND_MODULES = ["data", "train", "evaluate", "predict", "ensemble", "models", "explore", "report", "analyze", "adapt", "serve", "export"]
+COMMAND_MODULES = ["data", "train", "evaluate", "predict", "ensemble", "models", "explore", "report", "analyze", "adapt", "serve", "db", "export"]
 
 
 def _showwarning(message, category, filename, lineno, file=None, line=None):

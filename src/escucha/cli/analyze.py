@@ -7,6 +7,7 @@
     escucha analyze mono.wav --agent-voice agent.wav --transcribe   # who said what, and the words
     escucha analyze calls/ -o out/ --jobs 4        # resumable batch, out/summary.csv, out/errors.csv
     escucha analyze calls/ -o out/ --engine ray --address HEAD:6379   # the same batch on a Ray cluster
+    escucha analyze calls/ --db sqlite:///calls.db   # into the store (resumable); escucha serve --db shows them
     arecord -q -t raw -f S16_LE -r 16000 -c 1 | escucha analyze - --rate 16000
 
 Nothing existing is replaced without --force: a file's <name>.json, .segments.csv or
@@ -23,7 +24,7 @@ import sys
 from contextlib import contextmanager
 from pathlib import Path
 
-from .options import add_engine_options, add_labels_option, add_model_option
+from .options import add_engine_options, add_calibration_option, add_labels_option, add_model_option
 
 
 def register(sub):
@@ -37,10 +38,14 @@ def register(sub):
     p.add_argument("input", metavar="INPUT", help="audio file, folder of audio files, or - for raw PCM on stdin")
     add_model_option(p)
     add_labels_option(p)
+    add_calibration_option(p)
     p.add_argument("--json", action="store_true", help="print the result as JSON on stdout (file and stdin input)")
     p.add_argument("-o", "--out", metavar="DIR", help="write <name>.json and <name>.segments.csv here "
                                                       "(a folder input also gets summary.csv and errors.csv)")
     p.add_argument("--plot", action="store_true", help="also write <name>.timeline.png (needs -o)")
+    p.add_argument("--db", metavar="URL", help="store the results in a database instead of files: sqlite:///PATH or "
+                                               "postgresql://USER@HOST/DB (a folder resumes from what is stored; "
+                                               "see docs/store.md)")
     p.add_argument("--window", type=float, metavar="S", help="analysis window in seconds (default: the model's clip)")
     p.add_argument("--hop", type=float, metavar="S", help="seconds between windows (default: half a window)")
     p.add_argument("--smooth", type=float, default=3.0, metavar="S",
@@ -180,10 +185,14 @@ def run_analyze(args) -> int:
         from ..audio.io import check_audio_path
 
         check_audio_path(src)  # missing, a link loop, empty: the same one line (exit 1) as predict
+    if args.db is not None:
+        from .db import analyze_into_store
+
+        return analyze_into_store(args, src, opts, interrupts=_sigterm_interrupts)
     if src != "-" and Path(src).is_dir():
         if not args.out:
             raise ConfigError(f"{src} is a folder: give an output folder with -o DIR")
-        predictor = load_model(args.model, labels=args.labels)
+        predictor = load_model(args.model, labels=args.labels, calibrate=not args.no_calibration)
         with _sigterm_interrupts():
             rep = analyze_folder(src, predictor, args.out, jobs=args.jobs, force=args.force, plot=args.plot,
                                  show_progress=not args.quiet, threads=args.threads, engine=args.engine,
@@ -197,7 +206,7 @@ def run_analyze(args) -> int:
 
     if args.out:
         _check_outputs(Path(args.out), "stdin" if src == "-" else Path(src).name, force=args.force)
-    predictor = load_model(args.model, labels=args.labels)
+    predictor = load_model(args.model, labels=args.labels, calibrate=not args.no_calibration)
     if src == "-":
         if not args.rate:
             raise ConfigError("reading raw PCM from stdin needs --rate HZ (and --format, --channels-in if not "

@@ -7,7 +7,7 @@ import sys
 import warnings
 from pathlib import Path
 
-from .options import add_labels_option, add_model_option
+from .options import add_calibration_option, add_labels_option, add_model_option
 
 
 def register(sub):
@@ -15,6 +15,7 @@ def register(sub):
     p.add_argument("dir", help="RAVDESS folder or manifest CSV")
     add_model_option(p)
     add_labels_option(p)
+    add_calibration_option(p)
     p.add_argument("--corpus", help="read DIR as this corpus instead of detecting it (see 'escucha data index --help')")
     p.add_argument("--label-map", metavar="FILE.json",
                    help='map the data\'s label names to escucha\'s, e.g. {"joy": "happy", "boredom": null} '
@@ -146,7 +147,7 @@ def run_evaluate(args) -> int:
     from ..inference.answers import parse_labels
 
     labels = parse_labels(args.labels)
-    predictor = load_model(args.model, labels=labels)
+    predictor = load_model(args.model, labels=labels, calibrate=not args.no_calibration)
     records, unreadable = scan_reporting_failures(args.dir, corpus=args.corpus, label_map=args.label_map)
     present = sorted({r.emotion for r in records}, key=list(predictor.labels).index) \
         if all(r.emotion in predictor.labels for r in records) else None

@@ -25,6 +25,13 @@ def add_labels_option(p) -> None:
                         "model's probabilities of the others are left out and the rest renormalised")
 
 
+def add_calibration_option(p) -> None:
+    """``--no-calibration``: the model's raw probabilities (:mod:`escucha.inference.priors`)."""
+    p.add_argument("--no-calibration", action="store_true",
+                   help="answer with the model's raw class-balanced probabilities instead of its deployment "
+                        "settings (temperature fitted on unseen corpora, mostly-neutral prior, 'uncertain' flag)")
+
+
 def add_audio_option(p) -> None:
     """``--audio``: how an HTML report's players reach their audio (:class:`escucha.reports.html.HtmlReport`)."""
     p.add_argument("--audio", choices=("auto", "embed", "folder", "link"), default="auto",

@@ -12,7 +12,7 @@ import json
 import sys
 from pathlib import Path
 
-from .options import add_engine_options, add_labels_option, add_model_option
+from .options import add_engine_options, add_calibration_option, add_labels_option, add_model_option
 
 
 def register(sub):
@@ -32,6 +32,7 @@ def register(sub):
                         "made (FILE.partial); the same command again resumes a run that was stopped")
     p.add_argument("--force", action="store_true", help="replace an existing -o FILE")
     add_labels_option(p)
+    add_calibration_option(p)
     add_engine_options(p, where="the files are predicted")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run_predict)
@@ -102,7 +103,7 @@ def run_predict(args) -> int:
 
         require_ray()
     out = ResultsFile(args.output, force=args.force) if args.output else None
-    predictor = load_model(args.model, labels=args.labels)
+    predictor = load_model(args.model, labels=args.labels, calibrate=not args.no_calibration)
     files, empty = expand_inputs(args.files)  # a folder without audio among other inputs: one error line
     show = len(files) > 20 and not args.quiet
     records: dict[str, dict] = {}   # file -> its JSON record, as finished

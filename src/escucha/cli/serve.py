@@ -2,6 +2,8 @@
 
     escucha serve                                  # http://127.0.0.1:8000/ : the page; /docs : the API
     escucha serve --port 9000 --workers 4 --queue 32
+    escucha serve --data calls-data                # keep every call (SQLite in calls-data/); jobs survive a restart
+    escucha serve --db postgresql://escucha@db/escucha --data /shared/escucha   # several servers, one store
     ESCUCHA_TOKEN=s3cret escucha serve --host 0.0.0.0 --cors-origin https://crm.example.com
 
 Listens on this machine only unless --host says otherwise. Needs the serve extra:
@@ -13,7 +15,7 @@ from __future__ import annotations
 import os
 import sys
 
-from .options import add_model_option
+from .options import add_calibration_option, add_model_option
 
 
 def register(sub):
@@ -28,6 +30,7 @@ def register(sub):
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
     p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
     add_model_option(p)
+    add_calibration_option(p)
     p.add_argument("--workers", type=int, default=2, metavar="N",
                    help="inference jobs at once, threads sharing the model (default 2)")
     p.add_argument("--threads", type=int, metavar="N",
@@ -52,6 +55,19 @@ def register(sub):
                         "(default: $ESCUCHA_TOKEN if set; else no token)")
     p.add_argument("--cors-origin", action="append", default=[], metavar="ORIGIN",
                    help="allow browsers on this origin to call the API (repeatable; default: none)")
+    p.add_argument("--data", metavar="DIR",
+                   help="keep analysed calls in a store in this folder (SQLite escucha.db, and the uploads of queued "
+                        "jobs until they are done); the page then lists, filters, exports and deletes them")
+    p.add_argument("--db", metavar="URL",
+                   help="the store's database instead of DIR/escucha.db: sqlite:///PATH or postgresql://USER:PASSWORD@"
+                        "HOST:PORT/DB (PostgreSQL: several servers share it and its queue; give --data too, a folder "
+                        "they all see)")
+    p.add_argument("--job-workers", type=int, default=1, metavar="N",
+                   help="stored jobs this server runs at once (default 1)")
+    p.add_argument("--job-lease", type=float, default=60.0, metavar="S",
+                   help="a stored job whose server stopped sending heartbeats for S seconds is run again (default 60)")
+    p.add_argument("--keep-audio", action="store_true",
+                   help="keep the uploads of finished stored jobs in DIR/uploads (default: deleted when done)")
     p.add_argument("--log-level", default="info", choices=("critical", "error", "warning", "info", "debug"),
                    help="server log level (default info: one line per request)")
     p.set_defaults(func=run_serve)
@@ -130,7 +146,8 @@ def run_serve(args) -> int:
     cfg = ServiceConfig(host=args.host, port=args.port, workers=args.workers, queue=args.queue,
                         max_upload_mb=args.max_upload_mb, max_seconds=args.max_seconds, timeout=args.timeout,
                         sync_seconds=args.sync_seconds, max_jobs=args.max_jobs, job_ttl=args.job_ttl,
-                        max_streams=args.max_streams, token=token, cors_origins=args.cors_origin)
+                        max_streams=args.max_streams, token=token, cors_origins=args.cors_origin, data=args.data,
+                        db=args.db, job_lease=args.job_lease, job_workers=args.job_workers, keep_audio=args.keep_audio)
     threads = args.threads if args.threads is not None else max(1, (os.cpu_count() or 1) // cfg.workers)
     if threads < 1:
         raise ConfigError(f"--threads must be >= 1, got {threads}")
@@ -143,17 +160,23 @@ def run_serve(args) -> int:
         print(f"escucha: warning: --max-upload-mb {cfg.max_upload_mb:g} is smaller than {cfg.max_seconds:g} s of an "
               f"8-kHz stereo telephone call ({cfg.max_seconds * TELEPHONE_BYTES_PER_SECOND / 1e6:.1f} MB): such calls "
               "will be refused before --max-seconds is reached", file=sys.stderr)
+    store = None
+    if cfg.store_wanted:  # before the model loads: a wrong URL is a one-line error at once
+        from ..store import open_store
+
+        store = open_store(cfg.db, data=cfg.data)
     sock = bind(args.host, args.port)
     from ..runtime import set_num_threads
 
     set_num_threads(threads)  # torch or ONNX Runtime, whichever runs the model
-    predictor = load_model(args.model)
+    predictor = load_model(args.model, calibrate=not args.no_calibration)
     _warm_up(predictor)
-    app = create_app(predictor, cfg)
+    app = create_app(predictor, cfg, store=store)
     host = f"[{args.host}]" if ":" in args.host else args.host
     port = sock.getsockname()[1]  # the one the system chose for --port 0
+    kept = f"; calls kept in {store.url}" if store is not None else ""
     print(f"escucha: serving http://{host}:{port}/ (API docs at /docs; {cfg.workers} workers, queue "
-          f"{cfg.queue}{', token required' if cfg.token else ''}); Ctrl-C stops", file=sys.stderr, flush=True)
+          f"{cfg.queue}{', token required' if cfg.token else ''}{kept}); Ctrl-C stops", file=sys.stderr, flush=True)
     config = uvicorn.Config(app, host=args.host, port=args.port, log_level=args.log_level,
                             access_log=args.log_level in ("info", "debug"), server_header=False, timeout_keep_alive=5,
                             ws_max_size=MAX_FRAME_BYTES + 1024,
@@ -163,4 +186,6 @@ def run_serve(args) -> int:
         uvicorn.Server(config).run(sockets=[sock])
     finally:
         sock.close()
+        if store is not None:
+            store.close()
     return 0

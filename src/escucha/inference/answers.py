@@ -19,7 +19,7 @@ from ..errors import ConfigError
 from ..labels import normalize_label
 from .base import BasePredictor
 
-__all__ = ["LabelSubset", "parse_labels", "answer_among"]
+__all__ = ["LabelSubset", "Calibrated", "parse_labels", "answer_among", "calibrated"]
 
 
 def parse_labels(value: str | Sequence[str] | None) -> list[str] | None:
@@ -49,7 +49,75 @@ def parse_labels(value: str | Sequence[str] | None) -> list[str] | None:
     return out
 
 
-class LabelSubset(BasePredictor):
+class _Answers(BasePredictor):
+    """A predictor whose probabilities pass through :meth:`_post` on every way of predicting
+    (a clip, a file, the windows of a long call); everything else is the wrapped predictor's."""
+
+    def __getattr__(self, name):  # everything not overridden here is the wrapped predictor's
+        if name == "inner":
+            raise AttributeError(name)
+        return getattr(self.inner, name)
+
+    def __getstate__(self):
+        return self.__dict__
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+
+    def _post(self, p: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def predict_proba_waveforms(self, waves, *, batch_size: int = 64) -> np.ndarray:
+        return self._post(self.inner.predict_proba_waveforms(waves, batch_size=batch_size))
+
+    def predict_windows(self, windows: np.ndarray, *, batch_size: int = 64) -> np.ndarray:
+        return self._post(self.inner.predict_windows(windows, batch_size=batch_size))
+
+    def whole_features(self, waves):
+        return self.inner.whole_features(waves)
+
+    def proba_from_features(self, feats) -> np.ndarray:
+        return self._post(self.inner.proba_from_features(feats))
+
+    def set_num_threads(self, n: int) -> None:
+        self.inner.set_num_threads(n)
+
+
+class Calibrated(_Answers):
+    """``predictor`` answering as its deployment settings say (``config.json``'s
+    ``"calibration"``, :class:`~escucha.inference.priors.Calibration`): probabilities softened by
+    the temperature fitted on unseen corpora and re-weighted for the share of each emotion
+    expected where the model is used (mostly neutral speech), and :attr:`uncertain_below`, under
+    which a top probability flags the answer ``uncertain``."""
+
+    def __init__(self, predictor: BasePredictor, calibration):
+        self.inner = predictor
+        self.calibration = calibration
+        self.labels = list(predictor.labels)
+        self._prior = calibration.prior_vector(self.labels)
+        self.uncertain_below = calibration.uncertain_below
+        self.config = {**predictor.config, "calibration": {**calibration.to_dict(), "applied": True}}
+        self.runtime = predictor.runtime
+
+    def _post(self, p: np.ndarray) -> np.ndarray:
+        from .priors import apply_temperature, shift_priors
+
+        q = apply_temperature(np.asarray(p, dtype=np.float64), self.calibration.temperature)
+        return shift_priors(q, self._prior).astype(np.float32)
+
+
+def calibrated(predictor: BasePredictor, enabled: bool = True) -> BasePredictor:
+    """``predictor`` with its model's deployment settings applied (:class:`Calibrated`), or
+    itself when ``enabled`` is false or the model has none."""
+    from .priors import Calibration
+
+    cal = Calibration.from_dict(predictor.config.get("calibration"))
+    if not enabled or cal.identity:
+        return predictor
+    return Calibrated(predictor, cal)
+
+
+class LabelSubset(_Answers):
     """``predictor`` answering among ``labels`` only (probabilities renormalised over them).
 
     Everything else — gate, windows, long inputs, ensembles and their band routing, the runtime —
@@ -76,17 +144,7 @@ class LabelSubset(BasePredictor):
         self.labels = keep
         self.config = {**predictor.config, "labels": keep, "answer_labels": {"of": known, "kept": keep}}
         self.runtime = predictor.runtime
-
-    def __getattr__(self, name):  # everything not overridden here is the wrapped predictor's
-        if name == "inner":
-            raise AttributeError(name)
-        return getattr(self.inner, name)
-
-    def __getstate__(self):
-        return self.__dict__
-
-    def __setstate__(self, state):
-        self.__dict__.update(state)
+        self.uncertain_below = getattr(predictor, "uncertain_below", 0.0)
 
     def _keep(self, p: np.ndarray) -> np.ndarray:
         q = np.asarray(p, dtype=np.float64)[..., self._idx]
@@ -96,20 +154,7 @@ class LabelSubset(BasePredictor):
         q = np.where(total > 1e-30, q / np.maximum(total, 1e-30), 1.0 / len(self._idx))
         return q.astype(np.float32)
 
-    def predict_proba_waveforms(self, waves, *, batch_size: int = 64) -> np.ndarray:
-        return self._keep(self.inner.predict_proba_waveforms(waves, batch_size=batch_size))
-
-    def predict_windows(self, windows: np.ndarray, *, batch_size: int = 64) -> np.ndarray:
-        return self._keep(self.inner.predict_windows(windows, batch_size=batch_size))
-
-    def whole_features(self, waves):
-        return self.inner.whole_features(waves)
-
-    def proba_from_features(self, feats) -> np.ndarray:
-        return self._keep(self.inner.proba_from_features(feats))
-
-    def set_num_threads(self, n: int) -> None:
-        self.inner.set_num_threads(n)
+    _post = _keep
 
 
 def answer_among(predictor: BasePredictor, labels: str | Sequence[str] | None) -> BasePredictor:

@@ -58,6 +58,9 @@ class Prediction:
         Seconds of audio.
     long : bool
         True when the input was scored as a long recording (speech segments only).
+    uncertain : bool
+        The top probability is under the model's ``uncertain_below``
+        (:mod:`escucha.inference.priors`): ``label`` is the best guess, not worth acting on.
     """
 
     label: str | None
@@ -67,6 +70,7 @@ class Prediction:
     reason: str = ""
     duration: float | None = None
     long: bool = False
+    uncertain: bool = False
 
     @property
     def confidence(self) -> float | None:
@@ -101,6 +105,8 @@ class Prediction:
             d["outcome"], d["reason"] = self.outcome, self.reason
         if self.long:
             d["long"] = True
+        if self.uncertain:
+            d["uncertain"] = True
         return d
 
 
@@ -134,6 +140,8 @@ class BasePredictor:
     """
 
     runtime = "none"
+    #: a top probability under this flags an answer ``uncertain`` (set by the model's calibration)
+    uncertain_below = 0.0
 
     def _configure(self, config: dict) -> None:
         """Set the attributes every runtime derives from a checkpoint config."""
@@ -236,7 +244,8 @@ class BasePredictor:
         if not np.all(np.isfinite(p)):
             raise ModelError(f"{file or 'audio'}: the model gave non-finite probabilities (a broken checkpoint?)")
         probs = {lab: float(v) for lab, v in zip(self.labels, p)}
-        return Prediction(label=self.labels[int(np.argmax(p))], probabilities=probs, file=file, duration=duration)
+        return Prediction(label=self.labels[int(np.argmax(p))], probabilities=probs, file=file, duration=duration,
+                          uncertain=bool(float(np.max(p)) < self.uncertain_below))
 
     def _judge(self, y: np.ndarray, file: str | None, sr: int, *, y16: np.ndarray | None = None) -> Prediction | None:
         from .gate import judge

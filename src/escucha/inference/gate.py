@@ -29,7 +29,7 @@ import numpy as np
 from ..audio import resample
 from ..audio.processing import frame_rms_db
 
-__all__ = ["judge", "speech_found", "too_short_reason", "TOO_SHORT", "NO_SPEECH", "OUTCOMES", "MIN_SECONDS",
+__all__ = ["judge", "speech_found", "speech_regions", "speech_span", "too_short_reason", "TOO_SHORT", "NO_SPEECH", "OUTCOMES", "MIN_SECONDS",
            "SILENCE_DB"]
 
 TOO_SHORT = "too short"
@@ -71,6 +71,31 @@ def speech_found(y16: np.ndarray) -> tuple[bool, float]:
     probs = stream.flush().reshape(-1)
     best = max(best, float(probs.max()) if probs.size else 0.0)
     return bool(seg.push(probs) or seg.finish(len(y16))), best
+
+
+def speech_regions(y16: np.ndarray, config=None) -> list[tuple[int, int]]:
+    """Every speech region ``escucha analyze`` cuts from 16-kHz mono ``y16``: ``(start, end)`` in
+    samples, end exclusive, in order (the default :class:`~escucha.longaudio.vad.VADConfig`: 0.1 s
+    of padding, pauses under 0.4 s kept inside a region, regions cut at ``max_segment``)."""
+    global _VAD
+    from ..longaudio.vad import SileroVAD, SpeechSegmenter, VADConfig, VADStream
+
+    if _VAD is None:
+        _VAD = SileroVAD()
+    y16 = np.clip(np.asarray(y16, dtype=np.float32), -1, 1)
+    stream = VADStream(_VAD, sample_rate=16000, channels=1)
+    seg = SpeechSegmenter(config or VADConfig())
+    regions = list(seg.push(stream.process(y16).reshape(-1)))
+    regions += seg.push(stream.flush().reshape(-1))
+    regions += seg.finish(len(y16))
+    return [(int(s), int(min(e, len(y16)))) for s, e in regions if min(e, len(y16)) > s]
+
+
+def speech_span(y16: np.ndarray) -> tuple[int, int] | None:
+    """From the start of the first speech region to the end of the last (``None``: no speech):
+    the part of a clip a model trained on ``analyze``'s segments should hear."""
+    regions = speech_regions(y16)
+    return (regions[0][0], regions[-1][1]) if regions else None
 
 
 def too_short_reason(seconds: float) -> str:

@@ -135,8 +135,10 @@ RUNTIMES = ("auto", "torch", "onnx")
 
 
 def load_model(path: str | os.PathLike | None = None, *, runtime: str | None = None,
-               labels: str | Sequence[str] | None = None) -> BasePredictor:
-    """Load a trained model (see :func:`load_predictor`); with ``labels`` (e.g.
+               labels: str | Sequence[str] | None = None, calibrate: bool = True) -> BasePredictor:
+    """Load a trained model (see :func:`load_predictor`), answering as its deployment settings
+    say (``calibrate=False``: the raw class-balanced probabilities;
+    :class:`~escucha.inference.answers.Calibrated`); with ``labels`` (e.g.
     ``"neutral,happy,sad,angry"``) it answers among those emotions only, probabilities
     renormalised over them (:class:`~escucha.inference.answers.LabelSubset`).
 
@@ -145,9 +147,9 @@ def load_model(path: str | os.PathLike | None = None, *, runtime: str | None = N
     ModelError, ConfigError
         As :func:`load_predictor`; a label the model does not know, or fewer than two.
     """
-    from .answers import answer_among
+    from .answers import answer_among, calibrated
 
-    return answer_among(load_predictor(path, runtime=runtime), labels)
+    return answer_among(calibrated(load_predictor(path, runtime=runtime), calibrate), labels)
 
 
 def load_predictor(path: str | os.PathLike | None = None, *, runtime: str | None = None) -> BasePredictor:

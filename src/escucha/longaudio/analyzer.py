@@ -398,6 +398,7 @@ class CallAnalyzer:
         probs = np.stack([t[2] for t in tiles])
         seg.probabilities = ((w @ probs) / w.sum() if w.sum() > 0 else probs.mean(axis=0)).astype(np.float32)
         seg.label = self.labels[int(np.argmax(seg.probabilities))]
+        seg.uncertain = bool(float(seg.probabilities.max()) < getattr(self.predictor, "uncertain_below", 0.0))
         if self._words is not None and len(y):
             self._words.add(seg, y, self.model_rate)
         if self._tracks is not None and len(y):

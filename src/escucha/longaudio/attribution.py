@@ -66,6 +66,8 @@ def split_segment(seg: Segment, cuts: list[float]) -> list[Segment]:
         probs = np.stack([t[2] for t in tiles])
         part.probabilities = ((w @ probs) / w.sum() if w.sum() > 0 else probs.mean(axis=0)).astype(np.float32)
         part.label = seg.labels[int(np.argmax(part.probabilities))]
+        if hasattr(seg, "uncertain"):   # the model's flag stays with the segment's parts
+            part.uncertain = seg.uncertain
         parts.append(part)
     if seg.words is not None:  # the transcript goes with the parts, word by word
         from ..asr import text_sentiment

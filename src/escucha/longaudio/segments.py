@@ -64,6 +64,9 @@ class Segment:
         Other voices heard in the segment (two at once, or too close to call), if any.
     words : list of dict or None
         The transcript (``--transcribe``): ``{"word", "start", "end", "probability"}``.
+    uncertain : bool
+        The segment's top probability is under the model's ``uncertain_below``
+        (:mod:`escucha.inference.priors`): ``label`` is a best guess, not worth acting on.
     """
 
     channel: str
@@ -73,6 +76,7 @@ class Segment:
     probabilities: np.ndarray
     labels: tuple[str, ...]
     windows: list[Window] = field(default_factory=list)
+    uncertain: bool = False
     speaker: str | None = None
     overlap: list[str] | None = None
     words: list[dict] | None = None
@@ -95,7 +99,7 @@ class Segment:
         probs = self.probability_dict()
         d = {"channel": self.channel, "start": round(self.start, 3), "end": round(self.end, 3),
              "label": self.label, "confidence": round(self.confidence, 4),
-             "probabilities": probs, **dimension_scores(probs)}
+             "probabilities": probs, **dimension_scores(probs), "uncertain": self.uncertain}
         if self.speaker is not None:
             d["speaker"] = self.speaker
         if self.overlap:

@@ -61,6 +61,8 @@ def _summary_block(segments: list[Segment], labels: Sequence[str], duration: flo
 
     dims = {"high_arousal": _dimension([(a, b, holds(p, high)) for a, b, p in raw], duration),
             "negative": _dimension([(a, b, holds(p, neg)) for a, b, p in raw], duration)}
+    unsure = sum(s.duration for s in segments if s.uncertain)
+    talk = sum(s.duration for s in segments)
     return {
         "speech_seconds": whole["speech_seconds"],
         "speech_ratio": round(whole["speech_seconds"] / duration, 4) if duration > 0 else 0.0,
@@ -71,6 +73,7 @@ def _summary_block(segments: list[Segment], labels: Sequence[str], duration: flo
         "last_third": last,
         "change": change,
         **dims,
+        "uncertain_share": round(unsure / talk, 4) if talk > 0 else 0.0,
     }
 
 
@@ -86,7 +89,8 @@ def summarize(segments: Sequence[Segment], *, duration: float, labels: Sequence[
     emotion; ``None`` when either third has no speech), ``high_arousal`` and ``negative`` (the
     share of speech time whose probabilities put at least half on high-arousal / negative
     emotions, over the call and its first and last thirds, and the change; the thirds are
-    ``None`` without speech), and ``channels`` (the same per channel, e.g. the customer's).
+    ``None`` without speech), ``uncertain_share`` (the share of speech time in segments the model
+    calls uncertain), and ``channels`` (the same per channel, e.g. the customer's).
     """
     segments = list(segments)
     out = {"duration": round(float(duration), 3), **_summary_block(segments, labels, duration)}

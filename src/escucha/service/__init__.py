@@ -13,8 +13,8 @@ from .config import ServiceConfig
 __all__ = ["create_app", "ServiceConfig"]
 
 
-def create_app(model=None, config=None):
+def create_app(model=None, config=None, store=None):
     """The ASGI application (see :func:`escucha.service.app.create_app`)."""
     from .app import create_app as _create
 
-    return _create(model, config)
+    return _create(model, config, store=store)

@@ -52,7 +52,7 @@ log = logging.getLogger("escucha.service")
 _JS = "text/javascript; charset=utf-8"
 STATIC = {"app.css": "text/css; charset=utf-8", "favicon.svg": "image/svg+xml", "recorder-worklet.js": _JS,
           **{f"{m}.js": _JS for m in ("app", "config", "dom", "state", "messages", "api", "analyse", "clip", "call",
-                                      "timeline", "wav", "recorder")}}
+                                      "timeline", "wav", "recorder", "calls", "zoom")}}
 PAGE_CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; media-src 'self' blob:; "
             "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
 
@@ -95,7 +95,7 @@ def _static(name: str) -> bytes:
     return (resources.files("escucha.service") / "static" / name).read_bytes()
 
 
-def create_app(model=None, config: ServiceConfig | None = None) -> FastAPI:
+def create_app(model=None, config: ServiceConfig | None = None, store=None) -> FastAPI:
     """The service as an ASGI application.
 
     Parameters
@@ -104,7 +104,11 @@ def create_app(model=None, config: ServiceConfig | None = None) -> FastAPI:
         A loaded predictor (:func:`escucha.load_model`), or what to give ``load_model``
         (``None``: the bundled model).
     config : ServiceConfig, optional
-        Limits, token, CORS; defaults as :class:`ServiceConfig`.
+        Limits, token, CORS, store; defaults as :class:`ServiceConfig`.
+    store : escucha.store.Store, optional
+        Where calls and jobs are kept (default: opened from the config's ``data``/``db``, if
+        any). With a store, analyses are stored, long ones queued there (:mod:`.durable`), and
+        the calls routes (:mod:`.calls`) are served.
     """
     cfg = config or ServiceConfig()
     if model is None or isinstance(model, (str, Path)):
@@ -115,32 +119,39 @@ def create_app(model=None, config: ServiceConfig | None = None) -> FastAPI:
     pool = WorkPool(cfg.workers, cfg.queue)
     jobs = JobStore(cfg.max_jobs, cfg.job_ttl)
     streams = {"open": 0}
-    metrics = Metrics(pool, jobs, lambda: streams["open"])
+    store, durable, own_store = _open_store(cfg, store, predictor)
+    metrics = Metrics(pool, durable or jobs, lambda: streams["open"])
     summary = model_summary(predictor)
     page = _static("index.html").decode().replace(
         "{{CONFIG}}", json.dumps({"labels": summary["labels"], "colors": summary["colors"],
                                   "max_upload_bytes": cfg.max_upload_bytes, "max_seconds": cfg.max_seconds,
                                   "sync_seconds": cfg.sync_seconds, "token_required": cfg.token is not None,
-                                  "version": __version__}).replace("<", "\\u003c"))
+                                  "store": store is not None, "version": __version__}).replace("<", "\\u003c"))
     files = {name: _static(name) for name in STATIC}
 
     from contextlib import asynccontextmanager
 
     @asynccontextmanager
     async def lifespan(_app):
+        if durable is not None:
+            durable.start()
         yield
         pool.shutdown()
         jobs.shutdown()
+        if durable is not None:
+            durable.shutdown()
+        if own_store:
+            store.close()
 
     app = FastAPI(title="escucha", version=__version__, lifespan=lifespan,
                   description="Speech emotion recognition over HTTP: one clip, a whole call, or a live stream. "
                               "Errors are `{\"error\": \"<one line>\"}`; overload is `503` with `Retry-After`.")
     app.state.predictor, app.state.config, app.state.pool, app.state.jobs = predictor, cfg, pool, jobs
-    app.state.metrics, app.state.streams = metrics, streams
+    app.state.metrics, app.state.streams, app.state.store, app.state.durable = metrics, streams, store, durable
     if cfg.cors_origins:
         from fastapi.middleware.cors import CORSMiddleware
 
-        app.add_middleware(CORSMiddleware, allow_origins=cfg.cors_origins, allow_methods=["GET", "POST"],
+        app.add_middleware(CORSMiddleware, allow_origins=cfg.cors_origins, allow_methods=["GET", "POST", "DELETE"],
                            allow_headers=["Authorization", "Content-Type"], expose_headers=["Retry-After"])
 
     bearer = HTTPBearer(auto_error=False, description="`Authorization: Bearer <token>` when the server was started "
@@ -209,9 +220,10 @@ def create_app(model=None, config: ServiceConfig | None = None) -> FastAPI:
                                    f"{cfg.max_seconds:g} s")
         return up, info
 
-    async def run_job(request: Request, filename: str | None, work, route: str, *, as_job=None):
+    async def run_job(request: Request, filename: str | None, work, route: str, *, as_job=None, options=None):
         """Admit, receive the upload, then run ``work(upload, info)`` in a worker and answer its
-        result, or, when ``as_job(info)`` says so, start it as a background job and answer ``202``.
+        result, or, when ``as_job(info)`` says so, start it as a background job and answer ``202``
+        (with a store: queued there with ``options``, its upload kept in the data folder).
         The upload's folder is removed when the work is done (or could not start)."""
         ticket = admit()
         tmp = tempfile.TemporaryDirectory(prefix="escucha-upload-")
@@ -219,6 +231,11 @@ def create_app(model=None, config: ServiceConfig | None = None) -> FastAPI:
         up = None
         try:
             up, info = await upload(request, tmp, filename)
+            if as_job is not None and as_job(info) and durable is not None and options is not None:
+                from starlette.concurrency import run_in_threadpool
+
+                job = await run_in_threadpool(durable.submit, up.path, up.name, options)
+                return JSONResponse(job, status_code=202, headers={"Location": job["url"]})
             if as_job is not None and as_job(info):
                 try:
                     job = jobs.reserve(up.name, pool.retry_after())
@@ -369,17 +386,27 @@ def create_app(model=None, config: ServiceConfig | None = None) -> FastAPI:
             res = analyze_file(up.path, answering, **opts)
             d = res.to_dict(windows=windows)
             d["file"] = up.name
+            if store is not None:  # kept, like a queued job's result
+                return JSONResponse(d, headers={"Content-Location": f"/v1/calls/{store.save_call(d)}"})
             return d
 
         as_job = {"sync": lambda info: False, "job": lambda info: True,
                   "auto": lambda info: info["duration"] > cfg.sync_seconds}[mode]
-        return await run_job(request, filename, work, "/v1/analyze", as_job=as_job)
+        options = dict(window=window, hop=hop, smooth=smooth, channels=channels, channel_names=channel_names,
+                       vad_threshold=vad_threshold, max_segment=max_segment, labels=labels, windows=windows)
+        return await run_job(request, filename, work, "/v1/analyze", as_job=as_job, options=options)
 
     @app.get("/v1/jobs/{job_id}", dependencies=guarded, responses={401: _ERR, 404: _ERR},
              summary="A background analysis")
     async def job_status(job_id: str):
         """``{id, status: queued|running|done|failed, result | error}``; a finished job is kept
         for the server's ``--job-ttl`` seconds."""
+        if durable is not None:
+            from starlette.concurrency import run_in_threadpool
+
+            stored = await run_in_threadpool(durable.get, job_id[:64])
+            if stored is not None:
+                return stored
         job = jobs.get(job_id)
         if job is None:
             raise HTTPProblem(404, f"no job {job_id[:64]!r} (unknown, or finished more than {cfg.job_ttl:g} s ago)")
@@ -388,9 +415,35 @@ def create_app(model=None, config: ServiceConfig | None = None) -> FastAPI:
     from .stream import add_stream_route
 
     add_stream_route(app)
+    if store is not None:
+        from .calls import add_calls_routes
+
+        add_calls_routes(app, store, durable, guarded)
     app.add_middleware(_AsgiWrap, wrap=lambda inner: origin_guard(inner, cfg.cors_origins))
     app.add_middleware(_AsgiWrap, wrap=metrics.middleware)
     return app
+
+
+def _open_store(cfg: ServiceConfig, store, predictor):
+    """``(store, durable jobs, whether this app opened the store)``; ``(None, None, False)``
+    without a store."""
+    own = False
+    if store is None and cfg.store_wanted:
+        from ..store import open_store
+
+        store, own = open_store(cfg.db, data=cfg.data), True
+    if store is None:
+        return None, None, False
+    from .durable import DurableJobs, analysis_runner
+
+    def classify(e, claim):
+        p = problem_of(e, Upload(path=Path(claim.audio_path or ""), name=claim.file, size=0))
+        return p.status, p.message
+
+    data = cfg.upload_folder() if cfg.store_wanted else tempfile.mkdtemp(prefix="escucha-data-")
+    durable = DurableJobs(store, data, analysis_runner(predictor), classify, workers=cfg.job_workers,
+                          lease=cfg.job_lease, keep_audio=cfg.keep_audio)
+    return store, durable, own
 
 
 def origin_guard(app, allowed):

@@ -60,6 +60,20 @@ class ServiceConfig:
         Bearer token required on every endpoint but ``/healthz`` and the static page.
     cors_origins : list of str
         Origins allowed to call the API from a browser (none by default: CORS closed).
+    data : str or None
+        Data folder of the store (:mod:`escucha.store`): its SQLite file (unless ``db`` names a
+        database) and the uploads of queued jobs. ``None`` with ``db`` ``None``: no store (results
+        are answered and forgotten, jobs live in memory).
+    db : str or None
+        Database URL of the store (``sqlite:///PATH``, ``postgresql://...``); with PostgreSQL the
+        data folder must be given too (and shared by every server on that database).
+    job_lease : float
+        Seconds a stored job stays claimed by a server without its heartbeat; a killed server's
+        job runs again after this.
+    job_workers : int
+        Stored jobs run at once by this server.
+    keep_audio : bool
+        Keep the uploads of finished stored jobs in the data folder (default: deleted).
     """
 
     host: str = "127.0.0.1"
@@ -75,9 +89,14 @@ class ServiceConfig:
     max_streams: int = 4
     token: str | None = None
     cors_origins: list[str] = field(default_factory=list)
+    data: str | None = None
+    db: str | None = None
+    job_lease: float = 60.0
+    job_workers: int = 1
+    keep_audio: bool = False
 
     def __post_init__(self):
-        for name in ("workers", "max_jobs", "max_streams"):
+        for name in ("workers", "max_jobs", "max_streams", "job_workers"):
             v = getattr(self, name)
             if not isinstance(v, int) or v < 1:
                 raise ConfigError(f"{name} must be a whole number >= 1, got {v!r}")
@@ -88,13 +107,28 @@ class ServiceConfig:
         if self.max_upload_mb is None and isinstance(self.max_seconds, (int, float)) and math.isfinite(self.max_seconds) \
                 and self.max_seconds > 0:
             self.max_upload_mb = upload_limit_for(self.max_seconds)
-        for name in ("max_upload_mb", "max_seconds", "timeout", "sync_seconds", "job_ttl"):
+        for name in ("max_upload_mb", "max_seconds", "timeout", "sync_seconds", "job_ttl", "job_lease"):
             v = getattr(self, name)
             if not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0):
                 raise ConfigError(f"{name} must be a finite number > 0, got {v!r}")
         if self.token is not None and not self.token.strip():
             raise ConfigError("the bearer token is empty; give a non-empty --token or unset ESCUCHA_TOKEN")
         self.cors_origins = [o.strip() for o in self.cors_origins if o.strip()]
+        if self.db is not None and self.data is None and not str(self.db).startswith("sqlite:///"):
+            raise ConfigError("a database other than SQLite needs a data folder too (--data DIR), where queued "
+                              "uploads wait; every server sharing the database must share that folder")
+
+    @property
+    def store_wanted(self) -> bool:
+        return self.data is not None or self.db is not None
+
+    def upload_folder(self) -> str:
+        """Where queued uploads wait: the data folder, else the SQLite file's folder."""
+        if self.data is not None:
+            return self.data
+        from pathlib import Path
+
+        return str(Path(str(self.db)[len("sqlite:///"):].split("?", 1)[0]).resolve().parent)
 
     @property
     def max_upload_bytes(self) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 
-from ..errors import AudioError, ConfigError, EscuchaError, ModelError
+from ..errors import AudioError, ConfigError, EscuchaError, ModelError, StoreError
 from .uploads import HTTPProblem, Upload
 from .work import Busy, TimedOut
 
@@ -22,6 +22,8 @@ def problem_of(e: BaseException, up: Upload | None = None) -> HTTPProblem:
         return e
     if isinstance(e, (Busy, TimedOut)):
         return HTTPProblem(503, str(e), {"Retry-After": str(e.retry_after)})
+    if isinstance(e, StoreError):
+        return HTTPProblem(503, msg(str(e)), {"Retry-After": "5"})
     if isinstance(e, AudioError):
         return HTTPProblem(422, msg(str(e)))
     if isinstance(e, ConfigError):

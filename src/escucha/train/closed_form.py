@@ -34,6 +34,8 @@ def fit_closed_form(trainer, pred, records, split, waves_by_idx, y_all, ckpt_cfg
     X_tr = np.stack([X[i] for i in split.train])
     y_tr = y_all[split.train]
     tr_idx = list(split.train)
+    if config.conditions:  # each training clip heard under each listening condition
+        X_tr, y_tr, tr_idx = _condition_features(config, trainer, split, waves_by_idx, X, y_all, cache)
     if config.augment_copies and not config.augment_original:
         X_tr, y_tr, tr_idx = X_tr[:0], y_tr[:0], []
     for copy in range(config.augment_copies):
@@ -61,6 +63,41 @@ def fit_closed_form(trainer, pred, records, split, waves_by_idx, y_all, ckpt_cfg
                      "selected": info})
     best = {"epoch": 1, "val_uar": row.get("val_uar")}
     return finish_run(out, final, trainer.model, split, records, waves_by_idx, y_all, trainer.labels, best, t_start)
+
+
+def _condition_features(config, trainer, split, waves_by_idx, X, y_all, cache):
+    """Features of the training clips under each of ``config.conditions``
+    (:mod:`escucha.train.conditions`), seeded per clip, loudness-normalised again after."""
+    import hashlib
+
+    from ..audio import normalize_loudness
+    from .conditions import listen
+
+    if cache is True:
+        cache = WaveformCache()
+    parts, ys, idx = [], [], []
+    for k, cond in enumerate(config.conditions):
+        if cond == "clip":
+            parts.append(np.stack([X[i] for i in split.train]))
+        else:
+            waves = []
+            for i in progress(split.train, desc=f"hearing clips: {cond}", unit="clip"):
+                y = np.ascontiguousarray(waves_by_idx[i], dtype=np.float32)
+                key = "c" + hashlib.blake2b(y.tobytes() + f"{cond}/{config.seed}/{config.loudness_db}".encode(),
+                                            digest_size=20).hexdigest()
+                z = cache.get(key) if cache else None
+                if z is None:  # the VAD and the codecs take longer than the encoder: kept on disk too
+                    z = listen(y, cond, rng=np.random.default_rng([config.seed, k, int(i)]))
+                    if config.loudness_db is not None:
+                        z = normalize_loudness(z, target_db=config.loudness_db)
+                    z = z.astype(np.float32)
+                    if cache:
+                        cache.put(key, z)
+                waves.append(z)
+            parts.append(np.stack(cached_features(waves, trainer.frontend, cache)))
+        ys.append(y_all[split.train])
+        idx += list(split.train)
+    return np.concatenate(parts), np.concatenate(ys), idx
 
 
 def cached_features(waves: list[np.ndarray], frontend: FeatureExtractor, cache) -> list[np.ndarray]:

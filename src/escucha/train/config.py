@@ -174,6 +174,9 @@ class TrainConfig:
     labels: list | None = None        # train and test on these labels only (None: all present)
     augment_copies: int = 0           # closed-form models: augmented copies of each training clip
     augment_original: bool = True     # closed-form models: keep the clean clips beside the copies
+    conditions: list | None = None    # closed-form models: hear each training clip under each of these
+                                      # listening conditions (escucha.train.conditions: "clip", "cut",
+                                      # "telephone-mu", ...); None: the clips as recorded
     folds: int = 5
     fold: int = 0
     val_speakers: int | None = None   # None: 2, or 0 with split "all"
@@ -223,6 +226,14 @@ class TrainConfig:
         _need_int("seed", self.seed, 0)
         _need_int("split_seed", self.split_seed, 0)
         _need_int("augment_copies", self.augment_copies, 0, 20)
+        if self.conditions is not None:
+            from .conditions import CONDITIONS
+
+            if not isinstance(self.conditions, (list, tuple)) or not self.conditions or \
+                    any(c not in CONDITIONS for c in self.conditions) or len(set(self.conditions)) < len(self.conditions):
+                raise ConfigError(f"conditions must be a list of distinct listening conditions among "
+                                  f"{', '.join(CONDITIONS)}; got {self.conditions!r}")
+            self.conditions = list(self.conditions)
         if self.split == "corpus" and not self.test_corpus:
             raise ConfigError("split 'corpus' needs test_corpus: the corpus to leave out")
         if self.labels is not None:

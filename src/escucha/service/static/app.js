@@ -11,13 +11,17 @@
 //   call.js      the result of a call (timeline lanes, summary, segments table)
 //   timeline.js  the player and the timeline following each other
 //   recorder.js  the microphone (recorder-worklet.js), and wav.js the WAV it makes
+//   calls.js     the stored calls: list, filters, open, export, delete, several files queued
+//   zoom.js      zooming the timeline of a long call (scrolls with the player)
 import { analyse } from './analyse.js';
+import { initCalls, loadCalls, queueFiles } from './calls.js';
 import { CFG } from './config.js';
 import { $ } from './dom.js';
 import { showError } from './messages.js';
 import { startRecording, stopRecording } from './recorder.js';
 import { state } from './state.js';
 import { wireTimeline } from './timeline.js';
+import { wireZoom } from './zoom.js';
 
 function init() {
   $('version').textContent = `escucha ${CFG.version}`;
@@ -27,7 +31,14 @@ function init() {
   $('choose').addEventListener('click', pick);
   drop.addEventListener('click', pick);
   drop.addEventListener('keydown', (e) => { if (e.key === 'Enter' || e.key === ' ') { e.preventDefault(); pick(); } });
-  file.addEventListener('change', () => { if (file.files.length) analyse(file.files[0], file.files[0].name); file.value = ''; });
+  // one file: analysed and shown at once; several (when the server keeps calls): queued
+  const take = (files) => {
+    $('call-actions').hidden = true;
+    $('transcript').hidden = true;
+    if (files.length > 1 && CFG.store) queueFiles([...files]);
+    else if (files.length) analyse(files[0], files[0].name).then(() => CFG.store && loadCalls());
+  };
+  file.addEventListener('change', () => { take(file.files); file.value = ''; });
   for (const t of ['dragenter', 'dragover']) {
     document.addEventListener(t, (e) => { e.preventDefault(); drop.classList.add('over'); });
   }
@@ -35,12 +46,13 @@ function init() {
   document.addEventListener('drop', (e) => {
     e.preventDefault();
     drop.classList.remove('over');
-    const f = e.dataTransfer && e.dataTransfer.files[0];
-    if (f) analyse(f, f.name);
+    if (e.dataTransfer) take(e.dataTransfer.files);
   });
   $('record').addEventListener('click', () => (state.recorder ? stopRecording() : startRecording())
     .catch((e) => showError(`Recording failed: ${e.message}`)));
   wireTimeline();
+  wireZoom();
+  initCalls();
 }
 
 init();

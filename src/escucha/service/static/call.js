@@ -116,17 +116,18 @@ export function renderCall(r) {
 // the words of each segment under the timeline (a segment's words play from its start); the
 // search box keeps the lines holding every word typed
 function renderTranscript(r) {
-  const box = $('transcript-box'), list = $('transcript'), search = $('transcript-search');
+  const box = $('transcript'), list = $('transcript-lines'), search = $('transcript-search');
   list.replaceChildren();
-  const said = r.segments.filter((g) => g.words);
+  const said = r.segments.filter((g) => g.text || (g.words && g.words.length));
   box.hidden = said.length === 0;
   for (const g of said) {
+    const text = g.text || g.words.map((w) => w.word || w.text || '').join(' ');
     const mood = g.text_sentiment ? el('span', { class: 'text-sentiment', title: 'lexical sentiment of the words (VADER)' },
       ` text: ${g.text_sentiment.label}`) : '';
-    list.append(el('li', { 'data-text': (g.text || '').toLowerCase() },
-      el('button', { type: 'button', onclick: () => seek(g.start, true) }, clock(g.start)), ' ',
-      el('strong', {}, `${g.speaker || g.channel}`), ' ', swatch(g.label), ` ${g.label} · `,
-      el('span', { class: 'words' }, g.text || '…'), mood));
+    list.append(el('li', { 'data-text': text.toLowerCase() },
+      el('button', { type: 'button', class: 'when', onclick: () => seek(g.start, true) }, clock(g.start)), ' ',
+      el('strong', {}, `${g.speaker || g.role || g.channel}`), ' ', swatch(g.label), ` ${g.label} · `,
+      el('span', { class: 'words' }, text || '…'), mood));
   }
   search.value = '';
   search.oninput = () => {

@@ -1,0 +1,197 @@
+#!/usr/bin/env python3
+"""Which listening conditions should the recipe train on? Measured leave-one-corpus-out.
+
+Every clip of the shared corpora is heard under each condition of
+:data:`escucha.train.conditions.CONDITIONS` (the clip as recorded, cut to its speech the way
+``analyze`` cuts it, telephone lines, codecs, a room) and summarised by the recipe's frontend
+(Whisper tiny.en layers 1-3, mean + std; cached on disk, so reruns are quick). Then, for each
+held-out corpus, logistic regressions (the recipe's model) are trained on the other corpora
+under a *training set* of conditions and judged on the held-out corpus as a user meets it:
+
+- ``clip``: the clip as recorded (``escucha predict DIR``);
+- ``cut``: the clip cut to its speech (a turn of a wide-band call in ``analyze``);
+- ``telephone-mu``: through a G.711 mu-law line, then cut (a turn of a telephone call).
+
+Two members as the bundle has them: a wide member (answers for full-band input, averaged with
+the telephone member) and a telephone member (alone for narrow-band input). Printed per training
+set: UAR per test condition (mean over held-out corpora), the neutral false-alarm rate (share of
+held-out neutral clips given another emotion) and arousal UAR; ``--out`` keeps the out-of-fold
+probabilities for calibration (benchmarks/calibration.py).
+
+    python benchmarks/train_conditions.py [--data DIR ...] [--threads 2] [--out runs/conditions]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "src"))
+
+from escucha.audio import load_audio, normalize_loudness  # noqa: E402
+from escucha.corpora import scan_corpora  # noqa: E402
+from escucha.labels import HIGH_AROUSAL  # noqa: E402
+from escucha.train.conditions import listen  # noqa: E402
+from escucha.train.config import load_config  # noqa: E402
+from escucha.train.prepare import labels_for  # noqa: E402
+from escucha.utils.progress import progress  # noqa: E402
+
+TESTS = ("clip", "cut", "telephone-mu")
+#: training sets to compare: (wide member's conditions, telephone member's conditions)
+TRAIN_SETS = {
+    "clip | telephone-mu": (["clip"], ["telephone-mu"]),
+    "cut | telephone-mu": (["cut"], ["telephone-mu"]),
+    "clip+cut | telephone-mu": (["clip", "cut"], ["telephone-mu"]),
+    "clip+cut | telephone-mu+a": (["clip", "cut"], ["telephone-mu", "telephone-a"]),
+    "clip+cut+opus | telephone-mu+a": (["clip", "cut", "opus"], ["telephone-mu", "telephone-a"]),
+    "clip+cut+room | telephone-mu+a": (["clip", "cut", "room"], ["telephone-mu", "telephone-a"]),
+    "clip+cut+opus+room | telephone-mu+a": (["clip", "cut", "opus", "room"], ["telephone-mu", "telephone-a"]),
+    "clip+cut | telephone-mu+a+clip+cut": (["clip", "cut"], ["telephone-mu", "telephone-a", "clip", "cut"]),
+}
+
+
+#: the fast model's training sets: one member answers every input
+FAST_SETS = {
+    "fast: clip": (["clip"], None),
+    "fast: clip+telephone-mu": (["clip", "telephone-mu"], None),
+    "fast: clip+cut+telephone-mu+a": (["clip", "cut", "telephone-mu", "telephone-a"], None),
+}
+_ENCODER = None
+
+
+def _hear(job) -> np.ndarray:
+    """One clip under one condition -> pooled features (the bundled model's int8 ONNX encoder,
+    what users' predictions run; the recipe's torch encoder gives the same summaries to ~1e-2)."""
+    global _ENCODER
+    path, condition, seed, loudness_db, model = job
+    if _ENCODER is None:
+        from escucha.inference import load_model
+
+        m = load_model(model, calibrate=False)
+        _ENCODER = m.members[0] if hasattr(m, "members") else m
+    y, _ = load_audio(path, sample_rate=16000)
+    z = listen(y, condition, rng=np.random.default_rng(seed))
+    z = normalize_loudness(z, target_db=loudness_db).astype(np.float32)
+    return _ENCODER.features(z[None]).reshape(-1)
+
+
+def features(records, condition: str, loudness_db: float, out: Path, workers: int, model: str) -> np.ndarray:
+    """Pooled features of every record under ``condition``, kept in ``out/[fast-]feats-CONDITION.npy``."""
+    from multiprocessing import get_context
+
+    f = out / f"{'fast-' if model == 'fast' else ''}feats-{condition}.npy"
+    if f.is_file():
+        return np.load(f)
+    jobs = [(r.path, condition, i, loudness_db, model) for i, r in enumerate(records)]
+    with get_context("spawn").Pool(workers) as pool:
+        X = np.stack(list(progress(pool.imap(_hear, jobs, chunksize=16), total=len(jobs), desc=f"hear {condition}",
+                                   unit="clip")))
+    np.save(f, X)
+    return X
+
+
+def fit(X, y, C: float = 0.1):
+    """The recipe's model on ``X``: standardise, class-balanced multinomial logistic regression;
+    returns ``predict_proba(Xt) -> (N, len(LABELS))``."""
+    from sklearn.linear_model import LogisticRegression
+
+    mean, scale = X.mean(0), X.std(0) + 1e-6
+    clf = LogisticRegression(C=C, max_iter=3000, class_weight="balanced")
+    clf.fit((X - mean) / scale, y)
+
+    def proba(Xt, own=False):
+        """``own``: standardise ``Xt`` by its own statistics, as ``escucha adapt`` does."""
+        m, sd = (Xt.mean(0), Xt.std(0) + 1e-6) if own else (mean, scale)
+        P = np.zeros((len(Xt), len(LABELS)))
+        P[:, clf.classes_] = clf.predict_proba((Xt - m) / sd)
+        return P
+    return proba
+
+
+def uar(truth, pred, present) -> float:
+    return float(np.mean([np.mean(pred[truth == c] == c) for c in present]))
+
+
+def main(argv=None) -> int:
+    global LABELS
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    shared = REPO.parent / "shared" / "data"
+    ap.add_argument("--data", nargs="+", default=[str(shared / c) for c in ("ravdess", "emodb", "savee", "nemo", "korean")])
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--sets", nargs="*", default=None, help="training-set names to run (default: all)")
+    ap.add_argument("--out", default=str(REPO / "runs" / "conditions"))
+    ap.add_argument("--adapt", action="store_true",
+                    help="standardise each held-out corpus by its own statistics (what `escucha adapt` does)")
+    ap.add_argument("--model", choices=("default", "fast"), default="default",
+                    help="whose frontend hears the clips: the default model's (two members) or the fast one's")
+    args = ap.parse_args(argv)
+    import torch
+
+    torch.set_num_threads(args.threads)
+    cfg = load_config(REPO / "configs" / "whisper-lr.json", threads=args.threads)
+    records = scan_corpora(args.data)
+    LABELS = labels_for(records)
+    y = np.array([LABELS.index(r.emotion) for r in records])
+    corpus = np.array([r.corpus for r in records])
+    corpora = sorted(set(corpus))
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    all_sets = FAST_SETS if args.model == "fast" else TRAIN_SETS
+    sets = {k: v for k, v in all_sets.items() if args.sets is None or k in args.sets}
+    needed = list(TESTS) + sorted({c for w, t in sets.values() for c in w + (t or [])} - set(TESTS))
+    X = {}
+    for c in needed:
+        t0 = time.time()
+        X[c] = features(records, c, cfg.loudness_db, out, args.threads, args.model)
+        print(f"{c}: {X[c].shape} in {time.time() - t0:.0f} s", flush=True)
+    neutral = LABELS.index("neutral")
+    high = np.array([lab in HIGH_AROUSAL for lab in LABELS])
+    # corpus-and-class balance: each corpus weighs the same, classes balanced inside it
+    table, fitted = {}, {}
+    for name, (wide, tel) in sets.items():
+        res = {t: {"uar": [], "fa": [], "arousal": []} for t in TESTS}
+        oof = {t: np.zeros((len(records), len(LABELS))) for t in TESTS}
+        for held in corpora:
+            tr = corpus != held
+            te = ~tr
+            members = {}
+            for band, conds in (("wide", wide), ("tel", tel or wide)):
+                key = (held, tuple(conds), args.model)
+                if key not in fitted:  # members shared by several training sets are fitted once
+                    fitted[key] = fit(np.concatenate([X[c][tr] for c in conds]), np.concatenate([y[tr]] * len(conds)))
+                members[band] = fitted[key]
+            for t in TESTS:
+                Pt = members["tel"](X[t][te], own=args.adapt)
+                P = Pt if t == "telephone-mu" or tel is None else (members["wide"](X[t][te], own=args.adapt) + Pt) / 2
+                oof[t][te] = P
+                truth, pred = y[te], P.argmax(1)
+                present = sorted(set(truth))
+                res[t]["uar"].append(uar(truth, pred, present))
+                if neutral in present:
+                    res[t]["fa"].append(float(np.mean(pred[truth == neutral] != neutral)))
+                ha_t, ha_p = high[truth], P[:, high].sum(1) >= 0.5
+                res[t]["arousal"].append(float(np.mean([np.mean(ha_p[ha_t] == 1), np.mean(ha_p[~ha_t] == 0)])))
+        table[name] = {t: {k: (float(np.mean(v)), v) for k, v in res[t].items()} for t in TESTS}
+        np.savez_compressed(out / f"{'fast-' if args.model == 'fast' else ''}{'adapted-' if args.adapt else ''}oof-{list(all_sets).index(name)}.npz", name=name, labels=LABELS, y=y, corpus=corpus,
+                            speaker=np.array([r.speaker_key for r in records]),
+                            **{t: oof[t] for t in TESTS})
+        row = "  ".join(f"{t}: UAR {table[name][t]['uar'][0]:.3f} FA {table[name][t]['fa'][0]:.2f} "
+                        f"ar {table[name][t]['arousal'][0]:.3f}" for t in TESTS)
+        print(f"{name:44s} {row}", flush=True)
+        print("    per corpus UAR " + " | ".join(
+            f"{t}: " + " ".join(f"{c[:3]} {u:.2f}" for c, u in zip(corpora, table[name][t]['uar'][1])) for t in TESTS),
+            flush=True)
+    (out / f"train_conditions{'-fast' if args.model == 'fast' else ''}.json").write_text(json.dumps({"corpora": corpora, "labels": LABELS, "table": table}, indent=1))
+    return 0
+
+
+LABELS: list[str] = []
+
+if __name__ == "__main__":
+    sys.exit(main())

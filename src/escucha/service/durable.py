@@ -1,0 +1,215 @@
+"""Jobs that survive the server: with a store (``escucha serve --data DIR`` or ``--db URL``) a
+long call's analysis is queued in the database, its audio kept in the data folder, and worker
+threads claim queued jobs, run them and store the call and the job's end in one transaction.
+
+Kill the server while a job runs and start it again (or let another server on the same
+PostgreSQL go on): the job's lease runs out and it is claimed again and finishes; a job whose
+server was killed :data:`~escucha.store.MAX_ATTEMPTS` times is failed with that reason. A call is
+never stored twice (only the lease holder can finish a job). Several servers share the queue; on
+PostgreSQL they claim with ``SELECT ... FOR UPDATE SKIP LOCKED``. Every server that shares a
+database must see the same data folder (where the uploads wait).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import uuid
+from pathlib import Path
+from typing import Callable
+
+from ..errors import AudioError
+
+__all__ = ["DurableJobs", "analysis_runner"]
+
+log = logging.getLogger("escucha.service")
+
+
+def analysis_runner(predictor) -> Callable:
+    """``run(claim) -> result dict``: a queued job's analysis with its stored options, as
+    ``POST /v1/analyze`` would run it."""
+
+    def run(claim) -> dict:
+        from ..inference.answers import answer_among
+        from ..longaudio import VADConfig, analyze_file
+
+        o = dict(claim.options)
+        vad = VADConfig(threshold=o.get("vad_threshold", 0.5), max_segment=o.get("max_segment", 10.0))
+        answering = answer_among(predictor, o.get("labels"))
+        res = analyze_file(claim.audio_path, answering, window=o.get("window"), hop=o.get("hop"),
+                           smooth=o.get("smooth", 3.0), channels=o.get("channels", "mono"),
+                           channel_names=o.get("channel_names"), vad=vad)
+        d = res.to_dict(windows=o.get("windows", True))
+        d["file"] = claim.file
+        return d
+
+    return run
+
+
+class DurableJobs:
+    """The store's queue, worked by ``workers`` threads of this server.
+
+    Parameters
+    ----------
+    store : escucha.store.Store
+    data : path
+        The data folder: uploads of queued jobs wait in ``data/uploads``.
+    run : callable
+        ``run(claim) -> result dict`` (:func:`analysis_runner`).
+    classify : callable
+        ``classify(exc, claim) -> (status, one-line message)`` of a failed job.
+    lease : float
+        Seconds a claim holds without a heartbeat (heartbeats every quarter of it); a killed
+        server's job is run again this long after its last heartbeat.
+    keep_audio : bool
+        Keep the uploads of finished jobs (default: deleted when the job is done or failed).
+    """
+
+    def __init__(self, store, data, run: Callable, classify: Callable, *, workers: int = 1, lease: float = 60.0,
+                 poll: float = 1.0, keep_audio: bool = False):
+        self.store, self.data, self.run, self.classify = store, Path(data), run, classify
+        self.workers, self.lease, self.poll, self.keep_audio = int(workers), float(lease), float(poll), keep_audio
+        self._stop, self._wake = threading.Event(), threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._held: dict[str, str] = {}  # job id -> worker name, while running here
+        self._lock = threading.Lock()
+        self.done = 0
+
+    # -- the API's side -----------------------------------------------------------------------------
+    def submit(self, upload_path, name: str, options: dict) -> dict:
+        """Keep the upload in the data folder and queue its analysis; the job as ``GET /v1/jobs``
+        shows it."""
+        from ..store.uploads import keep_upload, remove_upload
+
+        job_id = uuid.uuid4().hex
+        kept = keep_upload(upload_path, self.data, job_id, name)
+        try:
+            job = self.store.enqueue(name, audio_path=str(kept), options=options, keep_audio=self.keep_audio,
+                                     job_id=job_id)
+        except BaseException:
+            remove_upload(kept)
+            raise
+        self._wake.set()
+        return job
+
+    def get(self, job_id: str) -> dict | None:
+        return self.store.get_job(job_id)
+
+    def counts(self) -> dict[str, int]:
+        return self.store.job_counts()
+
+    # -- the workers --------------------------------------------------------------------------------
+    def start(self) -> None:
+        self.expire_dead()
+        for k in range(self.workers):
+            t = threading.Thread(target=self._loop, args=(k,), name=f"escucha-durable-{k}", daemon=True)
+            t.start()
+            self._threads.append(t)
+
+    def expire_dead(self) -> int:
+        """End at once the leases of running jobs whose server ran on this machine and is no
+        longer alive (killed, then restarted: its jobs run again now, not after the lease).
+        A worker is ``host:pid:thread:random``; a pid alive again under another program only
+        delays the job to its lease's end. Returns how many were freed."""
+        host, freed = socket.gethostname(), 0
+        try:
+            running = self.store.running_jobs()
+        except Exception as e:
+            log.warning("could not look for jobs of a killed server: %s", e)
+            return 0
+        for job_id, worker in running:
+            parts = (worker or "").split(":")
+            if len(parts) < 2 or parts[0] != host or not parts[1].isdigit() or int(parts[1]) == os.getpid():
+                continue
+            try:
+                os.kill(int(parts[1]), 0)
+                continue  # alive
+            except ProcessLookupError:
+                pass
+            except OSError:  # alive, someone else's
+                continue
+            if self.store.expire_lease(job_id, worker):
+                log.warning("job %s was running in a server that is gone (%s): running it again", job_id, worker)
+                freed += 1
+        return freed
+
+    def shutdown(self) -> None:
+        """Stop claiming; give the jobs running here back to the queue (run again at once by the
+        next server, instead of after their lease)."""
+        self._stop.set()
+        self._wake.set()
+        with self._lock:
+            held = dict(self._held)
+        for job_id, worker in held.items():
+            try:
+                self.store.release_job(job_id, worker)
+            except Exception as e:  # the database is gone: the lease will run out instead
+                log.warning("could not give job %s back to the queue: %s", job_id, e)
+
+    def _loop(self, k: int) -> None:
+        import time
+
+        worker = f"{socket.gethostname()}:{os.getpid()}:{k}:{uuid.uuid4().hex[:6]}"
+        checked = time.monotonic()
+        while not self._stop.is_set():
+            if k == 0 and time.monotonic() - checked > max(2.0, min(10.0, self.lease / 4)):
+                self.expire_dead()  # a server on this machine killed meanwhile: its jobs now, not after its lease
+                checked = time.monotonic()
+            try:
+                claim = self.store.claim(worker, lease=self.lease)
+            except Exception as e:  # the database is unreachable for a moment: wait, then try again
+                log.error("claiming a job failed: %s", e)
+                self._stop.wait(5 * self.poll)
+                continue
+            if claim is None:
+                self._wake.wait(self.poll)
+                self._wake.clear()
+                continue
+            self._run_one(claim)
+
+    def _run_one(self, claim) -> None:
+        from ..store.uploads import remove_upload
+
+        with self._lock:
+            self._held[claim.id] = claim.worker
+        beat_stop = threading.Event()
+
+        def beat():
+            while not beat_stop.wait(self.lease / 4):
+                try:
+                    if not self.store.heartbeat(claim.id, claim.worker, lease=self.lease):
+                        return
+                except Exception as e:
+                    log.warning("heartbeat of job %s failed: %s", claim.id, e)
+
+        hb = threading.Thread(target=beat, name="escucha-heartbeat", daemon=True)
+        hb.start()
+        finished = False
+        try:
+            try:
+                if not claim.audio_path or not os.path.isfile(claim.audio_path):
+                    raise AudioError(f"{claim.file}: its uploaded audio is gone from the data folder "
+                                     f"({claim.audio_path}); every server sharing a database must share its data folder")
+                d = self.run(claim)
+            except Exception as e:  # the analysis failed: the job is over, with the reason
+                status, message = self.classify(e, claim)
+                try:
+                    finished = self.store.fail_job(claim.id, claim.worker, message, status)
+                except Exception as e2:
+                    log.error("could not record the failure of job %s: %s", claim.id, e2)
+                return
+            try:
+                finished = self.store.save_call(d, job=(claim.id, claim.worker)) is not None
+            except Exception as e:  # the store, not the call: its lease runs out and it is run again
+                log.error("could not store the call of job %s (%s); it will be run again", claim.id, e)
+                return
+            if finished:
+                self.done += 1
+        finally:
+            if finished and not claim.keep_audio:
+                remove_upload(claim.audio_path)
+            beat_stop.set()
+            with self._lock:
+                self._held.pop(claim.id, None)

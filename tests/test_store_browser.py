@@ -1,0 +1,166 @@
+"""The stored calls on the page of ``escucha serve --data DIR``, in Debian's chromium driven by
+Playwright: the list and its filters, a call opened on the timeline (speakers, transcript), the
+CSV export, deleting a call, and several files queued at once.
+
+Skipped with a reason without chromium or playwright.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import socket
+import threading
+import time
+
+import pytest
+
+pytest.importorskip("fastapi", reason="the serve extra is not installed (pip install -e '.[serve]')")
+pytest.importorskip("sqlalchemy", reason="the store extra is not installed (pip install 'escucha[store]')")
+uvicorn = pytest.importorskip("uvicorn", reason="the serve extra is not installed")
+
+from .test_service_browser import CHROMIUM, CHROMIUM_ARGS, shot, wait_until  # noqa: E402
+from .test_store import fake_result  # noqa: E402
+from .test_store_service import make_long_call  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def stored(tmp_path_factory):
+    """A service keeping calls in a data folder, three calls stored in it; ``(url, store)``."""
+    import escucha
+    from escucha.service import ServiceConfig, create_app
+    from escucha.store import open_store
+
+    data = tmp_path_factory.mktemp("store-page")
+    store = open_store(data=data)
+    store.save_call(fake_result("worse-call.wav", neg_first=0.1, neg_last=0.8, dominant="angry", words=True))
+    store.save_call(fake_result("better-call.wav", neg_first=0.7, neg_last=0.1, dominant="neutral"))
+    store.save_call(fake_result("quiet-call.wav", neg_first=0.0, neg_last=0.0, dominant="neutral", channels=("mono",)))
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    app = create_app(escucha.load_model(), ServiceConfig(workers=1, data=str(data), sync_seconds=5), store=store)
+    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    t = threading.Thread(target=srv.run, daemon=True)
+    t.start()
+    for _ in range(200):
+        if srv.started:
+            break
+        time.sleep(0.05)
+    assert srv.started
+    yield f"http://127.0.0.1:{port}", store
+    srv.should_exit = True
+    t.join(timeout=10)
+    store.close()
+
+
+@pytest.fixture
+def page(stored):
+    if CHROMIUM is None:
+        pytest.skip("Chromium is not installed (run `make browser`, which installs Debian's chromium)")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install -e '.[test]')")
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        ctx = b.new_context(viewport={"width": 1200, "height": 1000}, accept_downloads=True)
+        pg = ctx.new_page()
+        pg.console_errors = []
+        pg.on("console", lambda m: pg.console_errors.append(m.text) if m.type == "error" else None)
+        pg.on("pageerror", lambda e: pg.console_errors.append(str(e)))
+        pg.goto(stored[0] + "/", wait_until="load")
+        yield pg
+        ctx.close()
+        b.close()
+
+
+def rows(page) -> list[str]:
+    return page.eval_on_selector_all("#calls-table tbody tr td:first-child", "els => els.map(e => e.textContent)")
+
+
+def test_list_filter_open_export_delete_and_queue_several(page, stored, tmp_path):
+    url, store = stored
+    page.wait_for_selector("#calls:not([hidden])")
+    wait_until(page, "document.querySelectorAll('#calls-table tbody tr').length === 3")
+    assert set(rows(page)) == {"worse-call.wav", "better-call.wav", "quiet-call.wav"}
+    # filters: ended worse; a speaker's role; a part of the name; most negative first
+    page.select_option("#f-change", "worse")
+    wait_until(page, "document.querySelectorAll('#calls-table tbody tr').length === 1")
+    assert rows(page) == ["worse-call.wav"]
+    page.select_option("#f-change", "")
+    page.fill("#f-speaker", "mono")
+    page.click("#calls-apply")
+    wait_until(page, "document.querySelectorAll('#calls-table tbody tr').length === 1")
+    assert rows(page) == ["quiet-call.wav"]
+    page.fill("#f-speaker", "")
+    page.fill("#f-file", "CALL")
+    page.select_option("#f-sort", "-negative")
+    order = "Array.from(document.querySelectorAll('#calls-table tbody tr td:first-child')).map(e => e.textContent)"
+    wait_until(page, f"{order}.join() === 'worse-call.wav,better-call.wav,quiet-call.wav'")  # most negative first
+    # open a call: the timeline with a lane per speaker, their summaries, the transcript
+    page.click("#calls-table button[data-id] >> text=worse-call.wav")
+    page.wait_for_selector("#call-result:not([hidden])")
+    assert page.eval_on_selector_all("#track-names div", "els => els.map(e => e.textContent)") == ["agent", "customer"]
+    assert len(page.query_selector_all("#lane-rows .seg")) == 4
+    assert len(page.query_selector_all("#summary .block")) == 3
+    assert page.is_visible("#transcript") and "hola" in page.text_content("#transcript-lines")
+    shot(page, tmp_path, "service-stored-call.png", full_page=True)
+    # export the list
+    with page.expect_download() as dl:
+        page.click("#export-csv")
+    text = open(dl.value.path(), encoding="utf-8").read()
+    got = list(csv.DictReader(io.StringIO(text)))
+    assert sorted(r["file"] for r in got) == ["better-call.wav", "quiet-call.wav", "worse-call.wav"]
+    assert "negative_change" in got[0]
+    # delete the open call (after confirming)
+    page.on("dialog", lambda d: d.accept())
+    page.click("#call-delete")
+    wait_until(page, "document.querySelectorAll('#calls-table tbody tr').length === 2")
+    assert "worse-call.wav" not in rows(page) and page.is_hidden("#call-result")
+    assert store.list_calls()[1] == 2
+    # several files at once: queued, analysed, listed
+    a = make_long_call(tmp_path / "first.wav", 5)
+    b = make_long_call(tmp_path / "second.wav", 6, seed=1)
+    page.fill("#f-file", "")
+    page.set_input_files("#file", [str(a), str(b)])
+    wait_until(page, "document.querySelectorAll('#queue li.done').length === 2", timeout=120)
+    wait_until(page, "document.querySelectorAll('#calls-table tbody tr').length === 4")
+    assert {"first.wav", "second.wav"} <= set(rows(page))
+    assert page.console_errors == []
+    shot(page, tmp_path, "service-calls.png", full_page=True)
+
+
+def test_a_long_stored_call_zooms_and_the_view_follows_the_cursor(page, stored, tmp_path):
+    url, store = stored
+    d = fake_result("long-call.wav", segments=60)
+    for i, g in enumerate(d["segments"]):                                # 60 turns over ten minutes
+        g["start"], g["end"] = 10.0 * i, 10.0 * i + 6.0
+    d["duration"] = d["summary"]["duration"] = 600.0
+    store.save_call(d)
+    page.fill("#f-file", "long-call")
+    page.click("#calls-apply")
+    wait_until(page, "document.querySelectorAll('#calls-table tbody tr').length === 1")
+    page.click("#calls-table button[data-id]")
+    page.wait_for_selector("#call-result:not([hidden])")
+    assert page.is_visible("#zoom-row") and page.get_attribute("#zoom", "max") == "60"
+    ratio = "document.getElementById('lanes').offsetWidth / document.getElementById('lanes-scroll').clientWidth"
+    assert abs(page.evaluate(ratio) - 1) < 0.02
+    page.eval_on_selector("#zoom", "z => { z.value = '10'; z.dispatchEvent(new Event('input')); }")
+    assert abs(page.evaluate(ratio) - 10) < 0.2
+    assert len(page.query_selector_all("#axis span")) == 41
+    assert page.text_content("#axis span:nth-child(2)") == "0:15.0"
+    # move to the middle: the cursor is where it should be, and scrolled into view
+    page.focus("#lanes")
+    for _ in range(30):
+        page.keyboard.press("PageUp")                                    # +10 s each
+    assert page.text_content("#now").startswith("5:00.0")
+    box = page.evaluate("(() => { const b = document.getElementById('lanes-scroll'); "
+                        "return [b.scrollLeft, b.clientWidth, document.getElementById('cursor').offsetLeft]; })()")
+    assert box[0] > 0 and box[0] <= box[2] <= box[0] + box[1]
+    # a click on the zoomed lanes seeks to the time under it
+    lanes = page.query_selector("#lanes").bounding_box()
+    scroller = page.query_selector("#lanes-scroll").bounding_box()
+    x = scroller["x"] + scroller["width"] / 2
+    want = (x - lanes["x"]) / lanes["width"] * 600
+    page.mouse.click(x, lanes["y"] + 10)
+    assert abs(page.evaluate("document.getElementById('player').currentTime") - want) < 1.0
+    assert page.console_errors == []
+    shot(page, tmp_path, "service-zoom.png", full_page=True)
