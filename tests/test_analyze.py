@@ -342,7 +342,7 @@ def test_bad_files_raise_one_line_naming_the_file(model, tmp_path, content, mess
 @needs_ravdess
 def test_mono_call_segments_and_labels(model, mono_call, vad_model):
     path, truth = mono_call
-    res = analyze_file(path, model.predictor, vad_model=vad_model)
+    res = analyze_file(path, model.predictor, vad_model=vad_model, speakers="off")  # two actors: see test_speakers
     check_boundaries(res.segments, truth, ["mono"])
     check_labels(model, res.segments, truth, ["mono"])
     assert res.channels == ["mono"] and res.sample_rate == 16000
@@ -365,8 +365,11 @@ def test_stereo_split_gives_each_speaker_their_own_segments(model, stereo_call, 
     if model.kind == "tiny":    # the agent is angry throughout, the customer calm
         assert res.summary["channels"]["agent"]["dominant"] == "angry"
         assert res.summary["channels"]["customer"]["dominant"] == "calm"
-    mono = analyze_file(path, model.predictor, vad_model=vad_model)
+    mono = analyze_file(path, model.predictor, vad_model=vad_model, channels="mono", speakers="off")
     check_boundaries(mono.segments, [(0, a, b, e) for _, a, b, e in truth], ["mono"])
+    auto = analyze_file(path, model.predictor, vad_model=vad_model)   # different voices: split without asking
+    assert auto.channel_mode == "split" and auto.channel_choice["mode"] == "split"
+    check_boundaries(auto.segments, truth, ["left", "right"])
 
 
 @needs_ravdess
@@ -387,7 +390,7 @@ def test_telephone_and_compressed_formats(model, mono_call, vad_model, tmp_path,
     path = tmp_path / f"call.{fmt.lower()}"
     sf.write(path, y, rate, format=fmt, subtype=subtype)
     assert sf.info(path).subtype == subtype
-    res = analyze_file(path, model.predictor, vad_model=vad_model)
+    res = analyze_file(path, model.predictor, vad_model=vad_model, speakers="off")
     assert res.sample_rate == rate
     assert res.duration == pytest.approx(len(y) / rate, abs=0.05)
     check_boundaries(res.segments, truth, ["mono"])
@@ -543,7 +546,7 @@ def test_whole_input_model_analyses_windows_as_heard(mono_call, vad_model, tmp_p
     fit(recs, cfg, tmp_path / "svm", show_progress=False, cache=False)
     predictor = escucha.load_model(tmp_path / "svm")
     path, truth = mono_call
-    res = analyze_file(path, predictor, vad_model=vad_model)
+    res = analyze_file(path, predictor, vad_model=vad_model, speakers="off")
     check_boundaries(res.segments, truth, ["mono"])
     assert res.to_dict()["settings"]["window"] == 3.0
     for seg in res.segments:

@@ -230,7 +230,7 @@ def inproc(model, monkeypatch, capsys):
     import escucha.inference
     from escucha.cli import main
 
-    monkeypatch.setattr(escucha.inference, "load_model", lambda path=None, labels=None: model)
+    monkeypatch.setattr(escucha.inference, "load_model", lambda path=None, labels=None, **kw: model)
 
     def run(*args) -> Run:
         capsys.readouterr()

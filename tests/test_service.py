@@ -107,7 +107,7 @@ def cli_json(capsys, monkeypatch, model, *args):
     import escucha.inference
     from escucha.cli import main
 
-    monkeypatch.setattr(escucha.inference, "load_model", lambda path=None, labels=None: model)
+    monkeypatch.setattr(escucha.inference, "load_model", lambda path=None, labels=None, **kw: model)
     capsys.readouterr()
     assert main([*map(str, args), "--json", "--quiet"]) == 0
     return json.loads(capsys.readouterr().out)
@@ -446,7 +446,10 @@ def test_websocket_stream_of_a_call_gives_the_segments_analyze_finds(client, mod
                 break
     segs = [e for e in events if e["event"] == "segment"]
     assert events[-1]["event"] == "summary"
-    assert [{k: v for k, v in s.items() if k not in ("event", "delay")} for s in segs] == want["segments"]
+    # while streaming, a mono call's speakers are provisional (the summary has the final ones)
+    same = lambda s: {k: v for k, v in s.items() if k not in ("event", "delay", "channel", "speaker")}  # noqa: E731
+    assert [same(s) for s in segs] == [same(s) for s in want["segments"]]
+    assert all(s["speaker"].startswith("speaker ") for s in segs)
     assert all(0 <= s["delay"] <= 10.4 + 0.5 for s in segs)
     assert events[-1]["result"]["summary"] == want["summary"]
     # utterance events: each channel alternates start, its segments, end; nothing is left open

@@ -166,10 +166,14 @@ def test_a_call_shows_the_timeline_and_the_player_moves_its_cursor(page, model, 
     want = analyze_file(files["call"], model).to_dict(windows=False)
     page.set_input_files("#file", str(files["call"]))
     page.wait_for_selector("#call-result:not([hidden])", timeout=60_000)
-    segs = page.query_selector_all("#lane-rows .seg")
+    # in time order (the boxes sit in their speaker's lane)
+    segs = sorted(page.query_selector_all("#lane-rows .seg"), key=lambda s: int(s.get_attribute("data-index")))
     assert [s.get_attribute("data-label") for s in segs] == [g["label"] for g in want["segments"]]
     assert page.text_content("#call-label") == want["summary"]["dominant"]
-    assert len(page.query_selector_all("#summary .block")) == 1
+    n = len(want["channels"])   # a mono call of several actors: a lane and a summary per speaker found
+    assert len(page.query_selector_all("#summary .block")) == (1 if n == 1 else n + 1)
+    assert page.eval_on_selector_all("#track-names div", "els => els.map(e => e.textContent)") == want["channels"]
+    assert page.is_hidden("#transcript")         # no words asked for
     # keyboard on the timeline moves the player; the player moves the cursor
     page.focus("#lanes")
     page.keyboard.press("End")
@@ -236,3 +240,39 @@ def test_a_server_error_is_shown_as_its_one_line_message(page, files):
     assert page.is_hidden("#clip-result")
     # the browser logs the 422 response itself; nothing else went wrong
     assert all("status of 422" in e for e in page.console_errors)
+
+
+def test_a_mono_call_with_words_shows_a_lane_per_speaker_and_a_searchable_transcript(page, model, files):
+    """The page as it answers a mono call analysed with speakers and words (the server's answer
+    is the JSON of analyze --transcribe; here the request asks for words and gets a made-up one)."""
+    import json
+
+    from escucha.longaudio import analyze_file
+
+    want = analyze_file(files["call"], model).to_dict(windows=False)
+    words = ["we are sorry to hear that", "this is terrible service", "let me fix it now"]
+    for k, g in enumerate(want["segments"]):
+        g["text"] = words[k % 3]
+        g["words"] = [{"word": w, "start": g["start"], "end": g["end"], "probability": 0.9} for w in g["text"].split()]
+        g["text_sentiment"] = {"compound": -0.5 if k % 3 == 1 else 0.1, "label": "negative" if k % 3 == 1 else "positive"}
+    asked = []
+
+    def answer(route):
+        asked.append(route.request.url)
+        route.fulfill(status=200, content_type="application/json", body=json.dumps(want))
+
+    page.route("**/v1/analyze*", answer)
+    page.click("#options summary")
+    page.select_option("#mode", "call")
+    page.check("#transcribe")
+    page.set_input_files("#file", str(files["call"]))
+    page.wait_for_selector("#call-result:not([hidden])", timeout=60_000)
+    assert "transcribe=true" in asked[0] and "channels=auto" in asked[0]
+    assert page.eval_on_selector_all("#track-names div", "els => els.map(e => e.textContent)") == want["channels"]
+    items = page.query_selector_all("#transcript-lines li")
+    assert len(items) == len(want["segments"]) and "terrible service" in items[1].text_content()
+    assert "text: negative" in items[1].text_content()
+    page.fill("#transcript-search", "terrible")
+    visible = [li for li in page.query_selector_all("#transcript-lines li") if li.is_visible()]
+    assert visible and all("terrible" in li.text_content() for li in visible)
+    assert page.console_errors == []

@@ -54,7 +54,9 @@ def test_wheel_is_small_and_needs_torch_only_for_training(wheel):
     torch_lines = [line for line in requires if line.split()[1].startswith("torch")]
     assert torch_lines and all('extra == "train"' in line for line in torch_lines), torch_lines
     core = {line.split()[1].split(">")[0].split("=")[0].split(";")[0] for line in requires if "extra ==" not in line}
-    assert core == {"numpy", "soundfile", "soxr", "onnxruntime", "safetensors", "tqdm", "matplotlib"}
+    # scipy: speakers on one channel (clustering); the transcript's packages only with [asr]
+    assert core == {"numpy", "soundfile", "soxr", "onnxruntime", "safetensors", "tqdm", "matplotlib", "scipy"}
+    assert all('extra == "asr"' in line for line in requires if "faster-whisper" in line or "vadersentiment" in line)
 
 
 #: packages of escucha[train] (and silero-vad, which needs torch): the wheel must predict without them

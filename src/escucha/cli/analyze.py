@@ -3,7 +3,8 @@
     escucha analyze call.wav                       # segments and summary as text
     escucha analyze call.wav --json                # the result as JSON on stdout
     escucha analyze call.wav -o out/ --plot        # out/call.wav.json, .segments.csv, .timeline.png
-    escucha analyze stereo.wav --channels split --channel-names agent,customer
+    escucha analyze stereo.wav --channel-names agent,customer   # channels that differ: split by itself
+    escucha analyze mono.wav --agent-voice agent.wav --transcribe   # who said what, and the words
     escucha analyze calls/ -o out/ --jobs 4        # resumable batch, out/summary.csv, out/errors.csv
     escucha analyze calls/ -o out/ --engine ray --address HEAD:6379   # the same batch on a Ray cluster
     escucha analyze calls/ --db sqlite:///calls.db   # into the store (resumable); escucha serve --db shows them
@@ -49,8 +50,19 @@ def register(sub):
     p.add_argument("--hop", type=float, metavar="S", help="seconds between windows (default: half a window)")
     p.add_argument("--smooth", type=float, default=3.0, metavar="S",
                    help="average window probabilities over this many seconds (0: off; default 3)")
-    p.add_argument("--channels", choices=("mono", "split"), default="mono",
-                   help="mono: mix channels down; split: each channel is its own speaker (default mono)")
+    p.add_argument("--channels", choices=("auto", "mono", "split"), default="auto",
+                   help="auto: a stereo call whose channels carry different voices is analysed per channel, "
+                        "one signal stored twice once (default); mono: mix channels down; split: each channel "
+                        "is its own speaker")
+    p.add_argument("--speakers", default="auto", metavar="N",
+                   help="speakers on a mono channel: auto (estimate, default), a number, or off")
+    p.add_argument("--agent-voice", metavar="WAV",
+                   help="an enrolment clip of the agent: the closest speaker (or channel) is named agent")
+    p.add_argument("--transcribe", action="store_true",
+                   help="words with timestamps per segment and their lexical sentiment (pip install 'escucha[asr]')")
+    p.add_argument("--asr-model", metavar="DIR",
+                   help="a faster-whisper (CTranslate2) model folder for --transcribe (default: tiny.en from "
+                        "escucha[asr])")
     p.add_argument("--channel-names", metavar="A,B", help="names of the analysed channels, e.g. agent,customer")
     p.add_argument("--max-segment", type=float, default=10.0, metavar="S",
                    help="cut longer speech turns into pieces of at most this length (default 10)")
@@ -73,8 +85,16 @@ def register(sub):
 def _fmt_segment(seg) -> str:
     top = sorted(seg.probability_dict().items(), key=lambda kv: -kv[1])[:3]
     probs = "  ".join(f"{k} {v:.2f}" for k, v in top)
+    who = seg.channel if seg.speaker in (None, seg.channel) else f"{seg.channel}/{seg.speaker}"
     unsure = ", uncertain" if seg.uncertain else ""
-    return f"{seg.start:8.2f} {seg.end:8.2f}  {seg.channel:<10} {seg.label:<10} ({seg.confidence:.0%}{unsure})   {probs}"
+    line = f"{seg.start:8.2f} {seg.end:8.2f}  {who:<10} {seg.label:<10} ({seg.confidence:.0%}{unsure})   {probs}"
+    if seg.overlap:
+        line += f"   [overlap: {', '.join(seg.overlap)}]"
+    if seg.words is not None:
+        text = " ".join(w["word"] for w in seg.words)
+        mood = f" (text {seg.text_sentiment['label']})" if seg.text_sentiment else ""
+        line += f"\n{'':19s}\"{text}\"{mood}"
+    return line
 
 
 def _fmt_summary(res) -> str:
@@ -90,6 +110,10 @@ def _fmt_summary(res) -> str:
         first, last = b["first_third"]["dominant"] or "n/a", b["last_third"]["dominant"] or "n/a"
         return f"  {name}: {shares or 'no speech'}; first third {first} -> last third {last}"
 
+    if res.channel_choice:
+        lines.append(f"  channels: {res.channel_choice['reason']}")
+    if res.speakers is not None and res.channel_mode == "mono":
+        lines.append(f"  speakers: {len(res.speakers)} found ({', '.join(res.speakers)}); --speakers N to fix the number")
     lines.append(block("all", s))
     for ch, b in s.get("channels", {}).items():
         lines.append(block(ch, b))
@@ -143,8 +167,17 @@ def run_analyze(args) -> int:
     if args.plot and not args.out:
         raise ConfigError("--plot writes a PNG file: give an output folder with -o DIR")
     vad = VADConfig(threshold=args.vad_threshold, max_segment=args.max_segment)
+    from ..speakers import speaker_options
+
+    # the agent's voice is enrolled once, for every call of a batch
+    speakers = speaker_options(args.speakers, agent_voice=args.agent_voice)
+    transcribe = None
+    if args.transcribe or args.asr_model:
+        from ..asr import load_transcriber
+
+        transcribe = load_transcriber(args.asr_model)
     opts = dict(window=args.window, hop=args.hop, smooth=args.smooth, channels=args.channels,
-                channel_names=args.channel_names, vad=vad)
+                channel_names=args.channel_names, vad=vad, speakers=speakers, transcribe=transcribe)
     src = args.input
     if (args.engine != "local" or args.address) and (src == "-" or not Path(src).is_dir()):
         raise ConfigError("--engine ray and --address spread a folder's files over a cluster; give a folder "

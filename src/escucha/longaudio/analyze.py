@@ -29,9 +29,10 @@ __all__ = ["Window", "Segment", "CallResult", "CallAnalyzer", "analyze_file", "s
 
 
 def analyze_file(path: str | os.PathLike, predictor, *, window: float | None = None, hop: float | None = None,
-                 smooth: float = 3.0, channels: str = "mono", channel_names: Sequence[str] | str | None = None,
+                 smooth: float = 3.0, channels: str = "auto", channel_names: Sequence[str] | str | None = None,
                  vad: VADConfig | None = None, vad_model: SileroVAD | None = None, block_seconds: float = 10.0,
-                 on_progress: Callable[[float], None] | None = None) -> CallResult:
+                 on_progress: Callable[[float], None] | None = None, speakers="auto", agent_voice=None,
+                 transcribe=None) -> CallResult:
     """Analyse one recording of any length in bounded memory.
 
     Parameters
@@ -41,8 +42,12 @@ def analyze_file(path: str | os.PathLike, predictor, *, window: float | None = N
         (8 kHz telephone audio included), mono or multi-channel.
     predictor : escucha.inference.Predictor
         From :func:`escucha.load_model`.
-    window, hop, smooth, channels, channel_names, vad, vad_model
-        See :class:`CallAnalyzer`.
+    window, hop, smooth, channels, channel_names, vad, vad_model, speakers, agent_voice
+        See :class:`CallAnalyzer`. ``channels="auto"`` (default) analyses a stereo call whose
+        channels carry different voices per channel, and one signal stored twice once;
+        ``speakers="auto"`` (default) finds who speaks when on a mono channel.
+    transcribe : escucha.asr.Transcriber or bool, optional
+        Words with timestamps for each segment (``pip install 'escucha[asr]'``).
     block_seconds : float
         Seconds decoded per read (memory is proportional to this, not to the call's length).
     on_progress : callable, optional
@@ -71,7 +76,8 @@ def analyze_file(path: str | os.PathLike, predictor, *, window: float | None = N
         reader.block_frames = max(1, int(block_seconds * sr))
         analyzer = CallAnalyzer(predictor, sample_rate=sr, channels_in=reader.channels, window=window, hop=hop,
                                 smooth=smooth, channels=channels, channel_names=channel_names, vad=vad,
-                                vad_model=vad_model, name=str(path))
+                                vad_model=vad_model, name=str(path), speakers=speakers, agent_voice=agent_voice,
+                                transcribe=transcribe)
         for block in reader:
             analyzer.feed(block)
             if on_progress is not None:

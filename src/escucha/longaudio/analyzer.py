@@ -17,7 +17,7 @@ hundred bytes per window) accumulate.
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
@@ -28,6 +28,9 @@ from .settings import analysis_settings, channel_names_for, default_window
 from .stream import SampleBuffer, StreamResampler
 from .summary import summarize
 from .vad import SileroVAD, SpeechSegmenter, VADConfig, VADStream
+
+if TYPE_CHECKING:
+    from ..speakers.options import SpeakerOptions
 
 __all__ = ["CallAnalyzer"]
 
@@ -61,8 +64,10 @@ class CallAnalyzer:
     smooth : float
         Seconds; each window's probabilities are averaged with those of the windows of the same
         segment whose centres lie within ``smooth / 2`` of its own. ``0`` turns smoothing off.
-    channels : {"mono", "split"}
-        ``"mono"`` mixes the input down; ``"split"`` analyses each channel as its own speaker.
+    channels : {"auto", "mono", "split"}
+        ``"mono"`` mixes the input down; ``"split"`` analyses each channel as its own speaker;
+        ``"auto"`` (default) hears the first seconds of a multi-channel input and splits it when
+        its channels carry different voices, else mixes it (:mod:`escucha.longaudio.stereo`).
     channel_names : sequence of str, optional
         One per analysed channel (see :func:`channel_names_for`).
     vad : VADConfig, optional
@@ -70,6 +75,16 @@ class CallAnalyzer:
         A loaded VAD to share between analyzers.
     name : str
         Used in error messages (the file name).
+    speakers : {"auto", "off"} or int or SpeakerOptions
+        ``"auto"`` (default): on a mono channel, find who speaks when (the number of speakers
+        estimated); a number: that many speakers; ``"off"``: one ``mono`` track
+        (:mod:`escucha.longaudio.attribution`).
+    agent_voice : path or np.ndarray, optional
+        An enrolment clip (or its embedding): the closest speaker (channel) is the ``agent``.
+    transcribe : bool, str or Transcriber, optional
+        Words with timestamps per segment (needs ``escucha[asr]``; a str: the model folder).
+    live : bool
+        Give each segment a provisional speaker as it closes (streams).
 
     Notes
     -----
@@ -78,9 +93,11 @@ class CallAnalyzer:
     """
 
     def __init__(self, predictor, *, sample_rate: int, channels_in: int = 1, window: float | None = None,
-                 hop: float | None = None, smooth: float = 3.0, channels: str = "mono",
+                 hop: float | None = None, smooth: float = 3.0, channels: str = "auto",
                  channel_names: Sequence[str] | str | None = None, vad: VADConfig | None = None,
-                 vad_model: SileroVAD | None = None, batch_size: int = 32, name: str = "audio"):
+                 vad_model: SileroVAD | None = None, batch_size: int = 32, name: str = "audio",
+                 speakers: "SpeakerOptions | str | int | None" = "auto", agent_voice=None, transcribe=None,
+                 live: bool = False):
         if int(sample_rate) <= 0:
             raise AudioError(f"{name}: sample rate must be positive, got {sample_rate} Hz")
         if int(channels_in) < 1:
@@ -90,8 +107,29 @@ class CallAnalyzer:
         self.name = name
         self.sample_rate = int(sample_rate)
         self.channels_in = int(channels_in)
+        self.requested_mode = channels
+        self._given_names = channel_names
+        if channels == "auto":
+            if channel_names is not None and self.channels_in > 1:
+                channel_names_for(self.channels_in, "split", channel_names)
+            channels = "mono" if self.channels_in == 1 else "auto"
         self.mode = channels
-        self.names = channel_names_for(self.channels_in, channels, channel_names)
+        self.channel_choice: dict | None = None
+        self.names = channel_names_for(self.channels_in, channels if channels != "auto" else "split", channel_names)
+        from ..speakers.options import speaker_options
+
+        self.speaker_options = speaker_options(speakers, agent_voice=agent_voice)
+        self.live = bool(live)
+        self.transcriber = None
+        if transcribe:
+            from ..asr import load_transcriber
+
+            self.transcriber = transcribe if not isinstance(transcribe, (bool, str)) else load_transcriber(
+                None if isinstance(transcribe, bool) else transcribe)
+        from .transcript import TranscriptQueue
+
+        self._words = TranscriptQueue(self.transcriber, immediate=self.live) if self.transcriber is not None else None
+        self.speaker_names: list[str] | None = None
         self.window = float(window) if window is not None else default_window(predictor)
         self.hop = float(hop) if hop is not None else self.window / 2
         if not 0.1 <= self.window <= 60:
@@ -107,22 +145,57 @@ class CallAnalyzer:
         self.win_samples = int(round(self.window * self.model_rate))
         self.hop_samples = max(1, int(round(self.hop * self.model_rate)))
         self._vad_model = vad_model or SileroVAD()
+        self.samples_in = 0
+        self.segments: list[Segment] = []
+        self.finished = False
+        self._judge = None
+        if self.mode == "auto":  # hear the first seconds, then choose split or mono
+            from .stereo import ChannelJudge
+
+            self._judge = ChannelJudge(self.sample_rate, self.channels_in)
+        else:
+            self._setup()
+
+    def _setup(self) -> None:
+        """Build the per-channel pipeline once the channel mode is known."""
         n = len(self.names)
         self.vad_rate = self.vad_config.sample_rate
         self._vad = VADStream(self._vad_model, sample_rate=self.vad_rate, channels=n)
         self._to_vad = StreamResampler(self.sample_rate, self.vad_rate, n)
         self._to_model = None if self.model_rate == self.vad_rate else StreamResampler(self.sample_rate, self.model_rate, n)
         self._ch = [_Channel(nm, self.vad_config, self.vad_rate) for nm in self.names]
-        self.samples_in = 0
-        self.segments: list[Segment] = []
-        self.finished = False
+        from .attribution import SpeakerTrack
+
+        o = self.speaker_options
+        mono = self.mode == "mono"
+        # a mono channel: who speaks when; split channels: only to find an enrolled agent
+        want = o.enabled and (mono or o.agent is not None)
+        self._tracks = ([SpeakerTrack(o, channel=nm, cluster=mono, immediate=self.live) for nm in self.names]
+                        if want else None)
+
+    def _decide(self) -> None:
+        mode, reason, stats = self._judge.decide()
+        self.channel_choice = {"mode": mode, "reason": reason, **stats}
+        self.mode = mode
+        self.names = channel_names_for(self.channels_in, mode, self._given_names if mode == "split" else None)
+        pending = self._judge.blocks
+        self._judge = None
+        self._setup()
+        for x in pending:
+            self.segments += self._process(self._mix(x), last=False)
 
     # -- settings -------------------------------------------------------------------------------
     @property
     def settings(self) -> dict:
         """What determines the result (stored in every JSON, compared when a batch resumes)."""
         return {**analysis_settings(self.predictor, window=self.window, hop=self.hop, smooth=self.smooth,
-                                    channels=self.mode, vad=self.vad_config), "channel_names": self.names}
+                                    channels=self.requested_mode, vad=self.vad_config, speakers=self.speaker_options,
+                                    transcribe=self.transcriber),
+                "channel_names": self._given_names_list()}
+
+    def _given_names_list(self) -> list[str]:
+        """The channels' names as asked for (the speakers found are the result's ``channels``)."""
+        return ["mono"] if self.mode == "mono" else channel_names_for(self.channels_in, "split", self._given_names)
 
     @property
     def duration(self) -> float:
@@ -132,14 +205,14 @@ class CallAnalyzer:
     @property
     def buffered_samples(self) -> int:
         """Largest number of model-rate samples any channel buffer has held (memory check)."""
-        return max(c.buffer.peak for c in self._ch)
+        return max(c.buffer.peak for c in self._ch) if self._judge is None else 0
 
     def speaking(self) -> dict[str, tuple[float, bool]]:
         """Channels on which speech is being heard now: ``{name: (start seconds, continued)}``,
         ``continued`` when the open stretch goes on from a segment cut at ``max_segment``. A
         channel is listed once its speech is long enough to become a segment."""
         out = {}
-        for c in self._ch:
+        for c in (self._ch if self._judge is None else []):
             r = c.segmenter.open_region()
             if r is not None:
                 out[c.name] = (r[0] / self.vad_rate, r[1])
@@ -164,27 +237,74 @@ class CallAnalyzer:
 
             raise nonfinite_error(self.name, self.samples_in + int(np.argmax(~finite)), self.sample_rate)
         self.samples_in += len(x)
-        if self.mode == "mono" and self.channels_in > 1:
-            x = x.mean(axis=1, keepdims=True)
-        out = self._process(x, last=False)
+        if self._judge is not None:
+            if not self._judge.push(x):
+                return []
+            before = len(self.segments)
+            self._decide()
+            return list(self.segments[before:])
+        out = self._process(self._mix(x), last=False)
         self.segments += out
         return out
+
+    def _mix(self, x: np.ndarray) -> np.ndarray:
+        return x.mean(axis=1, keepdims=True) if self.mode == "mono" and x.shape[1] > 1 else x
 
     def finish(self) -> list[Segment]:
         """End of audio: flush resamplers and the VAD, close the open region; returns the last
         segments. Further :meth:`feed` calls are refused."""
         if self.finished:
             return []
-        out = self._process(np.zeros((0, len(self._ch)), np.float32), last=True)
+        out = []
+        if self._judge is not None:
+            before = len(self.segments)
+            self._decide()
+            out = list(self.segments[before:])
+            self.segments = self.segments[:before]
+        out += self._process(np.zeros((0, len(self._ch)), np.float32), last=True)
         total = int(round(self.samples_in * self.vad_rate / self.sample_rate))
         probs = self._vad.flush()
         for k, c in enumerate(self._ch):
             regions = [(a, min(b, total)) for a, b in c.segmenter.push(probs[:, k]) + c.segmenter.finish(total)]
             out += [self._analyse(c, r) for r in regions if r[1] > r[0]]
         self.finished = True
-        out.sort(key=lambda s: (s.start, s.channel))
         self.segments += out
+        if self._words is not None:
+            self._words.flush()
+        if self._tracks is not None:
+            self._attribute()
+        out.sort(key=lambda s: (s.start, s.channel))
         return out
+
+    def _attribute(self) -> None:
+        """Speakers: cluster a mono channel's voices; on split channels find the enrolled agent."""
+        from .attribution import name_speakers
+
+        if self.mode == "mono":
+            segs, names = self._tracks[0].finish()
+            if segs:
+                self.segments = segs
+                self.speaker_names = names
+                if len(names) >= 2:
+                    self.names = names
+            return
+        voices = [t.mean_embedding() for t in self._tracks]
+        heard = [i for i, v in enumerate(voices) if v is not None]
+        if self._given_names is not None or not heard:
+            roles = list(self.names)
+        else:  # name the channels by voice: the closest to the enrolled agent is the agent
+            roles = list(self.names)
+            named = name_speakers(np.stack([voices[i] for i in heard]), self.speaker_options.agent)
+            for i, nm in zip(heard, named):
+                roles[i] = nm if nm in ("agent", "customer") else self.names[i]
+            if len(set(roles)) != len(roles):
+                roles = list(self.names)
+        rename = dict(zip(self.names, roles))
+        for s in self.segments:
+            s.channel = rename.get(s.channel, s.channel)
+            s.speaker = s.channel
+        self.names = roles
+        self.speaker_names = roles
 
     def _process(self, x: np.ndarray, *, last: bool) -> list[Segment]:
         xv = self._to_vad.process(x, last=last)
@@ -279,13 +399,24 @@ class CallAnalyzer:
         seg.probabilities = ((w @ probs) / w.sum() if w.sum() > 0 else probs.mean(axis=0)).astype(np.float32)
         seg.label = self.labels[int(np.argmax(seg.probabilities))]
         seg.uncertain = bool(float(seg.probabilities.max()) < getattr(self.predictor, "uncertain_below", 0.0))
+        if self._words is not None and len(y):
+            self._words.add(seg, y, self.model_rate)
+        if self._tracks is not None and len(y):
+            self._tracks[self._ch.index(c)].add(seg, y, self.model_rate)
+        elif self.mode == "split" and self.speaker_options.enabled:
+            seg.speaker = c.name
         return seg
 
     # -- result ------------------------------------------------------------------------------------
     def result(self, *, file: str | None = None, format: str | None = None) -> CallResult:
         """The segments so far and their summary (call :meth:`finish` first for a complete call)."""
         segs = sorted(self.segments, key=lambda s: (s.start, s.channel))
-        return CallResult(file=file, duration=self.duration, sample_rate=self.sample_rate, channels=list(self.names),
-                          channel_mode=self.mode, labels=list(self.labels), segments=segs,
-                          summary=summarize(segs, duration=self.duration, labels=self.labels, channels=self.names),
-                          settings=self.settings, format=format)
+        mode = self.mode if self.mode != "auto" else "mono"
+        res = CallResult(file=file, duration=self.duration, sample_rate=self.sample_rate, channels=list(self.names),
+                         channel_mode=mode, labels=list(self.labels), segments=segs,
+                         summary=summarize(segs, duration=self.duration, labels=self.labels, channels=self.names),
+                         settings=self.settings, format=format)
+        res.channel_choice = self.channel_choice
+        if self.speaker_names is not None:
+            res.speakers = list(self.speaker_names)
+        return res

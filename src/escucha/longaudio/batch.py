@@ -144,7 +144,8 @@ def analyze_folder(folder: str | os.PathLike, predictor, out_dir: str | os.PathL
         ``RAY_ADDRESS`` names, or else starts a local one.
     **options
         ``window``, ``hop``, ``smooth``, ``channels``, ``channel_names``, ``vad``,
-        ``block_seconds`` as for :func:`escucha.longaudio.analyze_file`.
+        ``block_seconds``, ``speakers``, ``agent_voice`` (enrolled once), ``transcribe`` as for
+        :func:`escucha.longaudio.analyze_file`.
 
     Returns
     -------
@@ -164,6 +165,10 @@ def analyze_folder(folder: str | os.PathLike, predictor, out_dir: str | os.PathL
     from ..errors import CorpusError
 
     folder, out_dir = Path(folder), Path(out_dir)
+    if "agent_voice" in options:   # enrol once, for every call of the batch
+        from ..speakers import speaker_options
+
+        options["speakers"] = speaker_options(options.get("speakers", "auto"), agent_voice=options.pop("agent_voice"))
     if not folder.is_dir():
         raise ConfigError(f"{folder}: not a folder")
     if engine not in ("local", "ray"):
@@ -183,8 +188,9 @@ def analyze_folder(folder: str | os.PathLike, predictor, out_dir: str | os.PathL
     if not files:
         raise CorpusError(f"{folder}: no audio files found to analyse")
     settings = analysis_settings(predictor, window=options.get("window"), hop=options.get("hop"),
-                                 smooth=options.get("smooth", 3.0), channels=options.get("channels", "mono"),
-                                 vad=options.get("vad"))
+                                 smooth=options.get("smooth", 3.0), channels=options.get("channels", "auto"),
+                                 vad=options.get("vad"), speakers=options.get("speakers", "auto"),
+                                 transcribe=options.get("transcribe"))
     refuse_foreign(out_dir)  # before the lock file is made: never write into someone else's folder
     with locked(out_dir):
         prepare_out_dir(out_dir, make_marker(folder, settings, options.get("channel_names")), force=force)

@@ -42,8 +42,9 @@ class LiveAnalyzer:
         ``"float32"``: chunks are arrays ``(n,)``/``(n, channels_in)`` in [-1, 1] (integer arrays
         are scaled by their type's range); the others: chunks are raw little-endian bytes.
     **options
-        ``window``, ``hop``, ``smooth``, ``channels``, ``channel_names``, ``vad``, ``vad_model``
-        as for :class:`escucha.longaudio.CallAnalyzer`.
+        ``window``, ``hop``, ``smooth``, ``channels``, ``channel_names``, ``vad``, ``vad_model``,
+        ``speakers``, ``agent_voice``, ``transcribe`` as for :class:`escucha.longaudio.CallAnalyzer`
+        (each segment's speaker is provisional until :meth:`result`, which clusters the whole stream).
 
     Notes
     -----
@@ -54,15 +55,17 @@ class LiveAnalyzer:
 
     def __init__(self, predictor, *, sample_rate: int, channels_in: int = 1, sample_format: str = "float32",
                  window: float | None = None, hop: float | None = None, smooth: float = 3.0,
-                 channels: str = "mono", channel_names: Sequence[str] | str | None = None,
-                 vad: VADConfig | None = None, vad_model: SileroVAD | None = None, name: str = "live"):
+                 channels: str = "auto", channel_names: Sequence[str] | str | None = None,
+                 vad: VADConfig | None = None, vad_model: SileroVAD | None = None, name: str = "live",
+                 speakers="auto", agent_voice=None, transcribe=None):
         if sample_format != "float32" and sample_format not in PCM_FORMATS:
             raise ConfigError(f"sample format {sample_format!r} is unknown; choose float32 or one of "
                               f"{', '.join(PCM_FORMATS)}")
         self.sample_format = sample_format
         self.core = CallAnalyzer(predictor, sample_rate=sample_rate, channels_in=channels_in, window=window, hop=hop,
                                  smooth=smooth, channels=channels, channel_names=channel_names, vad=vad,
-                                 vad_model=vad_model, name=name)
+                                 vad_model=vad_model, name=name, speakers=speakers, agent_voice=agent_voice,
+                                 transcribe=transcribe, live=True)
         self._leftover = b""
         self._open: set[str] = set()      # channels with a speech_start not yet ended
 

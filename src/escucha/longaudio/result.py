@@ -32,6 +32,10 @@ class CallResult:
     settings: dict
     format: str | None = None
     source: dict = field(default_factory=dict)
+    #: how a multi-channel file's mode was chosen (``channels="auto"``): mode, reason, measures
+    channel_choice: dict | None = None
+    #: the speakers found (names in order of first appearance), when speakers were asked for
+    speakers: list[str] | None = None
 
     @property
     def windows(self) -> list[tuple[str, Window]]:
@@ -54,6 +58,8 @@ class CallResult:
         d = {"file": self.file, "duration": round(self.duration, 3), "sample_rate": self.sample_rate,
              "format": self.format, "source": self.source, "channels": self.channels, "channel_mode": self.channel_mode,
              "labels": self.labels, "settings": self.settings,
+             **({"channel_choice": self.channel_choice} if self.channel_choice else {}),
+             **({"speakers": self.speakers} if self.speakers is not None else {}),
              "segments": [s.to_dict() for s in self.segments]}
         if windows:
             d["windows"] = [{"channel": s.channel, "segment": i, "start": round(w.start, 3),
@@ -70,13 +76,25 @@ class CallResult:
         return json.dumps(self.to_dict(**kw), indent=None)
 
     def segments_csv(self) -> str:
-        """One row per segment: channel, start, end, duration (s), label, confidence, p_<label>."""
+        """One row per segment: channel, start, end, duration (s), label, confidence, p_<label>;
+        then ``speaker`` and ``overlap`` when speakers were asked for, and ``text``,
+        ``text_sentiment`` and ``words`` (JSON ``[[word, start, end], ...]``) with a transcript."""
         buf = io.StringIO()
         w = csv.writer(buf, lineterminator="\n")
-        w.writerow(["channel", "start", "end", "duration", "label", "confidence"] + [f"p_{lab}" for lab in self.labels])
+        who = any(s.speaker is not None for s in self.segments)
+        said = any(s.words is not None for s in self.segments)
+        w.writerow(["channel", "start", "end", "duration", "label", "confidence"] + [f"p_{lab}" for lab in self.labels]
+                   + (["speaker", "overlap"] if who else []) + (["text", "text_sentiment", "words"] if said else []))
         for s in self.segments:
-            w.writerow([s.channel, f"{s.start:.3f}", f"{s.end:.3f}", f"{s.duration:.3f}", s.label,
-                        f"{s.confidence:.4f}"] + [f"{p:.4f}" for p in s.probabilities])
+            row = [s.channel, f"{s.start:.3f}", f"{s.end:.3f}", f"{s.duration:.3f}", s.label,
+                   f"{s.confidence:.4f}"] + [f"{p:.4f}" for p in s.probabilities]
+            if who:
+                row += [s.speaker or "", ";".join(s.overlap or [])]
+            if said:
+                words = s.words or []
+                row += [" ".join(x["word"] for x in words), (s.text_sentiment or {}).get("label", ""),
+                        json.dumps([[x["word"], x["start"], x["end"]] for x in words], ensure_ascii=False)]
+            w.writerow(row)
         return buf.getvalue()
 
     def write(self, out_dir: str | os.PathLike, *, name: str | None = None, plot: bool = False) -> dict[str, Path]:

@@ -57,6 +57,13 @@ class Segment:
     labels : tuple of str
         Class names, in the order of ``probabilities``.
     windows : list of Window
+    speaker : str or None
+        Who speaks (:mod:`escucha.longaudio.attribution`): ``"speaker 1"``, ``"agent"``, a split
+        call's channel name; ``None`` when speakers were not asked for.
+    overlap : list of str or None
+        Other voices heard in the segment (two at once, or too close to call), if any.
+    words : list of dict or None
+        The transcript (``--transcribe``): ``{"word", "start", "end", "probability"}``.
     uncertain : bool
         The segment's top probability is under the model's ``uncertain_below``
         (:mod:`escucha.inference.priors`): ``label`` is a best guess, not worth acting on.
@@ -70,6 +77,10 @@ class Segment:
     labels: tuple[str, ...]
     windows: list[Window] = field(default_factory=list)
     uncertain: bool = False
+    speaker: str | None = None
+    overlap: list[str] | None = None
+    words: list[dict] | None = None
+    text_sentiment: dict | None = None
 
     @property
     def duration(self) -> float:
@@ -86,9 +97,19 @@ class Segment:
         from ..labels import dimension_scores
 
         probs = self.probability_dict()
-        return {"channel": self.channel, "start": round(self.start, 3), "end": round(self.end, 3),
-                "label": self.label, "confidence": round(self.confidence, 4),
-                "probabilities": probs, **dimension_scores(probs), "uncertain": self.uncertain}
+        d = {"channel": self.channel, "start": round(self.start, 3), "end": round(self.end, 3),
+             "label": self.label, "confidence": round(self.confidence, 4),
+             "probabilities": probs, **dimension_scores(probs), "uncertain": self.uncertain}
+        if self.speaker is not None:
+            d["speaker"] = self.speaker
+        if self.overlap:
+            d["overlap"] = list(self.overlap)
+        if self.words is not None:
+            d["text"] = " ".join(w["word"] for w in self.words)
+            d["words"] = self.words
+            if self.text_sentiment is not None:
+                d["text_sentiment"] = self.text_sentiment
+        return d
 
 
 def segment_tiles(seg: Segment) -> list[tuple[float, float, np.ndarray]]:

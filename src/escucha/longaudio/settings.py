@@ -15,7 +15,7 @@ from .vad import VADConfig
 __all__ = ["channel_names_for", "analysis_settings", "default_window", "CHANNEL_MODES",
            "DEFAULT_WHOLE_INPUT_WINDOW"]
 
-CHANNEL_MODES = ("mono", "split")
+CHANNEL_MODES = ("auto", "mono", "split")
 
 
 def channel_names_for(n_in: int, mode: str, names: Sequence[str] | str | None) -> list[str]:
@@ -24,7 +24,7 @@ def channel_names_for(n_in: int, mode: str, names: Sequence[str] | str | None) -
     a comma-separated string is accepted)."""
     if mode not in CHANNEL_MODES:
         raise ConfigError(f"channels mode {mode!r} is unknown; choose one of {', '.join(CHANNEL_MODES)}")
-    n = 1 if mode == "mono" else n_in
+    n = 1 if mode == "mono" else n_in   # "auto": named as if split (a mono decision names one "mono")
     if names is not None:
         if isinstance(names, str):
             names = [s.strip() for s in names.split(",")]
@@ -56,12 +56,20 @@ def default_window(predictor) -> float:
 
 
 def analysis_settings(predictor, *, window: float | None = None, hop: float | None = None, smooth: float = 3.0,
-                      channels: str = "mono", vad: VADConfig | None = None) -> dict:
+                      channels: str = "auto", vad: VADConfig | None = None, speakers="auto",
+                      transcribe=None) -> dict:
     """The settings that determine a result, as stored in its JSON (without channel names):
-    window/hop/smooth in seconds after defaults, channel mode, VAD settings, model identity."""
+    window/hop/smooth in seconds after defaults, channel mode, VAD settings, model identity,
+    speaker attribution (:class:`~escucha.speakers.SpeakerOptions`) and, when words are asked
+    for, the transcriber's settings."""
+    from ..speakers.options import speaker_options
+
     clip = default_window(predictor)
     window = float(window) if window is not None else clip
-    return {"window": window, "hop": float(hop) if hop is not None else window / 2, "smooth": float(smooth),
+    extra = {"speakers": speaker_options(speakers).to_dict()}
+    if transcribe:
+        extra["transcript"] = transcribe.settings if hasattr(transcribe, "settings") else {"model": str(transcribe)}
+    return {**extra, "window": window, "hop": float(hop) if hop is not None else window / 2, "smooth": float(smooth),
             "channels": channels, "vad": (vad or VADConfig()).to_dict(),
             "model": {"id": _model_id(predictor), "name": predictor.config.get("model", {}).get("name"),
                       "sample_rate": int(predictor.sample_rate), "clip_seconds": clip},

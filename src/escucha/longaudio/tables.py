@@ -18,6 +18,7 @@ def summary_row(d: dict, labels: Sequence[str]) -> dict:
     """One ``summary.csv`` row from a result JSON (``CallResult.to_dict()``)."""
     s = d["summary"]
     row = {"file": d["file"], "duration": s["duration"], "channels": ";".join(d["channels"]),
+           "speakers": len(d["speakers"]) if d.get("speakers") is not None else "",
            "speech_seconds": s["speech_seconds"], "speech_ratio": s["speech_ratio"], "segments": s["segments"],
            "dominant": s["dominant"] or "", "outcome": d.get("outcome") or "", "first_third_dominant": s["first_third"]["dominant"] or "",
            "last_third_dominant": s["last_third"]["dominant"] or ""}

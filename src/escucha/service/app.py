@@ -302,6 +302,14 @@ def create_app(model=None, config: ServiceConfig | None = None, store=None) -> F
     async def models():
         return {"models": [summary]}
 
+    def transcriber():
+        """The service's one Whisper model, loaded at the first request that asks for words."""
+        if getattr(app.state, "transcriber", None) is None:
+            from ..asr import load_transcriber
+
+            app.state.transcriber = load_transcriber()
+        return app.state.transcriber
+
     def answer_for(labels: str | None):
         """The shared predictor, answering among ``labels`` only when asked (a light wrapper)."""
         from ..inference.answers import answer_among
@@ -338,7 +346,12 @@ def create_app(model=None, config: ServiceConfig | None = None, store=None) -> F
     async def analyze(
         request: Request,
         filename: str | None = Query(None, max_length=1000, description="the recording's name, shown in messages"),
-        channels: Literal["mono", "split"] = Query("mono", description="split: each channel is its own speaker"),
+        channels: Literal["auto", "mono", "split"] = Query(
+            "auto", description="auto: a stereo call whose channels carry different voices is analysed per channel; "
+                                "mono: mix; split: each channel is its own speaker"),
+        speakers: str = Query("auto", pattern=r"^(auto|off|[0-9]{1,2})$",
+                              description="speakers on a mono channel: auto (estimate), a number, or off"),
+        transcribe: bool = Query(False, description="words with timestamps per segment (needs escucha[asr])"),
         channel_names: str | None = Query(None, max_length=1000, description="names of the channels, e.g. agent,customer"),
         smooth: float = Query(3.0, ge=0, le=60, allow_inf_nan=False, description="seconds of smoothing (0: off)"),
         window: float | None = Query(None, ge=0.1, le=60, allow_inf_nan=False, description="window seconds"),
@@ -360,7 +373,13 @@ def create_app(model=None, config: ServiceConfig | None = None, store=None) -> F
             vad = VADConfig(threshold=vad_threshold, max_segment=max_segment)
         except ConfigError as e:
             raise problem_of(e) from None
-        opts = dict(window=window, hop=hop, smooth=smooth, channels=channels, channel_names=channel_names, vad=vad)
+        try:
+            from ..speakers import speaker_options
+
+            opts = dict(window=window, hop=hop, smooth=smooth, channels=channels, channel_names=channel_names,
+                        vad=vad, speakers=speaker_options(speakers), transcribe=transcriber() if transcribe else None)
+        except ConfigError as e:
+            raise problem_of(e) from None
         answering = answer_for(labels)
 
         def work(up: Upload, info: dict) -> dict:

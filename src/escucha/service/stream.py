@@ -53,7 +53,7 @@ def parse_settings(msg: dict) -> dict:
         raise _Close(1007, "the first message must be a JSON object of settings, e.g. "
                            '{"sample_rate": 16000, "format": "s16le"}')
     known = {"sample_rate", "format", "channels", "channel_mode", "channel_names", "smooth", "max_segment",
-             "vad_threshold", "token", "labels"}
+             "vad_threshold", "token", "labels", "speakers", "transcribe"}
     unknown = sorted(set(msg) - known)
     if unknown:
         raise _Close(1007, f"unknown settings {', '.join(map(repr, unknown))}; known: {', '.join(sorted(known))}")
@@ -71,9 +71,16 @@ def parse_settings(msg: dict) -> dict:
     fmt = msg.get("format", "s16le")
     if fmt not in PCM_FORMATS:
         raise _Close(1007, f"setting 'format' must be one of {', '.join(PCM_FORMATS)}, got {fmt!r}")
-    mode = msg.get("channel_mode", "mono")
-    if mode not in ("mono", "split"):
-        raise _Close(1007, f"setting 'channel_mode' must be 'mono' or 'split', got {mode!r}")
+    mode = msg.get("channel_mode", "auto")
+    if mode not in ("auto", "mono", "split"):
+        raise _Close(1007, f"setting 'channel_mode' must be 'auto', 'mono' or 'split', got {mode!r}")
+    speakers = msg.get("speakers", "auto")
+    if not (speakers in ("auto", "off") or (isinstance(speakers, int) and not isinstance(speakers, bool)
+                                            and 0 <= speakers <= 16)):
+        raise _Close(1007, f"setting 'speakers' must be 'auto', 'off' or a number of speakers (0-16), got {speakers!r}")
+    transcribe = msg.get("transcribe", False)
+    if not isinstance(transcribe, bool):
+        raise _Close(1007, f"setting 'transcribe' must be true or false, got {transcribe!r}")
     names = msg.get("channel_names")
     if names is not None and not (isinstance(names, str) or (isinstance(names, list)
                                                              and all(isinstance(x, str) for x in names))):
@@ -89,7 +96,7 @@ def parse_settings(msg: dict) -> dict:
         raise _Close(1007, "setting 'labels' must be a comma-separated string or a list of emotions")
     return dict(labels=labels, sample_rate=number("sample_rate", None, *_RATES, kind=int), sample_format=fmt,
                 channels_in=number("channels", 1, 1, 32, kind=int), channels=mode, channel_names=names,
-                smooth=number("smooth", 3.0, 0.0, 60.0), vad=vad)
+                smooth=number("smooth", 3.0, 0.0, 60.0), vad=vad, speakers=speakers, transcribe=transcribe)
 
 
 def add_stream_route(app: FastAPI) -> None:
@@ -135,6 +142,12 @@ def add_stream_route(app: FastAPI) -> None:
                 from ..inference.answers import answer_among
 
                 predictor = answer_among(predictor, opts.pop("labels"))
+                if opts.get("transcribe"):  # one Whisper model for the whole service
+                    if getattr(st, "transcriber", None) is None:
+                        from ..asr import load_transcriber
+
+                        st.transcriber = await loop.run_in_executor(pool.executor, load_transcriber)
+                    opts["transcribe"] = st.transcriber
                 live = await loop.run_in_executor(pool.executor, lambda: LiveAnalyzer(predictor, name="stream", **opts))
             except EscuchaError as e:
                 raise _Close(1007, str(e)) from None

@@ -57,7 +57,8 @@ export async function analyse(blob, name) {
       renderClip(body);
     } else {
       setStatus(`Analysing ${name} as a call…`);
-      const q = new URLSearchParams({ windows: 'false', channels: split ? 'split' : 'mono' });
+      const q = new URLSearchParams({ windows: 'false', channels: split ? 'split' : 'auto' });
+      if ($('transcribe').checked) q.set('transcribe', 'true');
       const names = $('names').value.trim();
       if (split && names) q.set('channel_names', names);
       let { status, body } = await api(`/v1/analyze?${q}`, { method: 'POST', body: form });

@@ -52,10 +52,22 @@ export function renderCall(r) {
   const title = $('call-title');
   title.replaceChildren();
   if (r.outcome) title.append(`No emotion: ${r.outcome}`);
-  else title.append('Mostly ', swatch(s.dominant), ' ', el('span', { id: 'call-label' }, s.dominant),
-                    ` · ${pct(s.emotion_share[s.dominant])} of the speech`);
+  else if (channels.length > 1 && s.channels) {
+    // one headline per speaker: the parties' emotions are not mixed into one
+    channels.forEach((ch, i) => {
+      const b = s.channels[ch];
+      if (i) title.append(' · ');
+      title.append(`${ch}: `, b.dominant ? swatch(b.dominant) : '', ' ',
+                   el('span', { class: 'call-label', 'data-channel': ch }, b.dominant || 'no speech'),
+                   b.dominant ? ` ${pct(b.emotion_share[b.dominant])}` : '');
+    });
+    title.append(el('small', {}, ' · all together: ', el('span', { id: 'call-label' }, s.dominant)));
+  } else title.append('Mostly ', swatch(s.dominant), ' ', el('span', { id: 'call-label' }, s.dominant),
+                      ` · ${pct(s.emotion_share[s.dominant])} of the speech`);
+  const how = r.channel_choice ? ` · ${r.channel_choice.reason}` : '';
+  const who = r.speakers && r.channel_mode === 'mono' ? ` · ${r.speakers.length} speaker(s) by voice` : '';
   $('call-meta').textContent = `${r.file}, ${total.toFixed(1)} s, ${s.speech_seconds.toFixed(1)} s of speech ` +
-    `(${pct(s.speech_ratio)}), ${s.segments} segments` + (r.reason ? `: ${r.reason}` : '');
+    `(${pct(s.speech_ratio)}), ${s.segments} segments` + (r.reason ? `: ${r.reason}` : '') + how + who;
 
   const names = $('track-names'), rows = $('lane-rows');
   names.replaceChildren(); rows.replaceChildren();
@@ -69,8 +81,10 @@ export function renderCall(r) {
   }
   r.segments.forEach((g, i) => {
     const left = total ? (100 * g.start) / total : 0, width = total ? (100 * (g.end - g.start)) / total : 0;
+    const said = g.text ? ` “${g.text}”` : '';
     const seg = el('div', { class: 'seg', 'data-index': String(i), 'data-label': g.label,
-      title: `${clock(g.start)}–${clock(g.end)} ${g.channel}: ${g.label} ${pct(g.confidence)}`,
+      title: `${clock(g.start)}–${clock(g.end)} ${g.speaker || g.channel}: ${g.label} ${pct(g.confidence)}` +
+        (g.overlap ? ` (overlap: ${g.overlap.join(', ')})` : '') + said,
       style: { left: `${left}%`, width: `max(${width}%, 2px)`, background: color(g.label) } });
     g.el = seg;
     (lanes[g.channel] || rows.firstChild).append(seg);
@@ -79,6 +93,7 @@ export function renderCall(r) {
       el('td', {}, clock(g.end)), el('td', {}, g.channel),
       el('td', {}, swatch(g.label), ' ', g.label), el('td', {}, pct(g.confidence))));
   });
+  renderTranscript(r);
   const axis = $('axis');
   axis.replaceChildren();
   for (let k = 0; k <= 4; k++) axis.append(el('span', {}, clock((k * total) / 4)));
@@ -96,4 +111,27 @@ export function renderCall(r) {
   follow();
   title.setAttribute('tabindex', '-1');
   title.focus({ preventScroll: true });
+}
+
+// the words of each segment under the timeline (a segment's words play from its start); the
+// search box keeps the lines holding every word typed
+function renderTranscript(r) {
+  const box = $('transcript'), list = $('transcript-lines'), search = $('transcript-search');
+  list.replaceChildren();
+  const said = r.segments.filter((g) => g.text || (g.words && g.words.length));
+  box.hidden = said.length === 0;
+  for (const g of said) {
+    const text = g.text || g.words.map((w) => w.word || w.text || '').join(' ');
+    const mood = g.text_sentiment ? el('span', { class: 'text-sentiment', title: 'lexical sentiment of the words (VADER)' },
+      ` text: ${g.text_sentiment.label}`) : '';
+    list.append(el('li', { 'data-text': text.toLowerCase() },
+      el('button', { type: 'button', class: 'when', onclick: () => seek(g.start, true) }, clock(g.start)), ' ',
+      el('strong', {}, `${g.speaker || g.role || g.channel}`), ' ', swatch(g.label), ` ${g.label} · `,
+      el('span', { class: 'words' }, text || '…'), mood));
+  }
+  search.value = '';
+  search.oninput = () => {
+    const terms = search.value.toLowerCase().split(/\s+/).filter(Boolean);
+    for (const li of list.children) li.hidden = !terms.every((t) => li.dataset.text.includes(t));
+  };
 }

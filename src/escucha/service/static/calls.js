@@ -94,17 +94,6 @@ async function download(path, name) {
   setTimeout(() => URL.revokeObjectURL(url), 10000);
 }
 
-function renderTranscript(r) {
-  const box = $('transcript');
-  const lines = r.segments.filter((g) => g.text || (g.words && g.words.length));
-  box.hidden = lines.length === 0;
-  const list = $('transcript-lines');
-  list.replaceChildren(...lines.map((g) => el('li', {},
-    el('span', { class: 'when' }, clock(g.start)), ' ',
-    el('strong', {}, g.speaker || g.role || g.channel), ': ',
-    g.text || g.words.map((w) => w.word || w.text || '').join(' '))));
-}
-
 export async function openCall(id) {
   showError('');
   try {
@@ -113,8 +102,7 @@ export async function openCall(id) {
     state.stored = body;
     $('player-box').hidden = true;  // the store keeps no audio
     $('clip-result').hidden = true;
-    renderCall(body);
-    renderTranscript(body);
+    renderCall(body);   // draws the transcript too (call.js), searchable
     $('call-actions').hidden = false;
     $('call-stored').textContent = `stored ${(body.stored_at || '').replace('T', ' ').replace('Z', ' UTC')}`;
     setStatus('');

