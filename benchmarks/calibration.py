@@ -79,7 +79,7 @@ def build_calls(y, corpus, speaker, labels, c, n_calls, rng):
     return calls
 
 
-def choose_settings(d, keep, *, max_false_alarms=0.25, uncertain_share=0.25, n_calls=40, seed=0) -> dict:
+def choose_settings(d, keep, *, max_false_alarms=0.30, uncertain_share=0.25, n_calls=40, seed=0) -> dict:
     """The deployment settings chosen from the out-of-fold answers of corpora ``keep`` only
     (so that a corpus left out of ``keep`` judges settings that never saw it): one temperature
     over every way of hearing; the smallest neutral prior of the grid whose simulated agent false
@@ -122,7 +122,7 @@ def main(argv=None) -> int:
     ap.add_argument("--calls", type=int, default=40, help="simulated calls per corpus and line")
     ap.add_argument("--plot", default=None, help="write the reliability diagram here (PNG)")
     ap.add_argument("--json", default=None)
-    ap.add_argument("--max-false-alarms", type=float, default=0.25,
+    ap.add_argument("--max-false-alarms", type=float, default=0.30,
                     help="the neutral prior chosen keeps simulated agent false alarms at or under this")
     ap.add_argument("--uncertain-share", type=float, default=0.25,
                     help="flag as uncertain the least confident share of out-of-fold answers (under that top "
