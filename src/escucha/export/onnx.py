@@ -237,7 +237,7 @@ def export_model(source: str | os.PathLike, out: str | os.PathLike | None = None
     d, cfg = read_checkpoint_config(source)
     out = Path(out) if out is not None else d / EXPORT_DIRNAME
     replace = _check_out(out, d, force=force)
-    predictor = load_model(d, runtime="torch")
+    predictor = load_model(d, runtime="torch", calibrate=False)  # the network itself, as exported
     ensemble = "ensemble" in cfg
     members = predictor.members if ensemble else [predictor]
     entries = cfg["ensemble"] if ensemble else [{"weight": 1.0, "band": "any"}]
@@ -288,6 +288,10 @@ def export_model(source: str | os.PathLike, out: str | os.PathLike | None = None
                                 "spectrogram_max_abs_diff": report.spectrogram_max_abs_diff,
                                 "on": "probe signals of 1.0, 2.7 and 4.3 s (the last telephone-band)"}
         atomic_write_json(tmp / "config.json", export_cfg)
+        from ..inference.priors import CALIBRATION_FILE
+
+        if (d / CALIBRATION_FILE).is_file():  # an export copied elsewhere keeps its deployment settings
+            shutil.copy2(d / CALIBRATION_FILE, tmp / CALIBRATION_FILE)
         swap_folder(tmp, out, old=tmp.with_name(tmp.name.replace(".new-", ".old-", 1)) if replace else None)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
