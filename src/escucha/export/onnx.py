@@ -335,10 +335,14 @@ def _torch_features(m, waves: list[np.ndarray]) -> list[np.ndarray]:
 
 
 def _finish_graph(path: Path, role: str, report: ExportReport, *, quantize: str, probe: np.ndarray,
-                  calib: list[np.ndarray] | None = None) -> None:
-    """Record ``path``; with ``quantize``, replace it by its int8 version where that is faster."""
+                  calib: list[np.ndarray] | None = None, closed_form_head: bool = False) -> None:
+    """Record ``path``; with ``quantize``, replace it by its int8 version where that is faster.
+    Closed-form heads stay fp32 whatever the timing: they cost microseconds, and int8 weights on
+    standardised features flip answers (an adapted head's input affine, above all)."""
     g = GraphReport(file=path.name, role=role, precision="fp32", bytes=path.stat().st_size)
-    if quantize != "none" and role != "spectrogram":
+    if closed_form_head and quantize != "none":
+        g.note = "a linear head: kept fp32"
+    if quantize != "none" and role != "spectrogram" and not closed_form_head:
         q = path.with_name(path.stem + ".int8.onnx")
         try:
             _quantize(path, q, quantize, calib)
@@ -409,7 +413,8 @@ def _export_member(m, name: str, tmp: Path, report: ExportReport, *, quantize: s
     calib = None
     if calib_waves is not None:
         calib = [f[:1] for f in _torch_features(m, _member_waves(m, calib_waves))]
-    _finish_graph(tmp / name, "member", report, quantize=quantize, probe=feats, calib=calib)
+    head = all(getattr(mod, "closed_form", False) for mod in m.models)  # linear heads (whisper-lr, eGeMAPS + SVM)
+    _finish_graph(tmp / name, "member", report, quantize=quantize, probe=feats, calib=calib, closed_form_head=head)
 
 
 def _check_parity(predictor, folder: Path, report: ExportReport, *, quantized: bool) -> None:
