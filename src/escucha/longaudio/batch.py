@@ -234,18 +234,8 @@ def _run(folder: Path, files: list[Path], predictor, out_dir: Path, settings: di
 
     opts = dict(options)
     try:
-        if engine == "ray":
-            from .ray_engine import run_analysis
-
-            if todo:
-                run_analysis(todo, predictor, opts, plot, jobs=jobs, threads=threads, address=address, tick=tick,
-                             report=report)
-        elif jobs == 1 or len(todo) <= 1:
-            init_worker(predictor, threads, subprocess=False)
-            for p in todo:
-                tick(*analyse_one(p, opts, plot))
-        else:
-            run_pool(todo, predictor, opts, plot, jobs=jobs, threads=threads, tick=tick, report=report)
+        run_engine(todo, predictor, opts, plot, engine=engine, jobs=jobs, threads=threads, address=address,
+                   tick=tick, report=report)
     finally:
         bar.close()
         try:
@@ -255,3 +245,21 @@ def _run(folder: Path, files: list[Path], predictor, out_dir: Path, settings: di
             raise ConfigError(f"{out_dir}: cannot write summary.csv and errors.csv ({e.strerror or e})") from None
     report.seconds = time.time() - t0
     return report
+
+
+def run_engine(todo, predictor, opts: dict, plot: bool, *, engine: str, jobs: int, threads: int, address, tick,
+               report) -> None:
+    """Analyse ``todo`` here (one process), in a local pool (``jobs`` > 1) or on Ray, calling
+    ``tick(path, payload, seconds)`` as each file is done (the batch's and the store's loops)."""
+    if engine == "ray":
+        from .ray_engine import run_analysis
+
+        if todo:
+            run_analysis(todo, predictor, opts, plot, jobs=jobs, threads=threads, address=address, tick=tick,
+                         report=report)
+    elif jobs == 1 or len(todo) <= 1:
+        init_worker(predictor, threads, subprocess=False)
+        for p in todo:
+            tick(*analyse_one(p, opts, plot))
+    else:
+        run_pool(todo, predictor, opts, plot, jobs=jobs, threads=threads, tick=tick, report=report)

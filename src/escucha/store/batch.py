@@ -36,13 +36,12 @@ def store_folder(folder: str | os.PathLike, predictor, store, *, jobs: int | Non
     """
     from ..audio import audio_info
     from ..errors import CorpusError
-    from ..longaudio.batch import BatchReport
+    from ..longaudio.batch import BatchReport, run_engine
     from ..longaudio.inputs import content_digest, find_audio_files
     from ..longaudio.interrupts import interrupts_deferred
     from ..longaudio.progress import BatchProgress
     from ..longaudio.resume import is_complete
     from ..longaudio.settings import analysis_settings
-    from ..longaudio.worker import analyse_one, init_worker
 
     folder = Path(folder)
     if not folder.is_dir():
@@ -100,20 +99,8 @@ def store_folder(folder: str | os.PathLike, predictor, store, *, jobs: int | Non
 
     opts = dict(options)
     try:
-        if engine == "ray":
-            from ..longaudio.ray_engine import run_analysis
-
-            if todo:
-                run_analysis(todo, predictor, opts, False, jobs=jobs, threads=threads, address=address, tick=tick,
-                             report=report)
-        elif jobs == 1 or len(todo) <= 1:
-            init_worker(predictor, threads, subprocess=False)
-            for p in todo:
-                tick(*analyse_one(p, opts, False))
-        else:
-            from ..longaudio.pool import run_pool
-
-            run_pool(todo, predictor, opts, False, jobs=jobs, threads=threads, tick=tick, report=report)
+        run_engine(todo, predictor, opts, False, engine=engine, jobs=jobs, threads=threads, address=address,
+                   tick=tick, report=report)
     finally:
         bar.close()
     report.seconds = time.time() - t0
