@@ -169,20 +169,7 @@ def analyze_folder(folder: str | os.PathLike, predictor, out_dir: str | os.PathL
         from ..speakers import speaker_options
 
         options["speakers"] = speaker_options(options.get("speakers", "auto"), agent_voice=options.pop("agent_voice"))
-    if not folder.is_dir():
-        raise ConfigError(f"{folder}: not a folder")
-    if engine not in ("local", "ray"):
-        raise ConfigError(f"engine must be 'local' or 'ray', got {engine!r}")
-    if address is not None and engine != "ray":
-        raise ConfigError("an address names a Ray cluster: it needs engine 'ray' (--engine ray)")
-    if jobs is None and engine == "local":
-        jobs = 1
-    if jobs is not None and jobs < 1:
-        raise ConfigError(f"jobs must be >= 1, got {jobs}")
-    if engine == "ray":
-        from .ray_engine import require_ray
-
-        require_ray()
+    jobs = check_batch(folder, engine=engine, jobs=jobs, address=address)
     t0 = time.time()
     files = find_audio_files(folder, exclude=out_dir)
     if not files:
@@ -263,3 +250,23 @@ def run_engine(todo, predictor, opts: dict, plot: bool, *, engine: str, jobs: in
             tick(*analyse_one(p, opts, plot))
     else:
         run_pool(todo, predictor, opts, plot, jobs=jobs, threads=threads, tick=tick, report=report)
+
+
+def check_batch(folder: Path, *, engine: str, jobs: int | None, address) -> int | None:
+    """Check a batch's folder and engine settings (one line of :class:`ConfigError` each) and
+    return ``jobs`` with its local default (1); with Ray, check that Ray is installed."""
+    if not folder.is_dir():
+        raise ConfigError(f"{folder}: not a folder")
+    if engine not in ("local", "ray"):
+        raise ConfigError(f"engine must be 'local' or 'ray', got {engine!r}")
+    if address is not None and engine != "ray":
+        raise ConfigError("an address names a Ray cluster: it needs engine 'ray' (--engine ray)")
+    if jobs is None and engine == "local":
+        jobs = 1
+    if jobs is not None and jobs < 1:
+        raise ConfigError(f"jobs must be >= 1, got {jobs}")
+    if engine == "ray":
+        from .ray_engine import require_ray
+
+        require_ray()
+    return jobs

@@ -14,7 +14,7 @@ import os
 import time
 from pathlib import Path
 
-from ..errors import ConfigError, EscuchaError
+from ..errors import EscuchaError
 
 __all__ = ["store_folder"]
 
@@ -36,7 +36,7 @@ def store_folder(folder: str | os.PathLike, predictor, store, *, jobs: int | Non
     """
     from ..audio import audio_info
     from ..errors import CorpusError
-    from ..longaudio.batch import BatchReport, run_engine
+    from ..longaudio.batch import BatchReport, check_batch, run_engine
     from ..longaudio.inputs import content_digest, find_audio_files
     from ..longaudio.interrupts import interrupts_deferred
     from ..longaudio.progress import BatchProgress
@@ -44,20 +44,7 @@ def store_folder(folder: str | os.PathLike, predictor, store, *, jobs: int | Non
     from ..longaudio.settings import analysis_settings
 
     folder = Path(folder)
-    if not folder.is_dir():
-        raise ConfigError(f"{folder}: not a folder")
-    if engine not in ("local", "ray"):
-        raise ConfigError(f"engine must be 'local' or 'ray', got {engine!r}")
-    if address is not None and engine != "ray":
-        raise ConfigError("an address names a Ray cluster: it needs engine 'ray' (--engine ray)")
-    if jobs is None and engine == "local":
-        jobs = 1
-    if jobs is not None and jobs < 1:
-        raise ConfigError(f"jobs must be >= 1, got {jobs}")
-    if engine == "ray":
-        from ..longaudio.ray_engine import require_ray
-
-        require_ray()
+    jobs = check_batch(folder, engine=engine, jobs=jobs, address=address)
     t0 = time.time()
     files = find_audio_files(folder)
     if not files:
