@@ -4,7 +4,8 @@
 Every clip of the shared corpora is heard under each condition of
 :data:`escucha.train.conditions.CONDITIONS` (the clip as recorded, cut to its speech the way
 ``analyze`` cuts it, telephone lines, codecs, a room) and summarised by the recipe's frontend
-(Whisper tiny.en layers 1-3, mean + std; cached on disk, so reruns are quick). Then, for each
+(Whisper tiny.en layers 1-3, mean + std over the frames within ``pool_floor_db`` of the loudest,
+as configs/whisper-lr.json sets it; cached on disk, so reruns are quick). Then, for each
 held-out corpus, logistic regressions (the recipe's model) are trained on the other corpora
 under a *training set* of conditions and judged on the held-out corpus as a user meets it:
 
@@ -69,7 +70,16 @@ def _hear(job) -> np.ndarray:
     """One clip under one condition -> pooled features (the bundled model's int8 ONNX encoder,
     what users' predictions run; the recipe's torch encoder gives the same summaries to ~1e-2)."""
     global _ENCODER
-    path, condition, seed, loudness_db, model = job
+    path, condition, seed, loudness_db, model, floor_db = job
+    if _ENCODER is None and floor_db is not None:   # the recipe's torch frontend, pooling speech frames only
+        import torch
+
+        from escucha.features import FeatureConfig, FeatureExtractor
+        from escucha.models.whisper_lr import DEFAULT_LAYERS
+
+        torch.set_num_threads(1)
+        fe = FeatureExtractor(FeatureConfig(kind="whisper", whisper_layers=DEFAULT_LAYERS, pool_floor_db=floor_db))
+        _ENCODER = type("TorchFrontend", (), {"features": staticmethod(lambda w: fe(torch.from_numpy(w)).numpy())})()
     if _ENCODER is None:
         from escucha.inference import load_model
 
@@ -81,14 +91,16 @@ def _hear(job) -> np.ndarray:
     return _ENCODER.features(z[None]).reshape(-1)
 
 
-def features(records, condition: str, loudness_db: float, out: Path, workers: int, model: str) -> np.ndarray:
+def features(records, condition: str, loudness_db: float, out: Path, workers: int, model: str,
+             floor_db: float | None = None) -> np.ndarray:
     """Pooled features of every record under ``condition``, kept in ``out/[fast-]feats-CONDITION.npy``."""
     from multiprocessing import get_context
 
-    f = out / f"{'fast-' if model == 'fast' else ''}feats-{condition}.npy"
+    tag = "" if floor_db is None else f"-floor{floor_db:g}"
+    f = out / f"{'fast-' if model == 'fast' else ''}feats-{condition}{tag}.npy"
     if f.is_file():
         return np.load(f)
-    jobs = [(r.path, condition, i, loudness_db, model) for i, r in enumerate(records)]
+    jobs = [(r.path, condition, i, loudness_db, model, floor_db) for i, r in enumerate(records)]
     with get_context("spawn").Pool(workers) as pool:
         X = np.stack(list(progress(pool.imap(_hear, jobs, chunksize=16), total=len(jobs), desc=f"hear {condition}",
                                    unit="clip")))
@@ -131,11 +143,17 @@ def main(argv=None) -> int:
                     help="standardise each held-out corpus by its own statistics (what `escucha adapt` does)")
     ap.add_argument("--model", choices=("default", "fast"), default="default",
                     help="whose frontend hears the clips: the default model's (two members) or the fast one's")
+    ap.add_argument("--floor-db", type=float, default=None,
+                    help="hear with the recipe's torch frontend pooling only the frames within this many dB of "
+                         "the loudest (FeatureConfig.pool_floor_db; default: configs/whisper-lr.json's)")
     args = ap.parse_args(argv)
     import torch
 
     torch.set_num_threads(args.threads)
     cfg = load_config(REPO / "configs" / "whisper-lr.json", threads=args.threads)
+    floor_db = args.floor_db
+    if floor_db is None and args.model == "default":   # the recipe's frontend, not the installed model's
+        floor_db = (cfg.features or {}).get("pool_floor_db")
     records = scan_corpora(args.data)
     LABELS = labels_for(records)
     y = np.array([LABELS.index(r.emotion) for r in records])
@@ -149,7 +167,7 @@ def main(argv=None) -> int:
     X = {}
     for c in needed:
         t0 = time.time()
-        X[c] = features(records, c, cfg.loudness_db, out, args.threads, args.model)
+        X[c] = features(records, c, cfg.loudness_db, out, args.threads, args.model, floor_db)
         print(f"{c}: {X[c].shape} in {time.time() - t0:.0f} s", flush=True)
     neutral = LABELS.index("neutral")
     high = np.array([lab in HIGH_AROUSAL for lab in LABELS])
@@ -160,7 +178,8 @@ def main(argv=None) -> int:
         slug = "".join(ch if ch.isalnum() else "-" for ch in name).strip("-")
         while "--" in slug:
             slug = slug.replace("--", "-")
-        return out / f"{'adapted-' if args.adapt else ''}oof-{slug}.npz"
+        tag = "" if floor_db is None else f"-floor{floor_db:g}"
+        return out / f"{'adapted-' if args.adapt else ''}oof-{slug}{tag}.npz"
     for name, (wide, tel) in sets.items():
         if oof_file(name).is_file() and not args.force:
             print(f"{name}: kept from {oof_file(name)} (--force to fit again)")
@@ -197,7 +216,7 @@ def main(argv=None) -> int:
         print("    per corpus UAR " + " | ".join(
             f"{t}: " + " ".join(f"{c[:3]} {u:.2f}" for c, u in zip(corpora, table[name][t]['uar'][1])) for t in TESTS),
             flush=True)
-    (out / f"train_conditions{'-fast' if args.model == 'fast' else ''}.json").write_text(json.dumps({"corpora": corpora, "labels": LABELS, "table": table}, indent=1))
+    (out / f"train_conditions{'-fast' if args.model == 'fast' else ''}{'' if floor_db is None else f'-floor{floor_db:g}'}.json").write_text(json.dumps({"corpora": corpora, "labels": LABELS, "table": table}, indent=1))
     return 0
 
 

@@ -4,7 +4,7 @@
 #   scripts/train_bundled_model.sh [DATA_ROOT=../shared/data]
 # The recipe is the one leave-one-corpus-out CV and the calls benchmark favoured
 # (docs/results.md, docs/calls.md): the frozen Whisper tiny.en encoder (layers 1-3, mean + std
-# over time) and two logistic regressions trained on the five shared corpora (RAVDESS actors
+# over the frames within 30 dB of the loudest: speech, not the silence or hiss around it) and two logistic regressions trained on the five shared corpora (RAVDESS actors
 # 01-20, EmoDB, SAVEE, nEMO, the Korean corpus), each clip heard as analyze hears it
 # (escucha.train.conditions, chosen by benchmarks/train_conditions.py):
 # - configs/whisper-lr.json on the clips as recorded and cut to their speech, answering for
@@ -54,7 +54,7 @@ for m in ${MODELS:-default fast}; do
       train configs/whisper-lr.json whisper-lr
       train configs/whisper-lr-tel.json whisper-lr-tel
       $ESCUCHA ensemble "$OUT/whisper-lr" "$OUT/whisper-lr-tel" --bands wide any -o "$OUT/ensemble" --force
-      calibrate "$OUT/ensemble" oof-clip-cut-telephone-mu.npz --sets "clip+cut | telephone-mu"
+      calibrate "$OUT/ensemble" oof-clip-cut-telephone-mu-floor30.npz --sets "clip+cut | telephone-mu"
       install "$OUT/ensemble" model ;;
     fast)
       train configs/fast.json fast

@@ -160,6 +160,9 @@ BAD_MODEL_CONFIGS = [
      "features.fmax is 6000.0"),
     ("top-db-negative", setp("features.top_db", -5.0), "features.top_db is -5.0"),
     ("normalize-bad", setp("features.normalize", "max"), "features.normalize is 'max'"),
+    ("pool-floor-logmel", setp("features.pool_floor_db", 30.0), "features.pool_floor_db is 30.0"),
+    ("pool-floor-huge", setp("features", {"kind": "whisper", "sample_rate": 16000, "pool_floor_db": 500.0}),
+     "features.pool_floor_db is 500.0"),
     ("encoder-no-path", setp("features", {"kind": "encoder", "sample_rate": 16000}),
      "features.encoder_path is None"),
     ("loudness-bad", setp("preprocess.loudness_db", 20.0), "preprocess.loudness_db is 20.0"),
@@ -376,6 +379,7 @@ FIELDS = ["format", "version", "labels", "clip_seconds", "model", "model.name", 
           "features", "features.kind", "features.sample_rate", "features.n_fft", "features.hop_length",
           "features.win_length", "features.n_mels", "features.n_mfcc", "features.fmin", "features.fmax",
           "features.top_db", "features.normalize", "features.encoder_path", "features.encoder_layer",
+          "features.pool_floor_db",
           "preprocess", "preprocess.trim_db", "preprocess.loudness_db", "weights", "trained_on", "ensemble"]
 
 

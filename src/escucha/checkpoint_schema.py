@@ -26,7 +26,9 @@ features.*          sample_rate 4000..96000 Hz, n_fft 16..16384, win_length 1..n
                     n_mfcc 1..n_mels (MFCC), fmin in [0, Nyquist), fmax ``null`` or in
                     (fmin, Nyquist], top_db ``null`` or in (0, 200], normalize one of ``none``,
                     ``utterance``, ``clip``; encoder_path a string (needed for ``encoder``),
-                    encoder_layer -1000..1000; max_seconds ``null`` or 0.5..3600 (whisper only); missing fields take :class:`FeatureConfig` defaults;
+                    encoder_layer -1000..1000; max_seconds ``null`` or 0.5..3600 (whisper only);
+                    pool_floor_db ``null`` or 1..80 (whisper only); missing fields take
+                    :class:`FeatureConfig` defaults;
                     for log-mel / MFCC one clip's STFT is at most 4 000 000 values
 preprocess          optional; sample_rate 4000..96000, trim_db ``null`` or in (0, 120],
                     loudness_db ``null`` or in [-100, 0]
@@ -295,6 +297,9 @@ def _check_features(features: Any, c: _Checker) -> dict:
     c.optional_number("features.max_seconds", f.get("max_seconds"), 0.5, 3600.0, unit=" s")
     if f.get("max_seconds") is not None and kind != "whisper":
         c.fail("features.max_seconds", f["max_seconds"], "null except for whisper features")
+    c.optional_number("features.pool_floor_db", f.get("pool_floor_db"), 1.0, 80.0, unit=" dB")
+    if f.get("pool_floor_db") is not None and kind != "whisper":
+        c.fail("features.pool_floor_db", f["pool_floor_db"], "null except for whisper features")
     if kind == "whisper" and sr != 16000:
         c.fail("features.sample_rate", sr, "16000 for whisper features")
     return f

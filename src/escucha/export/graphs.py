@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from ..features.config import FeatureConfig
+from ..features.whisper import pool_mean_std, speech_frames
 from ..features.spectral import (WHISPER_HOP, WHISPER_N_FFT, WHISPER_N_MELS, WHISPER_SAMPLE_RATE, dct_matrix,
                                  hann_window, mel_filterbank)
 
@@ -88,11 +89,13 @@ def conv1d_as_matmul(conv: nn.Conv1d, x: torch.Tensor, *, stride: int) -> torch.
 class WhisperPooledGraph(nn.Module):
     """Whisper log-mel ``(B, 80, F)`` -> mean and std over time of the chosen hidden states,
     ``(B, len(layers) * 2 * D, 1)`` (:func:`escucha.features.whisper.pooled_states`), running
-    only the blocks those layers need; its two convolutions are matrix products
+    only the blocks those layers need, over the frames :func:`~escucha.features.whisper.speech_frames`
+    keeps when ``floor_db`` is set; its two convolutions are matrix products
     (:func:`conv1d_as_matmul`)."""
 
-    def __init__(self, encoder, layers: tuple[int, ...] | None):
+    def __init__(self, encoder, layers: tuple[int, ...] | None, floor_db: float | None = None):
         super().__init__()
+        self.floor_db = floor_db
         n_states = len(encoder.blocks) + 1
         self.layers = tuple(range(n_states)) if layers is None else tuple(int(i) for i in layers)
         self.encoder = encoder
@@ -108,10 +111,10 @@ class WhisperPooledGraph(nn.Module):
         for i, blk in enumerate(e.blocks[:self.depth]):
             x = blk(x)
             states.append(e.ln_post(x) if i == last else x)
+        weights = None if self.floor_db is None else speech_frames(mel, self.floor_db)
         parts = []
         for i in self.layers:
-            h = states[i]
-            parts += [h.mean(dim=1), h.std(dim=1, unbiased=False)]
+            parts += pool_mean_std(states[i], weights)
         return torch.cat(parts, dim=-1).unsqueeze(-1)
 
 

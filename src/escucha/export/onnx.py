@@ -381,7 +381,7 @@ def _export_frontend(m, j: int, tmp: Path, report: ExportReport, *, quantize: st
 
         name = f"frontend-{j}-encoder.onnx"
         mel = whisper_log_mel(probe)
-        _onnx_export(WhisperPooledGraph(load_whisper_encoder(c.encoder_path), c.whisper_layers),
+        _onnx_export(WhisperPooledGraph(load_whisper_encoder(c.encoder_path), c.whisper_layers, c.pool_floor_db),
                      (torch.from_numpy(mel),), tmp / name, input_name="mel", output_name="features",
                      dynamic={0: "batch", 2: "frames"})
         calib = None

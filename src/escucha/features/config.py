@@ -50,6 +50,10 @@ class FeatureConfig:
         ``whisper`` only: the encoder hears at most this many seconds of each input, the stretch
         with the most energy (:func:`escucha.features.spectral.loudest_window`); ``None``: all.
         The encoder's cost grows with its input, so this bounds the time per clip.
+    pool_floor_db : float or None
+        ``whisper`` only: pool the encoder's states over the frames within this many dB of the
+        input's loudest frame (:func:`escucha.features.whisper.speech_frames`: silence, padding
+        and a line's hiss between words are left out); ``None``: over every frame.
     normalize : {"none", "utterance", "clip"}
         ``"utterance"``: zero mean, unit variance per band over time, for each clip (removes the
         spectral envelope); ``"clip"``: one mean and variance over the whole clip (keeps it).
@@ -70,6 +74,7 @@ class FeatureConfig:
     encoder_layer: int = -1
     whisper_layers: tuple[int, ...] | None = None   # states pooled by "whisper" (None: all)
     max_seconds: float | None = None                 # "whisper": hear only the loudest this-many seconds
+    pool_floor_db: float | None = None               # "whisper": pool frames within this many dB of the loudest
 
     def __post_init__(self):
         if self.kind == "encoder" and not self.encoder_path:
@@ -89,6 +94,11 @@ class FeatureConfig:
                 raise ConfigError(f"max_seconds applies to whisper features only, not {self.kind!r}")
             if not 0.5 <= float(self.max_seconds) <= 3600:
                 raise ConfigError(f"max_seconds must be between 0.5 and 3600 seconds, got {self.max_seconds}")
+        if self.pool_floor_db is not None:
+            if self.kind != "whisper":
+                raise ConfigError(f"pool_floor_db applies to whisper features only, not {self.kind!r}")
+            if not 1.0 <= float(self.pool_floor_db) <= 80.0:
+                raise ConfigError(f"pool_floor_db must be between 1 and 80 dB, got {self.pool_floor_db}")
         if self.sample_rate < 1000:
             raise ConfigError(f"feature sample_rate {self.sample_rate} Hz is too low")
         if self.win_length > self.n_fft:

@@ -100,7 +100,8 @@ class FeatureExtractor(nn.Module):
 
             n = int(round(self.config.max_seconds * self.config.sample_rate))
             wav = torch.from_numpy(loudest_window(wav.detach().cpu().numpy(), n))
-        return pooled_states(enc, wav.float(), layers=self.config.whisper_layers).unsqueeze(-1)
+        return pooled_states(enc, wav.float(), layers=self.config.whisper_layers,
+                             floor_db=self.config.pool_floor_db).unsqueeze(-1)
 
     @torch.no_grad()
     def encode(self, wav: torch.Tensor) -> torch.Tensor:

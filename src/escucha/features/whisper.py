@@ -27,7 +27,8 @@ from .config import bundled_whisper_dir, n_pooled  # noqa: F401  (torch-free; re
 from .spectral import WHISPER_HOP as HOP, WHISPER_N_FFT as N_FFT, WHISPER_N_MELS as N_MELS
 from .spectral import WHISPER_SAMPLE_RATE as SAMPLE_RATE, mel_filterbank
 
-__all__ = ["WhisperEncoder", "whisper_log_mel", "load_whisper_encoder", "bundled_whisper_dir", "pooled_states"]
+__all__ = ["WhisperEncoder", "whisper_log_mel", "load_whisper_encoder", "bundled_whisper_dir", "pooled_states",
+           "speech_frames", "pool_mean_std"]
 
 MAX_SECONDS = 30.0
 
@@ -106,19 +107,51 @@ class WhisperEncoder(nn.Module):
         return states
 
 
-def pooled_states(encoder: WhisperEncoder, wav: torch.Tensor, *, layers: tuple[int, ...] | None = None) -> torch.Tensor:
+def speech_frames(mel: torch.Tensor, floor_db: float) -> torch.Tensor:
+    """Which encoder frames to pool: ``(B, ceil(F / 2))`` float, 1 where the frame's energy is
+    within ``floor_db`` of the loudest frame of its input, else 0.
+
+    ``mel``: Whisper's normalised log-mel ``(B, 80, F)`` (:func:`whisper_log_mel`). A frame's
+    energy is the log of its mel power summed over bands; the encoder's frame ``j`` (50 per
+    second) takes the louder of mel frames ``2j`` and ``2j + 1``. Digital silence (a short
+    window's zero padding) and a line's hiss between words fall below the floor, so the pooled
+    statistics describe the speech alone, however much quiet surrounds it: a clip, the same clip
+    with silence around it and the same clip as a turn cut by ``analyze`` pool the same frames.
+    The loudest frame always passes, so no input pools nothing.
+    """
+    ln10 = 2.302585092994046
+    energy = torch.logsumexp(mel * (4.0 * ln10), dim=1) / ln10            # (B, F), decades + a constant
+    energy = nn.functional.max_pool1d(energy.unsqueeze(1), 2, 2, ceil_mode=True).squeeze(1)
+    return (energy >= energy.amax(dim=-1, keepdim=True) - float(floor_db) / 10.0).to(mel.dtype)
+
+
+def pool_mean_std(h: torch.Tensor, weights: torch.Tensor | None) -> list[torch.Tensor]:
+    """``[mean, std]`` over time of states ``(B, T, D)``, over the frames ``weights`` ``(B, T)``
+    marks (``None``: all frames; population std)."""
+    if weights is None:
+        return [h.mean(dim=1), h.std(dim=1, unbiased=False)]
+    w = weights.unsqueeze(-1)
+    n = w.sum(dim=1)
+    mean = (h * w).sum(dim=1) / n
+    var = ((h - mean.unsqueeze(1)).square() * w).sum(dim=1) / n
+    return [mean, var.sqrt()]
+
+
+def pooled_states(encoder: WhisperEncoder, wav: torch.Tensor, *, layers: tuple[int, ...] | None = None,
+                  floor_db: float | None = None) -> torch.Tensor:
     """Mean and standard deviation over time of the chosen hidden states.
 
     ``wav``: ``(B, T)`` at 16 kHz, at least 0.02 s. Returns ``(B, len(layers) * 2 * D)``, for each
     layer its mean then its std. ``layers`` index :meth:`WhisperEncoder.forward`'s list
-    (default: all).
+    (default: all). ``floor_db``: pool only the frames :func:`speech_frames` keeps (``None``: all).
     """
-    states = encoder(whisper_log_mel(wav), depth=max(layers) if layers else None)  # no block past the last used
+    mel = whisper_log_mel(wav)
+    states = encoder(mel, depth=max(layers) if layers else None)  # no block past the last used
+    weights = None if floor_db is None else speech_frames(mel, floor_db)
     layers = tuple(range(len(states))) if layers is None else layers
     parts = []
     for i in layers:
-        h = states[i]
-        parts += [h.mean(dim=1), h.std(dim=1, unbiased=False)]
+        parts += pool_mean_std(states[i], weights)
     return torch.cat(parts, dim=-1)
 
 
