@@ -262,6 +262,30 @@ def test_cli(model_dir, mixed_dir, tmp_path, capsys):
     assert "only 1 usable recordings of the 2 found (1 could not be read)" in err[1]
 
 
+def test_predict_adapt_fits_the_files_first_and_the_default_says_it_did_not(model_dir, mixed_dir, capsys):
+    """``predict DIR`` scores as trained and says so; ``--adapt`` predicts with a copy adapted to
+    those very files (the same answers as ``escucha adapt`` then ``predict --model``)."""
+    assert main(["predict", str(mixed_dir), "--model", str(model_dir), "--json"]) == 0
+    got = capsys.readouterr()
+    plain = json.loads(got.out)
+    assert "24 recordings scored as the model was trained, not adapted to them" in got.err
+    assert main(["predict", str(mixed_dir), "--model", str(model_dir), "--json", "--adapt", "--quiet"]) == 0
+    got = capsys.readouterr()
+    adapted = json.loads(got.out)
+    assert "adapted to 24 of 24 recordings: " in got.err and "lambda 0.11" in got.err
+    assert "not adapted" not in got.err
+    assert [d["file"] for d in adapted] == [d["file"] for d in plain]
+    assert adapted[0]["probabilities"] != plain[0]["probabilities"]
+    by_hand = adapt(model_dir, [mixed_dir], mixed_dir.parent / "by-hand").out
+    expected = load_model(by_hand).predict(adapted[0]["file"]).probabilities
+    assert adapted[0]["probabilities"] == pytest.approx(expected, abs=1e-5)
+    # too few recordings to adapt to: one clear line, nothing predicted
+    one = sorted(mixed_dir.rglob("*.wav"))[0]
+    assert main(["predict", str(one), "--model", str(model_dir), "--adapt"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("escucha: error: ") and "usable recordings" in err[0]
+
+
 def test_cli_defaults_are_the_library_defaults():
     from escucha.cli import adapt as cli_adapt
     from escucha.inference import adapt as lib

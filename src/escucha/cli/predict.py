@@ -33,6 +33,11 @@ def register(sub):
     p.add_argument("--force", action="store_true", help="replace an existing -o FILE")
     add_labels_option(p)
     add_calibration_option(p)
+    p.add_argument("--adapt", action="store_true",
+                   help="first fit the model's feature normalisation to these recordings (what 'escucha adapt' "
+                        "does, at least 20 needed, each heard twice). Off by default: measured, it lifts acted "
+                        "corpora but calls natural conversation and one-sided folders more emotional "
+                        "(docs/calibration.md, 'Adaptation')")
     add_engine_options(p, where="the files are predicted")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run_predict)
@@ -85,6 +90,29 @@ def format_prediction(p) -> str:
     return f"{p.file}: {p.label} ({p.confidence:.0%}{' ' + what if what else ''}{unsure})   {probs}{tail}"
 
 
+#: from this many inputs on, predict says that it did not adapt to them (and how it could)
+ADAPT_NOTE_FILES = 20
+
+
+def _adapted(args, files: list[str]) -> str:
+    """``--adapt``: an adapted copy of ``--model`` fitted to ``files``, in a temporary folder removed
+    at exit; says what it did on stderr."""
+    import atexit
+    import shutil
+    import tempfile
+
+    from ..inference.adapt import adapt
+
+    tmp = Path(tempfile.mkdtemp(prefix="escucha-adapt-"))
+    atexit.register(shutil.rmtree, tmp, ignore_errors=True)
+    res = adapt(args.model, files, tmp / "model", show_progress=len(files) > 20 and not args.quiet,
+                on_error=lambda f, msg: None)   # the same files fail again below, reported once there
+    done = [f"{m.name} on {m.files} (lambda {m.lam:.2f})" for m in res.members if m.adapted]
+    print(f"escucha: adapted to {res.usable} of {res.files} recordings: " + ("; ".join(done) or "nothing adapted"),
+          file=sys.stderr)
+    return str(res.out)
+
+
 def _emit(args, record: dict) -> None:
     if args.jsonl:
         print(json.dumps(record, allow_nan=False), flush=True)
@@ -104,8 +132,12 @@ def run_predict(args) -> int:
 
         require_ray()
     out = ResultsFile(args.output, force=args.force) if args.output else None
-    predictor = load_model(args.model, labels=args.labels, calibrate=not args.no_calibration)
     files, empty = expand_inputs(args.files)  # a folder without audio among other inputs: one error line
+    model = _adapted(args, files) if args.adapt else args.model
+    predictor = load_model(model, labels=args.labels, calibrate=not args.no_calibration)
+    if not args.adapt and len(files) >= ADAPT_NOTE_FILES and not args.quiet:
+        print(f"escucha: note: {len(files)} recordings scored as the model was trained, not adapted to them "
+              "(the measured default; --adapt fits them first)", file=sys.stderr)
     show = len(files) > 20 and not args.quiet
     records: dict[str, dict] = {}   # file -> its JSON record, as finished
     n_errors = 0
