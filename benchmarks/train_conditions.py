@@ -216,7 +216,8 @@ def main(argv=None) -> int:
         print("    per corpus UAR " + " | ".join(
             f"{t}: " + " ".join(f"{c[:3]} {u:.2f}" for c, u in zip(corpora, table[name][t]['uar'][1])) for t in TESTS),
             flush=True)
-    (out / f"train_conditions{'-fast' if args.model == 'fast' else ''}{'' if floor_db is None else f'-floor{floor_db:g}'}.json").write_text(json.dumps({"corpora": corpora, "labels": LABELS, "table": table}, indent=1))
+    (out / f"train_conditions{'-fast' if args.model == 'fast' else ''}{'' if floor_db is None else f'-floor{floor_db:g}'}"
+           f"{'-adapted' if args.adapt else ''}.json").write_text(json.dumps({"corpora": corpora, "labels": LABELS, "table": table}, indent=1))
     return 0
 
 
