@@ -132,9 +132,10 @@ def run_predict(args) -> int:
 
         require_ray()
     out = ResultsFile(args.output, force=args.force) if args.output else None
+    predictor = None if args.adapt else load_model(args.model, labels=args.labels, calibrate=not args.no_calibration)
     files, empty = expand_inputs(args.files)  # a folder without audio among other inputs: one error line
-    model = _adapted(args, files) if args.adapt else args.model
-    predictor = load_model(model, labels=args.labels, calibrate=not args.no_calibration)
+    if args.adapt:
+        predictor = load_model(_adapted(args, files), labels=args.labels, calibrate=not args.no_calibration)
     if not args.adapt and len(files) >= ADAPT_NOTE_FILES and not args.quiet:
         print(f"escucha: note: {len(files)} recordings scored as the model was trained, not adapted to them "
               "(the measured default; --adapt fits them first)", file=sys.stderr)
