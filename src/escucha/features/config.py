@@ -16,7 +16,7 @@ from pathlib import Path
 
 from ..errors import ConfigError
 
-__all__ = ["FeatureConfig", "KINDS", "bundled_whisper_dir", "n_pooled"]
+__all__ = ["FeatureConfig", "KINDS", "bundled_whisper_dir", "whisper_dir", "n_pooled"]
 
 KINDS = ("raw", "logmel", "mfcc", "egemaps", "encoder", "whisper")
 
@@ -33,7 +33,8 @@ class FeatureConfig:
         checkpoint read from the local folder ``encoder_path`` (``transformers``; never downloaded).
         ``whisper``: mean and standard deviation over time of Whisper encoder states
         (:mod:`escucha.features.whisper`), ``(B, len(whisper_layers) * 2 * D, 1)``; the bundled
-        tiny.en encoder unless ``encoder_path`` names another converted folder.
+        tiny.en encoder unless ``encoder_path`` names another bundled one (``"whisper-base"``) or
+        another converted folder.
     sample_rate : int
         Hz; audio is resampled to this rate before features.
     n_fft, win_length, hop_length : int
@@ -136,15 +137,27 @@ def _encoder_config(path: str):
         raise ConfigError(f"{path}: not a pretrained encoder folder ({str(e).splitlines()[0]})") from None
 
 
-def bundled_whisper_dir() -> Path:
-    """Folder of the Whisper tiny.en encoder shipped inside the package."""
-    return Path(__file__).resolve().parent.parent / "assets" / "encoders" / "whisper-tiny.en"
+def bundled_whisper_dir(name: str = "whisper-tiny.en") -> Path:
+    """Folder of a Whisper encoder shipped inside the package (``whisper-tiny.en``, ``whisper-base``)."""
+    return Path(__file__).resolve().parent.parent / "assets" / "encoders" / name
+
+
+def whisper_dir(path: str | os.PathLike | None) -> Path:
+    """The Whisper encoder folder a :class:`FeatureConfig` names: ``None``, the bundled tiny.en; the
+    bare name of a bundled encoder (``"whisper-base"``), that one, wherever escucha is installed;
+    anything else, that folder."""
+    if not path:
+        return bundled_whisper_dir()
+    s = str(path)
+    if "/" not in s and "\\" not in s and bundled_whisper_dir(s).is_dir():
+        return bundled_whisper_dir(s)
+    return Path(path)
 
 
 def n_pooled(path: str | os.PathLike | None, layers: tuple[int, ...] | None) -> int:
     """Length of the pooled Whisper vectors (mean and std of each layer in ``layers``; ``None``:
-    every layer) for the encoder in ``path`` (default: the bundled tiny.en)."""
-    d = Path(path) if path else bundled_whisper_dir()
+    every layer) for the encoder in ``path`` (:func:`whisper_dir`; default: the bundled tiny.en)."""
+    d = whisper_dir(path)
     cfg = json.loads((d / "config.json").read_text())
     n = len(layers) if layers is not None else int(cfg["n_layers"]) + 1
     return n * 2 * int(cfg["d_model"])

@@ -23,7 +23,7 @@ import torch
 from torch import nn
 
 from ..errors import ConfigError
-from .config import bundled_whisper_dir, n_pooled  # noqa: F401  (torch-free; re-exported here)
+from .config import bundled_whisper_dir, n_pooled, whisper_dir  # noqa: F401  (torch-free; re-exported here)
 from .spectral import WHISPER_HOP as HOP, WHISPER_N_FFT as N_FFT, WHISPER_N_MELS as N_MELS
 from .spectral import WHISPER_SAMPLE_RATE as SAMPLE_RATE, mel_filterbank
 
@@ -182,8 +182,9 @@ def _load(path: str) -> WhisperEncoder:
 
 
 def load_whisper_encoder(path: str | os.PathLike | None = None) -> WhisperEncoder:
-    """The encoder in ``path`` (default: the bundled tiny.en), loaded once per process."""
-    return _load(str(Path(path) if path else bundled_whisper_dir()))
+    """The encoder in ``path`` (:func:`~escucha.features.config.whisper_dir`: default the bundled
+    tiny.en; ``"whisper-base"`` the bundled base), loaded once per process."""
+    return _load(str(whisper_dir(path)))
 
 
 def _check_rate(sample_rate: int):

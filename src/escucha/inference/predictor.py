@@ -295,6 +295,11 @@ def make_ensemble(model_dirs: Sequence[str | os.PathLike], out_dir: str | os.Pat
         for item in sorted(folder.iterdir()):
             if item.name == "config.json":
                 continue
+            # what escucha itself writes into a model folder: its deployment settings, its export
+            if item.name == "calibration.json" and item.is_file() and not item.is_symlink():
+                continue
+            if item.name == "onnx" and item.is_dir() and not item.is_symlink() and (item / "config.json").is_file():
+                continue
             if not (item.name in names and re.fullmatch(r"member-\d+", item.name) and item.is_dir()
                     and not item.is_symlink() and (item / "config.json").is_file()):
                 return f"holds {item}, which is not one of its member checkpoints"
