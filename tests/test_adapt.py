@@ -358,7 +358,8 @@ def test_the_adapted_bundled_model_keeps_a_current_export_equal_to_its_weights(s
     out2 = adapt(out, savee_clips, tmp_path / "a2", strength=0).out
     onnx, tch = load_model(out2), load_model(out2, runtime="torch")
     assert onnx.runtime == "onnx" and tch.runtime == "torch"
-    x = np.random.default_rng(0).standard_normal((6, 2304, 1)).astype(np.float32)
+    width = tch.members[0].feature_config.n_channels   # 4096: Whisper base, 4 layers, mean + std
+    x = np.random.default_rng(0).standard_normal((6, width, 1)).astype(np.float32)
     for a, b in zip(onnx.members, tch.members):
         np.testing.assert_allclose(a._head(x), b.proba_from_features([torch.from_numpy(x)]), atol=1e-5)
     first = load_model(out, runtime="torch")
