@@ -3,8 +3,9 @@
 # it in src/escucha/assets/model.
 #   scripts/train_bundled_model.sh [DATA_ROOT=../shared/data]
 # The recipe is the one leave-one-corpus-out CV and the calls benchmark favoured
-# (docs/results.md, docs/calls.md): the frozen Whisper tiny.en encoder (layers 1-3, mean + std
-# over the frames within 30 dB of the loudest: speech, not the silence or hiss around it) and two logistic regressions trained on the five shared corpora (RAVDESS actors
+# (docs/model_card.md, docs/calls.md): the frozen multilingual Whisper base encoder (layers 1-4,
+# mean + std over the frames within 30 dB of the loudest: speech, not the silence or hiss around
+# it; input trimmed at 40 dB) and two logistic regressions trained on the five shared corpora (RAVDESS actors
 # 01-20, EmoDB, SAVEE, nEMO, the Korean corpus), each clip heard as analyze hears it
 # (escucha.train.conditions, chosen by benchmarks/train_conditions.py):
 # - configs/whisper-lr.json on the clips as recorded and cut to their speech, answering for
