@@ -36,6 +36,9 @@ built from the held-out one::
 
     python benchmarks/calls.py --recipe bundled --data ../shared/data/nemo ../shared/data/korean --threads 2
 
+``--folds speakers`` instead trains two folds per corpus, each without half of its speakers (every
+other clip, that corpus's other speakers included), and builds the calls from the speakers left out.
+
 Prints one table per line (rows: model x corpus) and writes ``calls.json`` and the calls
 themselves (with ``.truth.csv``) to ``--out``. Not run in CI.
 """
@@ -193,8 +196,9 @@ def score(rows: list[tuple[str, str, dict | None]]) -> dict:
     }
 
 
-def fold_model(args, held_out: str, out: Path):
-    """The recipe trained on ``--train-data`` without ``held_out`` (bundle_cv's training)."""
+def fold_model(args, held_out: str, out: Path, group: list[str] | None = None, tag: str = ""):
+    """The recipe trained on ``--train-data`` without ``held_out`` (bundle_cv's training); with
+    ``group`` (speaker keys of ``held_out``), without those speakers only: a speaker fold."""
     import torch
 
     sys.path.insert(0, str(REPO / "benchmarks"))
@@ -207,20 +211,28 @@ def fold_model(args, held_out: str, out: Path):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         records = scan_corpora(args.train_data)
-    if held_out in {r.corpus for r in records}:
+    if group is not None:
+        from escucha.data.splits import Split
+
+        gone = set(group)
+        test = [i for i, r in enumerate(records) if r.speaker_key in gone]
+        split = Split([i for i, r in enumerate(records) if r.speaker_key not in gone], [], test, kind="actors",
+                      speakers={"test": sorted(gone)})
+        n, what = len(split.train), f"{held_out} speakers {', '.join(sorted(gone))}"
+    elif held_out in {r.corpus for r in records}:
         split = corpus_split(records, test_corpus=held_out, val_speakers=0)
-        n = len(split.train)
+        n, what = len(split.train), held_out
     else:   # a corpus outside the training data: train on all of it
-        split, n = None, len(records)
-    model = bundle_cv.train_fold(records, split, out / "folds" / f"without-{held_out}", args.threads)
-    print(f"{args.recipe} recipe trained without {held_out}: {n} clips", flush=True)
+        split, n, what = None, len(records), held_out
+    model = bundle_cv.train_fold(records, split, out / "folds" / f"without-{held_out}{tag}", args.threads)
+    print(f"{args.recipe} recipe trained without {what}: {n} clips", flush=True)
     if args.calibration:  # deployment settings chosen from the other corpora's out-of-fold answers only
         import calibration
         from escucha.inference.answers import calibrated
         from escucha.inference.priors import Calibration
 
         d = np.load(args.calibration, allow_pickle=True)
-        keep = sorted(set(d["corpus"]) - {held_out})
+        keep = sorted(set(d["corpus"]) - {held_out})   # (a speaker fold: the other corpora's answers too)
         cal = Calibration.from_dict(calibration.choose_settings(d, keep))
         print(f"  calibrated without {held_out}: temperature {cal.temperature:.2f}, prior {cal.prior}, "
               f"uncertain below {cal.uncertain_below}", flush=True)
@@ -246,6 +258,10 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default=None, help="folder for the calls and calls.json (default: a temporary one)")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--folds", choices=("corpus", "speakers"), default="corpus",
+                    help="with --recipe: leave the corpus out (default), or two speaker folds of it: each trained "
+                         "on every other clip, the corpus's other speakers included (unseen speakers of a known "
+                         "corpus, like RAVDESS actors 21-24)")
     ap.add_argument("--recipe", choices=("bundled", "fast"),
                     help="judge a recipe leave-one-corpus-out instead of --model: trained per held-out corpus")
     ap.add_argument("--calibration", metavar="OOF.npz",
@@ -267,7 +283,15 @@ def main(argv=None) -> int:
             warnings.simplefilter("ignore")
             records = scan_corpus(data)
         corpus = records[0].corpus
-        todo = list(models.items()) + ([(f"{args.recipe} LOCO", fold_model(args, corpus, out))] if args.recipe else [])
+        todo = list(models.items())
+        if args.recipe and args.folds == "corpus":
+            todo.append((f"{args.recipe} LOCO", fold_model(args, corpus, out)))
+        elif args.recipe:   # speaker folds: the corpus's own other speakers are heard in training
+            speakers = sorted({r.speaker_key for r in records})
+            for k in range(2):
+                group = speakers[k::2]
+                todo.append((f"{args.recipe} spk {k + 1}/2",
+                             fold_model(args, corpus, out, group=group, tag=f"-spk{k + 1}")))
         for name, model in todo:
             unseen = [r for r in records if r.speaker_key not in model.trained_speakers]
             if len(unseen) < len(records):
