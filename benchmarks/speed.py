@@ -72,8 +72,8 @@ def child_throughput(model: str, runtime: str, filelist: str, repeats: int) -> d
     return out
 
 
-STAGES = ("decode", "resample to 16 kHz", "gate (level + VAD)", "loudness", "band routing", "log-mel",
-          "encoder (layers 1-3)", "heads (2 members)")
+STAGES = ("decode", "resample to 16 kHz", "gate (level + VAD)", "loudness (and trim)", "band routing", "log-mel",
+          "encoder (and pooling)", "heads")
 
 
 def child_stages(runtime: str, filelist: str) -> dict:
@@ -92,8 +92,11 @@ def child_stages(runtime: str, filelist: str) -> dict:
 
         from escucha.features.whisper import load_whisper_encoder, whisper_log_mel
 
-        enc = load_whisper_encoder()
-        layers = m.members[0].feature_config.whisper_layers
+        from escucha.features.whisper import pool_mean_std, speech_frames
+
+        fc = m.members[0].feature_config      # the model's own encoder, layers and pooling
+        enc = load_whisper_encoder(fc.encoder_path)
+        layers = fc.whisper_layers
 
         def log_mel(z):
             return whisper_log_mel(torch.from_numpy(z)[None])
@@ -101,7 +104,8 @@ def child_stages(runtime: str, filelist: str) -> dict:
         def encoder(mel):
             with torch.inference_mode():
                 st = enc(mel, depth=max(layers))
-                return torch.cat([t for i in layers for t in (st[i].mean(1), st[i].std(1, unbiased=False))], -1)[..., None]
+                w = None if fc.pool_floor_db is None else speech_frames(mel, fc.pool_floor_db)
+                return torch.cat([t for i in layers for t in pool_mean_std(st[i], w)], -1)[..., None]
 
         def head(k, x):
             with torch.inference_mode():
@@ -221,6 +225,22 @@ def clips(data: Path, n: int, fmt: str, tmp: Path) -> list[str]:
     return out
 
 
+def describe(model: str | None) -> str:
+    """What a model is, from its own config: members, encoder, layers, input window."""
+    import escucha
+
+    m = escucha.load_model(model, runtime="onnx")
+    members = getattr(m, "members", None) or [m]
+    fc = members[0].feature_config
+    if fc.kind != "whisper":
+        return f"{len(members)} member(s), {fc.kind}"
+    enc = fc.encoder_path or "whisper-tiny.en"
+    layers = fc.whisper_layers or ()
+    span = f"layers {layers[0]}-{layers[-1]}" if len(layers) > 1 else f"layer {layers[0]}" if layers else "all layers"
+    window = f", loudest {fc.max_seconds:g} s" if fc.max_seconds else ""
+    return f"{len(members)} member(s), {enc} {span}{window}"
+
+
 def fast_model_works() -> bool:
     r = subprocess.run([sys.executable, "-c", "import escucha; escucha.load_model('fast')"], env=_env(),
                        capture_output=True, text=True)
@@ -281,13 +301,15 @@ def main(argv=None) -> int:
     rows = []   # (name, model arg, runtime)
     if old is not None:
         rows.append((f"bundled model of {OLD_COMMIT} (3 M5 + eGeMAPS + 2 telephone M5), torch", str(old), "torch"))
-    rows += [("bundled model (2 whisper-lr, layers 1-3), torch", "bundled", "torch"),
-             ("bundled model (2 whisper-lr, layers 1-3), ONNX Runtime int8", "bundled", "onnx")]
+    what = describe(None)
+    rows += [(f"bundled model ({what}), torch", "bundled", "torch"),
+             (f"bundled model ({what}), ONNX Runtime int8", "bundled", "onnx")]
     if old is not None:
         rows.append(("eGeMAPS + SVM peer (openSMILE; torch head)", str(old / "member-3"), "torch"))
     if fast_model_works():
-        rows += [("fast model (whisper-lr, layer 2, loudest 1.5 s), torch", "fast", "torch"),
-                 ("fast model (whisper-lr, layer 2, loudest 1.5 s), ONNX Runtime int8", "fast", "onnx")]
+        what = describe("fast")
+        rows += [(f"fast model ({what}), torch", "fast", "torch"),
+                 (f"fast model ({what}), ONNX Runtime int8", "fast", "onnx")]
     else:
         print("load_model('fast') does not work here: no fast row", file=sys.stderr)
 

@@ -115,6 +115,8 @@ def to_mono(y: np.ndarray) -> np.ndarray:
     Summed in float64: two channels near float32's maximum would overflow to inf."""
     if y.ndim != 2:
         return y
+    if y.shape[0] == 1:  # one channel: nothing to average (a view, no copy)
+        return y[0]
     return y.mean(axis=0, dtype=np.float64).astype(y.dtype, copy=False)
 
 
