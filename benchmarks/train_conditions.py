@@ -40,7 +40,7 @@ from escucha.corpora import scan_corpora  # noqa: E402
 from escucha.labels import HIGH_AROUSAL  # noqa: E402
 from escucha.train.conditions import listen  # noqa: E402
 from escucha.train.config import load_config  # noqa: E402
-from escucha.train.prepare import labels_for  # noqa: E402
+from escucha.train.prepare import corpus_class_weights, labels_for  # noqa: E402
 from escucha.utils.progress import progress  # noqa: E402
 
 TESTS = ("clip", "cut", "telephone-mu")
@@ -70,8 +70,8 @@ def _hear(job) -> np.ndarray:
     """One clip under one condition -> pooled features (the bundled model's int8 ONNX encoder,
     what users' predictions run; the recipe's torch encoder gives the same summaries to ~1e-2)."""
     global _ENCODER
-    path, condition, seed, loudness_db, model, floor_db, encoder, layers, trim_db = job
-    if _ENCODER is None and (floor_db is not None or encoder):   # the recipe's torch frontend
+    path, condition, seed, loudness_db, model, floor_db, encoder, layers, trim_db, max_seconds = job
+    if _ENCODER is None and (floor_db is not None or encoder or max_seconds):   # the recipe's torch frontend
         import torch
 
         from escucha.features import FeatureConfig, FeatureExtractor
@@ -79,7 +79,7 @@ def _hear(job) -> np.ndarray:
 
         torch.set_num_threads(1)
         fe = FeatureExtractor(FeatureConfig(kind="whisper", whisper_layers=layers or DEFAULT_LAYERS,
-                                            pool_floor_db=floor_db, encoder_path=encoder))
+                                            pool_floor_db=floor_db, encoder_path=encoder, max_seconds=max_seconds))
         _ENCODER = type("TorchFrontend", (), {"features": staticmethod(lambda w: fe(torch.from_numpy(w)).numpy())})()
     if _ENCODER is None:
         from escucha.inference import load_model
@@ -96,15 +96,15 @@ def _hear(job) -> np.ndarray:
 
 def features(records, condition: str, loudness_db: float, out: Path, workers: int, model: str,
              floor_db: float | None = None, encoder: str | None = None, layers: tuple | None = None,
-             trim_db: float | None = None) -> np.ndarray:
+             trim_db: float | None = None, max_seconds: float | None = None) -> np.ndarray:
     """Pooled features of every record under ``condition``, kept in ``out/[fast-]feats-CONDITION.npy``."""
     from multiprocessing import get_context
 
-    tag = feature_tag(floor_db, encoder, layers, trim_db)
+    tag = feature_tag(floor_db, encoder, layers, trim_db, max_seconds)
     f = out / f"{'fast-' if model == 'fast' else ''}feats-{condition}{tag}.npy"
     if f.is_file():
         return np.load(f)
-    jobs = [(r.path, condition, i, loudness_db, model, floor_db, encoder, layers, trim_db)
+    jobs = [(r.path, condition, i, loudness_db, model, floor_db, encoder, layers, trim_db, max_seconds)
             for i, r in enumerate(records)]
     with get_context("spawn").Pool(workers) as pool:
         X = np.stack(list(progress(pool.imap(_hear, jobs, chunksize=16), total=len(jobs), desc=f"hear {condition}",
@@ -113,23 +113,27 @@ def features(records, condition: str, loudness_db: float, out: Path, workers: in
     return X
 
 
-def feature_tag(floor_db, encoder=None, layers=None, trim_db=None) -> str:
+def feature_tag(floor_db, encoder=None, layers=None, trim_db=None, max_seconds=None) -> str:
     """What the cached features' file names add for a frontend other than the installed model's."""
     tag = "" if trim_db is None else f"-trim{trim_db:g}"
+    tag += "" if max_seconds is None else f"-win{max_seconds:g}"
     tag += "" if floor_db is None else f"-floor{floor_db:g}"
     if encoder:
         tag += f"-{Path(encoder).name}-L{''.join(str(i) for i in layers or ())}"
+    elif layers:
+        tag += f"-L{''.join(str(i) for i in layers)}"
     return tag
 
 
-def fit(X, y, C: float = 0.1):
-    """The recipe's model on ``X``: standardise, class-balanced multinomial logistic regression;
+def fit(X, y, C: float = 0.1, sample_weight=None):
+    """The recipe's model on ``X``: standardise, class-balanced multinomial logistic regression
+    (``sample_weight``: times these weights, as ``escucha train`` with ``balance: corpus``);
     returns ``predict_proba(Xt) -> (N, len(LABELS))``."""
     from sklearn.linear_model import LogisticRegression
 
     mean, scale = X.mean(0), X.std(0) + 1e-6
     clf = LogisticRegression(C=C, max_iter=3000, class_weight="balanced")
-    clf.fit((X - mean) / scale, y)
+    clf.fit((X - mean) / scale, y, sample_weight=sample_weight)
 
     def proba(Xt, own=False):
         """``own``: standardise ``Xt`` by its own statistics, as ``escucha adapt`` does."""
@@ -163,6 +167,13 @@ def main(argv=None) -> int:
     ap.add_argument("--encoder", help="another converted Whisper encoder folder (e.g. Whisper base: "
                                       "scripts/convert_whisper.py), heard by the torch frontend")
     ap.add_argument("--layers", help="the encoder states pooled, e.g. 1,2,3,4 (default: the recipe's 1,2,3)")
+    ap.add_argument("--C", type=float, default=None, help="logistic regression's C (default: the recipe's)")
+    ap.add_argument("--balance", choices=("weights", "corpus"), default=None,
+                    help="class-balanced weights (weights), or every (corpus, class) cell weighing the same "
+                         "(corpus, as escucha train's balance: corpus); default: the recipe's")
+    ap.add_argument("--max-seconds", type=float, default=None,
+                    help="hear only the loudest this many seconds of each input, with the torch frontend "
+                         "(FeatureConfig.max_seconds; the fast model's frontend variants)")
     args = ap.parse_args(argv)
     import torch
 
@@ -191,11 +202,23 @@ def main(argv=None) -> int:
 
         encoder = str(whisper_dir(encoder))
     trim_db = cfg.trim_db if args.model == "default" else None
-    tag = feature_tag(floor_db, encoder, layers, trim_db)
+    max_seconds = args.max_seconds
+    if args.model == "fast" and (floor_db is not None or encoder or layers or max_seconds):
+        # a variant of the fast frontend, heard by torch: the fast recipe's window and layer unless given
+        fast = load_config(REPO / "configs" / "fast.json", threads=args.threads).features or {}
+        max_seconds = max_seconds or fast.get("max_seconds")
+        layers = layers or tuple(fast.get("whisper_layers") or ()) or None
+    tag = feature_tag(floor_db, encoder, layers, trim_db, max_seconds)
+    recipe = load_config(REPO / "configs" / ("fast.json" if args.model == "fast" else "whisper-lr.json"),
+                         threads=args.threads)
+    C = args.C if args.C is not None else float((recipe.model_args or {}).get("C", 0.1))
+    balance = args.balance or recipe.balance
+    fit_tag = ("" if args.C is None else f"-C{C:g}") + ("" if args.balance is None else f"-bal{balance}")
     X = {}
     for c in needed:
         t0 = time.time()
-        X[c] = features(records, c, cfg.loudness_db, out, args.threads, args.model, floor_db, encoder, layers, trim_db)
+        X[c] = features(records, c, cfg.loudness_db, out, args.threads, args.model, floor_db, encoder, layers, trim_db,
+                        max_seconds)
         print(f"{c}: {X[c].shape} in {time.time() - t0:.0f} s", flush=True)
     neutral = LABELS.index("neutral")
     high = np.array([lab in HIGH_AROUSAL for lab in LABELS])
@@ -206,7 +229,7 @@ def main(argv=None) -> int:
         slug = "".join(ch if ch.isalnum() else "-" for ch in name).strip("-")
         while "--" in slug:
             slug = slug.replace("--", "-")
-        return out / f"{'adapted-' if args.adapt else ''}oof-{slug}{tag}.npz"
+        return out / f"{'adapted-' if args.adapt else ''}oof-{slug}{tag}{fit_tag}.npz"
     for name, (wide, tel) in sets.items():
         if oof_file(name).is_file() and not args.force:
             print(f"{name}: kept from {oof_file(name)} (--force to fit again)")
@@ -220,7 +243,9 @@ def main(argv=None) -> int:
             for band, conds in (("wide", wide), ("tel", tel or wide)):
                 key = (held, tuple(conds), args.model)
                 if key not in fitted:  # members shared by several training sets are fitted once
-                    fitted[key] = fit(np.concatenate([X[c][tr] for c in conds]), np.concatenate([y[tr]] * len(conds)))
+                    idx = np.tile(np.flatnonzero(tr), len(conds))
+                    w = corpus_class_weights(records, idx, y[idx]) if balance == "corpus" else None
+                    fitted[key] = fit(np.concatenate([X[c][tr] for c in conds]), y[idx], C=C, sample_weight=w)
                 members[band] = fitted[key]
             for t in TESTS:
                 Pt = members["tel"](X[t][te], own=args.adapt)
@@ -243,7 +268,7 @@ def main(argv=None) -> int:
         print("    per corpus UAR " + " | ".join(
             f"{t}: " + " ".join(f"{c[:3]} {u:.2f}" for c, u in zip(corpora, table[name][t]['uar'][1])) for t in TESTS),
             flush=True)
-    (out / f"train_conditions{'-fast' if args.model == 'fast' else ''}{tag}"
+    (out / f"train_conditions{'-fast' if args.model == 'fast' else ''}{tag}{fit_tag}"
            f"{'-adapted' if args.adapt else ''}.json").write_text(json.dumps({"corpora": corpora, "labels": LABELS, "table": table}, indent=1))
     return 0
 
