@@ -72,21 +72,27 @@ def child_throughput(model: str, runtime: str, filelist: str, repeats: int) -> d
     return out
 
 
-STAGES = ("decode", "resample to 16 kHz", "gate (level + VAD)", "loudness (and trim)", "band routing", "log-mel",
+STAGES = ("decode", "resample to 16 kHz", "gate (level + VAD)", "loudness (and trim)", "band routing", "window + log-mel",
           "encoder (and pooling)", "heads")
 
 
-def child_stages(runtime: str, filelist: str) -> dict:
-    """Milliseconds per file of each step of the bundled model's ``predict``, done one by one."""
+def child_stages(runtime: str, filelist: str, model: str | None = None) -> dict:
+    """Milliseconds per file of each step of a model's ``predict`` (the bundled one by default),
+    done one by one."""
     from collections import defaultdict
 
     import escucha
     from escucha.audio import load_audio, resample
     from escucha.data.waveforms import preprocess
+    from escucha.features.spectral import loudest_window
     from escucha.inference.gate import judge
 
     files = Path(filelist).read_text().split("\n")
-    m = escucha.load_model(runtime=runtime)
+    m = escucha.load_model(model, runtime=runtime)
+    members = getattr(m, "members", None) or [m]
+    bands = getattr(m, "bands", None) or ["any"]
+    fc = members[0].feature_config
+    window = int(round(fc.max_seconds * 16000)) if fc.max_seconds else None
     if runtime == "torch":
         import torch
 
@@ -94,8 +100,7 @@ def child_stages(runtime: str, filelist: str) -> dict:
 
         from escucha.features.whisper import pool_mean_std, speech_frames
 
-        fc = m.members[0].feature_config      # the model's own encoder, layers and pooling
-        enc = load_whisper_encoder(fc.encoder_path)
+        enc = load_whisper_encoder(fc.encoder_path)   # the model's own encoder, layers and pooling
         layers = fc.whisper_layers
 
         def log_mel(z):
@@ -109,11 +114,11 @@ def child_stages(runtime: str, filelist: str) -> dict:
 
         def head(k, x):
             with torch.inference_mode():
-                return torch.softmax(m.members[k].models[0](x), -1)
+                return torch.softmax(members[k].models[0](x), -1)
     else:
         from escucha.features.spectral import whisper_log_mel
 
-        first = m.members[0]
+        first = members[0]
 
         def log_mel(z):
             return whisper_log_mel(z[None])
@@ -122,7 +127,7 @@ def child_stages(runtime: str, filelist: str) -> dict:
             return first._run(first.encoder, mel)
 
         def head(k, x):
-            return m.members[k]._run(m.members[k].graph, x)
+            return members[k]._run(members[k].graph, x)
 
     T = defaultdict(float)
     for rep in range(2):   # the first pass warms up
@@ -136,13 +141,15 @@ def child_stages(runtime: str, filelist: str) -> dict:
             t3 = time.perf_counter()
             z = preprocess(y16, 16000, m.preprocess_config)
             t4 = time.perf_counter()
-            band = m.band_of(z)
+            band = m.band_of(z) if hasattr(m, "band_of") else "any"
             t5 = time.perf_counter()
+            if window:   # the fast model hears the loudest stretch only
+                z = loudest_window(z[None], window)[0]
             mel = log_mel(z)
             t6 = time.perf_counter()
             x = encoder(mel)
             t7 = time.perf_counter()
-            for k, b in enumerate(m.bands):
+            for k, b in enumerate(bands):
                 if b in (band, "any"):
                     head(k, x)
             t8 = time.perf_counter()
@@ -281,8 +288,8 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     if args.child:
         model, runtime, filelist, repeats, out = args.child
-        if model == "stages":
-            Path(out).write_text(json.dumps(child_stages(runtime, filelist)))
+        if model in ("stages", "stages-fast"):
+            Path(out).write_text(json.dumps(child_stages(runtime, filelist, "fast" if model == "stages-fast" else None)))
         else:
             Path(out).write_text(json.dumps(child_throughput(model, runtime, filelist, int(repeats))))
         return 0
@@ -327,6 +334,8 @@ def main(argv=None) -> int:
               f"{r['cold']['rss_mb']:.0f} MB", file=sys.stderr)
     torch_cold = cold([sys.executable, "-c", "import torch"], _env(), args.cold)
     stages = {rt: throughput("stages", rt, filelist, 1) for rt in ("onnx", "torch")}
+    if any(n.startswith("fast model") for n, _, _ in rows):
+        stages["fast"] = throughput("stages-fast", "onnx", filelist, 1)
     long_rows = long_calls(args.long, data, tmp) if args.long else []
 
     peer_name = next((n for n, _, _ in rows if n.startswith("eGeMAPS")), None)
@@ -346,11 +355,14 @@ def main(argv=None) -> int:
     print(f"| decode + resample to 16 kHz alone (the limit) | {limit:.0f} | "
           f"{f'{limit / peer:.1f}' if peer else '-'} | 1.0 | - | - | soundfile + soxr |")
     print(f"| `python -c \"import torch\"` | - | - | - | {torch_cold['seconds']:.2f} s | {torch_cold['rss_mb']:.0f} MB | - |")
-    print("\n| bundled model, per file (ms) | ONNX Runtime int8 | torch |")
-    print("|---|---|---|")
+    cols = [("bundled, ONNX Runtime int8", stages["onnx"]), ("bundled, torch", stages["torch"])]
+    if "fast" in stages:
+        cols.append(("fast, ONNX Runtime int8", stages["fast"]))
+    print("\n| per file (ms) | " + " | ".join(c for c, _ in cols) + " |")
+    print("|---|" + "---|" * len(cols))
     for name in STAGES:
-        print(f"| {name} | {stages['onnx'][name]:.2f} | {stages['torch'][name]:.2f} |")
-    print(f"| sum of the steps | {sum(stages['onnx'].values()):.2f} | {sum(stages['torch'].values()):.2f} |")
+        print(f"| {name} | " + " | ".join(f"{st[name]:.2f}" for _, st in cols) + " |")
+    print("| sum of the steps | " + " | ".join(f"{sum(st.values()):.2f}" for _, st in cols) + " |")
     if long_rows:
         print("\n| `escucha analyze` call (8 kHz stereo, split) | wall | real-time factor | peak RSS |")
         print("|---|---|---|---|")
