@@ -8,7 +8,11 @@ R times after a warm-up, and the median pass gives files/s. The table gives each
 the first commit's row of the same model.
 
     python benchmarks/compare_commits.py [--base dc8ce5b] [--head HEAD] [--models default fast] [--n 200]
-        [--repeats 3] [--cpu 0]
+        [--repeats 3] [--rounds 1] [--cpu 0]
+
+``--rounds K`` alternates the commits K times (base, head, base, head, ...) and reports the median
+round and each round's ratio: on a shared machine whose speed drifts by 20 % within minutes, an
+interleaved comparison is what tells a real change from the drift.
 
 Not run in CI. Results: docs/speed.md.
 """
@@ -69,6 +73,7 @@ def main(argv=None) -> int:
     ap.add_argument("--models", nargs="+", default=["default", "fast"])
     ap.add_argument("--n", type=int, default=200)
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--rounds", type=int, default=1, help="alternate the commits this many times (median round)")
     ap.add_argument("--cpu", type=int, default=None)
     ap.add_argument("--data", default=str(REPO.parent / "shared" / "data"))
     args = ap.parse_args(argv)
@@ -92,24 +97,34 @@ def main(argv=None) -> int:
         rows = []
         try:
             for model in args.models:
-                for sha, wt in trees.items():
+                for rnd, (sha, wt) in ((k, t) for k in range(max(1, args.rounds)) for t in trees.items()):
                     r = subprocess.run(["taskset", "-c", str(cpu), sys.executable, str(tmp / "child.py"), str(wt),
                                         model, str(tmp / "files.json"), str(args.repeats)],
                                        capture_output=True, text=True, env=env, timeout=3600)
                     if r.returncode != 0:
                         print(f"{model} at {sha}: failed: {r.stderr.strip().splitlines()[-1:]}")
                         continue
-                    rows.append({"model": model, "commit": sha, **json.loads(r.stdout.strip().splitlines()[-1])})
+                    rows.append({"model": model, "commit": sha, "round": rnd,
+                                 **json.loads(r.stdout.strip().splitlines()[-1])})
         finally:
             for wt in trees.values():
                 subprocess.run(["git", "-C", str(REPO), "worktree", "remove", "--force", str(wt)], capture_output=True)
-    print(f"\n{len(files)} RAVDESS clips (48 kHz WAV), one core (CPU {cpu}), one thread, median of {args.repeats}")
-    print(f"{'model':8s} {'commit':9s} {'runtime':8s} {'files/s':>8s} {'x base':>7s}")
-    base = {}
-    for r in rows:
-        base.setdefault(r["model"], r["files_per_s"])
-        print(f"{r['model']:8s} {r['commit']:9s} {r['runtime']:8s} {r['files_per_s']:8.1f} "
-              f"{r['files_per_s'] / base[r['model']]:7.2f}")
+    import statistics
+
+    print(f"\n{len(files)} RAVDESS clips (48 kHz WAV), one core (CPU {cpu}), one thread, median of {args.repeats}"
+          f"{f' passes; {args.rounds} interleaved rounds (median round, then each)' if args.rounds > 1 else ''}")
+    print(f"{'model':8s} {'commit':9s} {'runtime':8s} {'files/s':>8s} {'x base':>7s}  rounds")
+    for model in args.models:
+        base = None
+        for sha in trees:
+            mine = [r for r in rows if r["model"] == model and r["commit"] == sha]
+            if not mine:
+                continue
+            fps = [r["files_per_s"] for r in mine]
+            med = statistics.median(fps)
+            base = base or med
+            print(f"{model:8s} {sha:9s} {mine[0]['runtime']:8s} {med:8.1f} {med / base:7.2f}  "
+                  + " ".join(f"{v:.0f}" for v in fps))
     return 0
 
 

@@ -125,21 +125,30 @@ def feature_tag(floor_db, encoder=None, layers=None, trim_db=None, max_seconds=N
     return tag
 
 
-def fit(X, y, C: float = 0.1, sample_weight=None):
-    """The recipe's model on ``X``: standardise, class-balanced multinomial logistic regression
-    (``sample_weight``: times these weights, as ``escucha train`` with ``balance: corpus``);
-    returns ``predict_proba(Xt) -> (N, len(LABELS))``."""
+def fit(X, y, C: float = 0.1, sample_weight=None, pca: int | None = None):
+    """The recipe's model on ``X``: standardise, [project on ``pca`` whitened principal
+    components,] class-balanced multinomial logistic regression (``sample_weight``: times these
+    weights, as ``escucha train`` with ``balance: corpus``), as
+    :class:`escucha.models.whisper_lr.WhisperLinear` fits it; returns
+    ``predict_proba(Xt) -> (N, len(LABELS))``."""
     from sklearn.linear_model import LogisticRegression
 
     mean, scale = X.mean(0), X.std(0) + 1e-6
+    Z = (X - mean) / scale
+    project = lambda z: z  # noqa: E731
+    if pca:
+        from sklearn.decomposition import PCA
+
+        p = PCA(pca, whiten=True, random_state=0).fit(Z)
+        project = p.transform
     clf = LogisticRegression(C=C, max_iter=3000, class_weight="balanced")
-    clf.fit((X - mean) / scale, y, sample_weight=sample_weight)
+    clf.fit(project(Z), y, sample_weight=sample_weight)
 
     def proba(Xt, own=False):
         """``own``: standardise ``Xt`` by its own statistics, as ``escucha adapt`` does."""
         m, sd = (Xt.mean(0), Xt.std(0) + 1e-6) if own else (mean, scale)
         P = np.zeros((len(Xt), len(LABELS)))
-        P[:, clf.classes_] = clf.predict_proba((Xt - m) / sd)
+        P[:, clf.classes_] = clf.predict_proba(project((Xt - m) / sd))
         return P
     return proba
 
@@ -168,6 +177,8 @@ def main(argv=None) -> int:
                                       "scripts/convert_whisper.py), heard by the torch frontend")
     ap.add_argument("--layers", help="the encoder states pooled, e.g. 1,2,3,4 (default: the recipe's 1,2,3)")
     ap.add_argument("--C", type=float, default=None, help="logistic regression's C (default: the recipe's)")
+    ap.add_argument("--pca", type=int, default=None,
+                    help="whitened principal components the regression sees (0: none; default: the recipe's)")
     ap.add_argument("--balance", choices=("weights", "corpus"), default=None,
                     help="class-balanced weights (weights), or every (corpus, class) cell weighing the same "
                          "(corpus, as escucha train's balance: corpus); default: the recipe's")
@@ -213,7 +224,9 @@ def main(argv=None) -> int:
                          threads=args.threads)
     C = args.C if args.C is not None else float((recipe.model_args or {}).get("C", 0.1))
     balance = args.balance or recipe.balance
-    fit_tag = ("" if args.C is None else f"-C{C:g}") + ("" if args.balance is None else f"-bal{balance}")
+    pca = args.pca if args.pca is not None else (recipe.model_args or {}).get("pca")
+    fit_tag = (("" if args.C is None else f"-C{C:g}") + ("" if args.balance is None else f"-bal{balance}")
+               + (f"-pca{pca}" if pca else ""))
     X = {}
     for c in needed:
         t0 = time.time()
@@ -245,7 +258,7 @@ def main(argv=None) -> int:
                 if key not in fitted:  # members shared by several training sets are fitted once
                     idx = np.tile(np.flatnonzero(tr), len(conds))
                     w = corpus_class_weights(records, idx, y[idx]) if balance == "corpus" else None
-                    fitted[key] = fit(np.concatenate([X[c][tr] for c in conds]), y[idx], C=C, sample_weight=w)
+                    fitted[key] = fit(np.concatenate([X[c][tr] for c in conds]), y[idx], C=C, sample_weight=w, pca=pca)
                 members[band] = fitted[key]
             for t in TESTS:
                 Pt = members["tel"](X[t][te], own=args.adapt)
