@@ -55,7 +55,7 @@ for m in ${MODELS:-default fast}; do
       train configs/whisper-lr.json whisper-lr
       train configs/whisper-lr-tel.json whisper-lr-tel
       $ESCUCHA ensemble "$OUT/whisper-lr" "$OUT/whisper-lr-tel" --bands wide any -o "$OUT/ensemble" --force
-      calibrate "$OUT/ensemble" oof-clip-cut-telephone-mu-trim40-floor30-whisper-base-L1234-pca128.npz --sets "clip+cut | telephone-mu"
+      calibrate "$OUT/ensemble" oof-clip-cut-telephone-mu-trim40-floor30-whisper-base-L1234.npz --sets "clip+cut | telephone-mu"
       install "$OUT/ensemble" model ;;
     fast)
       train configs/fast.json fast
