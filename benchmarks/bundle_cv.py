@@ -41,7 +41,7 @@ from escucha.train.loop import fit  # noqa: E402
 from escucha.utils.progress import progress  # noqa: E402
 
 #: members of each recipe by band: the bundled model (a band-routed pair) and the fast model (one)
-RECIPES = {"bundled": {"wide": REPO / "configs" / "whisper-lr.json", "any": REPO / "configs" / "whisper-lr-tel.json"},
+RECIPES = {"bundled": {"wide": REPO / "configs" / "whisper-lr.json", "narrow": REPO / "configs" / "whisper-lr-tel.json"},
            "fast": {"any": REPO / "configs" / "fast.json"}}
 CONFIGS = RECIPES["bundled"]
 

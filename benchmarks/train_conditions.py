@@ -176,6 +176,9 @@ def main(argv=None) -> int:
     ap.add_argument("--encoder", help="another converted Whisper encoder folder (e.g. Whisper base: "
                                       "scripts/convert_whisper.py), heard by the torch frontend")
     ap.add_argument("--layers", help="the encoder states pooled, e.g. 1,2,3,4 (default: the recipe's 1,2,3)")
+    ap.add_argument("--routing", choices=("average", "split"), default="average",
+                    help="full-band input: both members averaged (bands wide + any; default) or the wide member "
+                         "alone (bands wide + narrow); telephone-band input always gets the telephone member")
     ap.add_argument("--C", type=float, default=None, help="logistic regression's C (default: the recipe's)")
     ap.add_argument("--pca", type=int, default=None,
                     help="whitened principal components the regression sees (0: none; default: the recipe's)")
@@ -226,7 +229,7 @@ def main(argv=None) -> int:
     balance = args.balance or recipe.balance
     pca = args.pca if args.pca is not None else (recipe.model_args or {}).get("pca")
     fit_tag = (("" if args.C is None else f"-C{C:g}") + ("" if args.balance is None else f"-bal{balance}")
-               + (f"-pca{pca}" if pca else ""))
+               + (f"-pca{pca}" if pca else "") + ("-split" if args.routing == "split" else ""))
     X = {}
     for c in needed:
         t0 = time.time()
@@ -262,7 +265,12 @@ def main(argv=None) -> int:
                 members[band] = fitted[key]
             for t in TESTS:
                 Pt = members["tel"](X[t][te], own=args.adapt)
-                P = Pt if t == "telephone-mu" or tel is None else (members["wide"](X[t][te], own=args.adapt) + Pt) / 2
+                if t == "telephone-mu" or tel is None:
+                    P = Pt
+                elif args.routing == "split":   # full-band input: the wide member alone
+                    P = members["wide"](X[t][te], own=args.adapt)
+                else:                           # full-band input: both members averaged
+                    P = (members["wide"](X[t][te], own=args.adapt) + Pt) / 2
                 oof[t][te] = P
                 truth, pred = y[te], P.argmax(1)
                 present = sorted(set(truth))

@@ -11,8 +11,9 @@
 # - configs/whisper-lr.json on the clips as recorded and cut to their speech, answering for
 #   full-band input ("wide");
 # - configs/whisper-lr-tel.json on the clips through a G.711 mu-law telephone line
-#   (300-3400 Hz, 8 kHz), cut to their speech, answering for every input ("any"): alone for
-#   telephone-band input, averaged with the first for full-band input.
+#   (300-3400 Hz, 8 kHz), cut to their speech, answering for telephone-band input ("narrow").
+#   Each input is heard by one member: averaging the telephone member into full-band answers
+#   cost 4 points of UAR on unseen corpora (docs/calls.md, "One member per band").
 # Then its deployment settings (calibration.json: temperature, mostly-neutral prior, uncertain
 # flag) are fitted leave-one-corpus-out by benchmarks/train_conditions.py + calibration.py.
 # Both share one Whisper pass per clip. Each installed model carries its ONNX export (int8 Whisper
@@ -54,8 +55,9 @@ for m in ${MODELS:-default fast}; do
     default)
       train configs/whisper-lr.json whisper-lr
       train configs/whisper-lr-tel.json whisper-lr-tel
-      $ESCUCHA ensemble "$OUT/whisper-lr" "$OUT/whisper-lr-tel" --bands wide any -o "$OUT/ensemble" --force
-      calibrate "$OUT/ensemble" oof-clip-cut-telephone-mu-trim40-floor30-whisper-base-L1234.npz --sets "clip+cut | telephone-mu"
+      $ESCUCHA ensemble "$OUT/whisper-lr" "$OUT/whisper-lr-tel" --bands wide narrow -o "$OUT/ensemble" --force
+      calibrate "$OUT/ensemble" oof-clip-cut-telephone-mu-trim40-floor30-whisper-base-L1234-split.npz \
+        --sets "clip+cut | telephone-mu" --routing split
       install "$OUT/ensemble" model ;;
     fast)
       train configs/fast.json fast
