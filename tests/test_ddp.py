@@ -104,15 +104,23 @@ def test_two_processes_match_one(setup):
 def _torchrun(root: Path, args: list[str], name: str, *, patch: str = "") -> dict[int, Path]:
     """``torchrun --nproc-per-node 2``, each rank in a folder of its own: its working directory,
     ``--out``, waveform cache, HOME and TMPDIR. Returns the folders by rank."""
+    import shutil
+
     dirs = {k: root / f"{name}-rank{k}" for k in (0, 1)}
-    for d in dirs.values():
-        (d / "tmp").mkdir(parents=True)
     code = f"import sys; from escucha.cli import main; {patch or 'pass'}; sys.exit(main(sys.argv[1:]))"
     script = (f'd={root}/{name}-rank$RANK; cd "$d" && HOME="$d" TMPDIR="$d/tmp" ESCUCHA_CACHE="$d/cache" '
               f'exec "{sys.executable}" -c "{code}" "$@" --out "$d/run"')
-    r = subprocess.run([str(Path(sys.executable).parent / "torchrun"), "--standalone", "--nproc-per-node", "2",
-                        "--no-python", "sh", "-c", script, "sh", *args],
-                       capture_output=True, text=True, env=_env(), timeout=120)
+    for attempt in (1, 2):
+        for d in dirs.values():
+            shutil.rmtree(d, ignore_errors=True)
+            (d / "tmp").mkdir(parents=True)
+        r = subprocess.run([str(Path(sys.executable).parent / "torchrun"), "--standalone", "--nproc-per-node", "2",
+                            "--no-python", "sh", "-c", script, "sh", *args],
+                           capture_output=True, text=True, env=_env(), timeout=120)
+        # torch's process-group teardown can abort a rank at exit (std::terminate, SIGABRT; seen
+        # once in CI, not reproducible): that one failure, and only it, gets a second run
+        if r.returncode == 0 or "terminate called without an active exception" not in r.stderr:
+            break
     assert r.returncode == 0, r.stderr[-3000:]
     return dirs
 
