@@ -13,8 +13,11 @@ under a *training set* of conditions and judged on the held-out corpus as a user
 - ``cut``: the clip cut to its speech (a turn of a wide-band call in ``analyze``);
 - ``telephone-mu``: through a G.711 mu-law line, then cut (a turn of a telephone call).
 
-Two members as the bundle has them: a wide member (answers for full-band input, averaged with
-the telephone member) and a telephone member (alone for narrow-band input). Printed per training
+Two members as the bundle has them: a wide member and a telephone member (alone for narrow-band
+input). Full-band input gets the wide member alone with ``--routing split`` (the shipped bundle
+since December 2026) or the average of both (``average``, the default here, as the bundle was
+before). ``--C``, ``--balance corpus`` and ``--pca K`` change the regression; ``--max-seconds``
+the fast frontend's window. Printed per training
 set: UAR per test condition (mean over held-out corpora), the neutral false-alarm rate (share of
 held-out neutral clips given another emotion) and arousal UAR; ``--out`` keeps the out-of-fold
 probabilities for calibration (benchmarks/calibration.py).

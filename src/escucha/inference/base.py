@@ -440,7 +440,7 @@ class EnsemblePredictor(BasePredictor):
         if len(y) < 2:
             return "wide"
         n = _fast_len(len(y))
-        spec = np.abs(np.fft.rfft(np.asarray(y, dtype=np.float64), n)) ** 2  # float64: numpy's faster FFT
+        spec = np.abs(np.fft.rfft(np.asarray(y, dtype=np.float32), n)).astype(np.float64) ** 2
         freqs = np.fft.rfftfreq(n, 1.0 / self.sample_rate)
         total = float(spec.sum())
         if total <= 0:
