@@ -182,6 +182,8 @@ def main(argv=None) -> int:
     ap.add_argument("--routing", choices=("average", "split"), default="average",
                     help="full-band input: both members averaged (bands wide + any; default) or the wide member "
                          "alone (bands wide + narrow); telephone-band input always gets the telephone member")
+    ap.add_argument("--tel-weight", type=float, default=0.5,
+                    help="with --routing average: the telephone member's share of full-band answers (default 0.5)")
     ap.add_argument("--C", type=float, default=None, help="logistic regression's C (default: the recipe's)")
     ap.add_argument("--pca", type=int, default=None,
                     help="whitened principal components the regression sees (0: none; default: the recipe's)")
@@ -232,7 +234,8 @@ def main(argv=None) -> int:
     balance = args.balance or recipe.balance
     pca = args.pca if args.pca is not None else (recipe.model_args or {}).get("pca")
     fit_tag = (("" if args.C is None else f"-C{C:g}") + ("" if args.balance is None else f"-bal{balance}")
-               + (f"-pca{pca}" if pca else "") + ("-split" if args.routing == "split" else ""))
+               + (f"-pca{pca}" if pca else "") + ("-split" if args.routing == "split" else "")
+               + (f"-tel{args.tel_weight:g}" if args.routing == "average" and args.tel_weight != 0.5 else ""))
     X = {}
     for c in needed:
         t0 = time.time()
@@ -272,8 +275,8 @@ def main(argv=None) -> int:
                     P = Pt
                 elif args.routing == "split":   # full-band input: the wide member alone
                     P = members["wide"](X[t][te], own=args.adapt)
-                else:                           # full-band input: both members averaged
-                    P = (members["wide"](X[t][te], own=args.adapt) + Pt) / 2
+                else:                           # full-band input: both members, weighted
+                    P = (1 - args.tel_weight) * members["wide"](X[t][te], own=args.adapt) + args.tel_weight * Pt
                 oof[t][te] = P
                 truth, pred = y[te], P.argmax(1)
                 present = sorted(set(truth))
