@@ -383,3 +383,10 @@ def test_adapting_on_either_runtime_writes_the_same_statistics(savee_clips, tmp_
         # the features differ only by the int8 encoder of the export: statistics within 2 %
         np.testing.assert_allclose(ta["mean"], tb["mean"], atol=0.02 * float(np.abs(tb["mean"]).max()))
         np.testing.assert_array_equal(ta["linear.weight"], tb["linear.weight"])
+
+
+def test_predicts_note_on_adaptation_starts_where_adaptation_can():
+    from escucha.cli.predict import ADAPT_NOTE_FILES
+    from escucha.inference.adapt import MIN_FILES
+
+    assert ADAPT_NOTE_FILES == MIN_FILES

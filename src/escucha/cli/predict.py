@@ -90,8 +90,12 @@ def format_prediction(p) -> str:
     return f"{p.file}: {p.label} ({p.confidence:.0%}{' ' + what if what else ''}{unsure})   {probs}{tail}"
 
 
-#: from this many inputs on, predict says that it did not adapt to them (and how it could)
+#: from this many inputs on, predict says that it did not adapt to them (and how it could): the
+#: recordings adaptation needs (escucha.inference.adapt.MIN_FILES, not imported here: it costs
+#: ~0.1 s at start-up)
 ADAPT_NOTE_FILES = 20
+#: more inputs than this get a progress bar
+PROGRESS_FILES = 20
 
 
 def _adapted(args, files: list[str]) -> str:
@@ -105,7 +109,7 @@ def _adapted(args, files: list[str]) -> str:
 
     tmp = Path(tempfile.mkdtemp(prefix="escucha-adapt-"))
     atexit.register(shutil.rmtree, tmp, ignore_errors=True)
-    res = adapt(args.model, files, tmp / "model", show_progress=len(files) > 20 and not args.quiet,
+    res = adapt(args.model, files, tmp / "model", show_progress=len(files) > PROGRESS_FILES and not args.quiet,
                 on_error=lambda f, msg: None)   # the same files fail again below, reported once there
     done = [f"{m.name} on {m.files} (lambda {m.lam:.2f})" for m in res.members if m.adapted]
     print(f"escucha: adapted to {res.usable} of {res.files} recordings: " + ("; ".join(done) or "nothing adapted"),
@@ -139,7 +143,7 @@ def run_predict(args) -> int:
     if not args.adapt and len(files) >= ADAPT_NOTE_FILES and not args.quiet:
         print(f"escucha: note: {len(files)} recordings scored as the model was trained, not adapted to them "
               "(the measured default; --adapt fits them first)", file=sys.stderr)
-    show = len(files) > 20 and not args.quiet
+    show = len(files) > PROGRESS_FILES and not args.quiet
     records: dict[str, dict] = {}   # file -> its JSON record, as finished
     n_errors = 0
     for f, msg in empty:
