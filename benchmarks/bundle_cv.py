@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
 """Cross-validate the bundled model's recipe (scripts/train_bundled_model.sh) as a whole
-(``--recipe fast``: the fast model's, configs/fast.json, one member).
+(``--recipe fast``: the fast model's, configs/fast.json, one member; ``--recipe bundled-tel25``: the
+same pair with the telephone member also answering full-band input at a quarter weight, measured
+and not shipped: docs/calls.md).
 
 Each fold trains both members (configs/whisper-lr.json on clean clips, configs/whisper-lr-tel.json
 on telephone versions), builds the same band-routed ensemble the bundle is, and scores the
@@ -13,7 +15,7 @@ held-out clips clean and through a simulated telephone line (300-3400 Hz, 8 kHz,
 UAR is the mean recall over the labels present in the test corpus; a prediction outside them
 (e.g. "calm" outside RAVDESS) counts as wrong.
 
-    python benchmarks/bundle_cv.py [--recipe bundled|fast] [--data DIR ...] [--out runs/bundle-cv] [--threads 2]
+    python benchmarks/bundle_cv.py [--recipe bundled|bundled-tel25|fast] [--data DIR ...] [--out runs/bundle-cv] [--threads 2]
 """
 
 from __future__ import annotations
@@ -42,8 +44,19 @@ from escucha.utils.progress import progress  # noqa: E402
 
 #: members of each recipe by band: the bundled model (a band-routed pair) and the fast model (one)
 RECIPES = {"bundled": {"wide": REPO / "configs" / "whisper-lr.json", "narrow": REPO / "configs" / "whisper-lr-tel.json"},
+           # a candidate: full-band input answered 3:1 by the wide and the telephone member
+           "bundled-tel25": {"wide": REPO / "configs" / "whisper-lr.json", "any": REPO / "configs" / "whisper-lr-tel.json"},
            "fast": {"any": REPO / "configs" / "fast.json"}}
+#: member weights of a recipe (default: equal)
+WEIGHTS = {"bundled-tel25": [3.0, 1.0]}
 CONFIGS = RECIPES["bundled"]
+WEIGHT = None
+
+
+def use_recipe(name: str) -> None:
+    """Train the members of recipe ``name`` (and combine them with its weights) from now on."""
+    global CONFIGS, WEIGHT
+    CONFIGS, WEIGHT = RECIPES[name], WEIGHTS.get(name)
 
 
 def train_fold(records, split: Split, out: Path, threads: int) -> EnsemblePredictor:
@@ -55,7 +68,7 @@ def train_fold(records, split: Split, out: Path, threads: int) -> EnsemblePredic
         dirs.append(d)
     if len(dirs) == 1:
         return load_model(dirs[0], runtime="torch")
-    return make_ensemble(dirs, out / "ensemble", bands=list(CONFIGS), force=True)
+    return make_ensemble(dirs, out / "ensemble", bands=list(CONFIGS), weights=WEIGHT, force=True)
 
 
 def score(model, records, idx, *, telephone: bool) -> dict:
@@ -93,8 +106,7 @@ def main(argv=None) -> int:
     ap.add_argument("--recipe", choices=sorted(RECIPES), default="bundled",
                     help="bundled: scripts/train_bundled_model.sh's pair; fast: configs/fast.json alone")
     args = ap.parse_args(argv)
-    global CONFIGS
-    CONFIGS = RECIPES[args.recipe]
+    use_recipe(args.recipe)
     torch.set_num_threads(args.threads)
     records = scan_corpora(args.data)
     corpora = sorted({r.corpus for r in records})

@@ -27,9 +27,9 @@ Only speakers the model was not trained on are used (a model folder records them
 bundled models that is nEMO and the Korean corpus. Several models in one run share the calls::
 
     python benchmarks/calls.py --model default --model fast [--data ../shared/data/nemo ../shared/data/korean]
-        [--calls 8] [--turns 8] [--lines wide telephone] [--out runs/calls] [--threads 1]
+        [--calls 32] [--turns 8] [--lines wide telephone] [--out runs/calls] [--threads 1]
 
-``--recipe bundled|fast`` judges a *recipe* instead, leave-one-corpus-out: for each corpus of
+``--recipe bundled|bundled-tel25|fast`` judges a *recipe* instead, leave-one-corpus-out: for each corpus of
 ``--data`` a model is trained by the recipe (benchmarks/bundle_cv.py's members and band routing) on
 every other corpus of ``--train-data`` (default: the five shared corpora), and judged on calls
 built from the held-out one::
@@ -39,14 +39,16 @@ built from the held-out one::
 ``--folds speakers`` instead trains two folds per corpus, each without half of its speakers (every
 other clip, that corpus's other speakers included), and builds the calls from the speakers left out.
 
-Prints one table per line (rows: model x corpus) and writes ``calls.json`` and the calls
-themselves (with ``.truth.csv``) to ``--out``. Not run in CI.
+Prints one table per line (rows: model x corpus; customer UAR and agent false alarms with their
+standard errors over the calls, a bootstrap of whole calls) and writes ``calls.json`` (the scores
+and every turn's answer) and the calls themselves (with ``.truth.csv``) to ``--out``. Not run in CI.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import io
 import json
 import sys
 import tempfile
@@ -206,7 +208,7 @@ def fold_model(args, held_out: str, out: Path, group: list[str] | None = None, t
     from escucha.corpora import scan_corpora
     from escucha.data.splits import corpus_split
 
-    bundle_cv.CONFIGS = bundle_cv.RECIPES[args.recipe]
+    bundle_cv.use_recipe(args.recipe)
     torch.set_num_threads(args.threads)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -240,8 +242,58 @@ def fold_model(args, held_out: str, out: Path, group: list[str] | None = None, t
     return model
 
 
+def spread(rows: list[tuple[int, str, str, dict | None]], seed: int, n: int = 500) -> dict:
+    """Standard errors of the customer UAR and the agent's false alarms over the calls: the
+    spread of :func:`score` over ``n`` bootstrap resamples of whole calls (``rows``: call index,
+    party, truth, answer), since turns of one call share a speaker pair and are not independent."""
+    rng = np.random.default_rng(seed)
+    by_call: dict[int, list] = {}
+    for k, *r in rows:
+        by_call.setdefault(k, []).append(tuple(r))
+    calls = list(by_call.values())
+    cust, fa = [], []
+    for _ in range(n):
+        s = score([r for i in rng.integers(len(calls), size=len(calls)) for r in calls[i]])
+        if s["customer_uar"] is not None:
+            cust.append(s["customer_uar"])
+        if s["agent_false_alarm"] is not None:
+            fa.append(s["agent_false_alarm"])
+    return {"customer_uar_se": float(np.std(cust)) if cust else None,
+            "agent_false_alarm_se": float(np.std(fa)) if fa else None}
+
+
+def plot_confusions(results: dict, out: Path) -> list[Path]:
+    """One PNG per model and corpus: the customers' turns, truth (rows) against answer, per line."""
+    from escucha.reports.plots import confusion_heatmaps
+    from escucha.utils.io import atomic_write_bytes
+
+    files = []
+    for name, per in results["models"].items():
+        for corpus, by_line in per.items():
+            for line, r in by_line.items():
+                turns = [t for t in r["turns"] if t["party"] == "customer"]
+                labels = sorted({t["truth"] for t in turns} | {t["label"] for t in turns if t["label"]})
+                idx = {lab: i for i, lab in enumerate(labels)}
+                cm = np.zeros((len(labels), len(labels)), int)
+                for t in turns:
+                    if t["label"]:
+                        cm[idx[t["truth"]], idx[t["label"]]] += 1
+                fig = confusion_heatmaps(cm, labels, title=f"{name}, {corpus}, {line} line: customer turns "
+                                         f"(UAR {r['customer_uar']:.3f})")
+                f = out / f"confusion-{name.replace(' ', '_').replace('/', '-')}-{corpus}-{line}.png"
+                buf = io.BytesIO()
+                fig.savefig(buf, format="png", dpi=90)
+                atomic_write_bytes(f, buf.getvalue())
+                files.append(f)
+    return files
+
+
 def fmt(v) -> str:
     return "   -  " if v is None else f"{v:6.3f}"
+
+
+def se(v) -> str:
+    return "   - " if v is None else f"{v:5.3f}"
 
 
 def main(argv=None) -> int:
@@ -252,7 +304,9 @@ def main(argv=None) -> int:
                     help="a bundled model's name or a model folder (repeatable; default: default and fast)")
     ap.add_argument("--data", nargs="+", default=[str(shared / c) for c in ("nemo", "korean")],
                     help="corpus folders to build calls from (only speakers each model never heard are used)")
-    ap.add_argument("--calls", type=int, default=8, help="calls per corpus (default 8)")
+    ap.add_argument("--calls", type=int, default=32,
+                    help="calls per corpus (default 32; 8 calls, 64 customer turns, left a corpus's UAR about "
+                         "0.07 from 32 calls': docs/calls.md)")
     ap.add_argument("--turns", type=int, default=8, help="customer turns per call (default 8)")
     ap.add_argument("--lines", nargs="+", choices=LINES, default=list(LINES))
     ap.add_argument("--out", default=None, help="folder for the calls and calls.json (default: a temporary one)")
@@ -262,11 +316,12 @@ def main(argv=None) -> int:
                     help="with --recipe: leave the corpus out (default), or two speaker folds of it: each trained "
                          "on every other clip, the corpus's other speakers included (unseen speakers of a known "
                          "corpus, like RAVDESS actors 21-24)")
-    ap.add_argument("--recipe", choices=("bundled", "fast"),
+    ap.add_argument("--recipe", choices=("bundled", "bundled-tel25", "fast"),
                     help="judge a recipe leave-one-corpus-out instead of --model: trained per held-out corpus")
     ap.add_argument("--calibration", metavar="OOF.npz",
                     help="with --recipe: calibrate each fold model with the settings benchmarks/calibration.py "
                          "chooses from these out-of-fold answers (benchmarks/train_conditions.py) of the other corpora")
+    ap.add_argument("--no-plot", action="store_true", help="no confusion-matrix PNGs in --out")
     ap.add_argument("--train-data", nargs="+",
                     default=[str(shared / c) for c in ("ravdess", "emodb", "savee", "nemo", "korean")],
                     help="with --recipe: the corpora the fold models are trained on (the held-out one left out)")
@@ -312,25 +367,33 @@ def main(argv=None) -> int:
                     res = analyze_file(paths[line], model, channels="split", channel_names="agent,customer")
                     audio += res.duration
                     answers = turn_answers(res, truth, list(model.labels))
-                    rows[line] += [(p, e, a) for (p, _s, _e, e, _src), a in zip(truth, answers)]
+                    rows[line] += [(k, p, e, a) for (p, _s, _e, e, _src), a in zip(truth, answers)]
             results["models"].setdefault(name, {})[corpus] = {
-                line: score(rows[line]) for line in args.lines}
+                line: {**score([r[1:] for r in rows[line]]), **spread(rows[line], args.seed),
+                       "turns": [{"call": k, "party": p, "truth": e, **(a or {"label": None})}
+                                 for k, p, e, a in rows[line]]}
+                for line in args.lines}
             rtf = (time.time() - t0) / max(audio, 1e-9)
             print(f"{name} on {corpus}: {len(plans)} calls, {audio / 60:.1f} min of call audio analysed, "
                   f"real-time factor {rtf:.4f}", flush=True)
     out.mkdir(parents=True, exist_ok=True)
     (out / "calls.json").write_text(json.dumps(results, indent=2))
+    if not args.no_plot:
+        for f in plot_confusions(results, out):
+            print(f"customers' confusions: {f}")
+    w = min(40, max([16] + [len(n) for n in results["models"]]))   # a model folder's path: its last w characters
     for line in args.lines:
         print(f"\n{line} line: customer UAR, arousal UAR, negative UAR, agent false alarms (any emotion; "
               "negative), turns missed")
-        print(f"{'model':16s} {'corpus':8s} {'cust':>6s} {'arous':>6s} {'neg':>6s} {'agentFA':>7s} {'agtNeg':>6s} "
-              f"{'missed':>6s}")
+        print(f"{'model':{w}s} {'corpus':8s} {'cust':>6s} {'±se':>5s} {'arous':>6s} {'neg':>6s} {'agentFA':>7s} "
+              f"{'±se':>5s} {'agtNeg':>6s} {'missed':>6s}")
         for name, per in results["models"].items():
             for corpus, r in per.items():
                 s = r[line]
-                print(f"{name[-16:]:16s} {corpus:8s} {fmt(s['customer_uar'])} {fmt(s['arousal_uar'])} "
-                      f"{fmt(s['negative_uar'])} {fmt(s['agent_false_alarm']):>7s} {fmt(s['agent_negative'])} "
-                      f"{fmt(s['missed'])}")
+                print(f"{name[-w:]:{w}s} {corpus:8s} {fmt(s['customer_uar'])} {se(s['customer_uar_se'])} "
+                      f"{fmt(s['arousal_uar'])} {fmt(s['negative_uar'])} {fmt(s['agent_false_alarm']):>7s} "
+                      f"{se(s['agent_false_alarm_se'])} {fmt(s['agent_negative'])} {fmt(s['missed'])}")
+    print("±se: standard error over the calls (bootstrap of whole calls)")
     print(f"\ncalls and results: {out}")
     return 0
 
