@@ -508,7 +508,10 @@ def test_batch_is_resumable_and_lists_bad_files(model, mono_call, stereo_call, t
     assert (out / "day2" / "b.wav.segments.csv").is_file()
     rows = list(csv.DictReader(open(out / "summary.csv")))
     assert sorted(Path(r["file"]).name for r in rows) == ["a.wav", "b.wav"]
-    assert {r["channels"] for r in rows} == {"mono", "left;right"}
+    # split asked of a batch: the stereo call by channel, the mono one by the speakers found in it
+    a = json.loads((out / "a.wav.json").read_text())
+    assert a["channel_mode"] == "mono" and "one channel" in a["channel_choice"]["reason"] and a["speakers"]
+    assert {r["channels"] for r in rows} == {";".join(a["speakers"]), "left;right"}
     assert all(r["dominant"] in model.predictor.labels for r in rows)
     errs = list(csv.DictReader(open(out / "errors.csv")))
     assert [Path(r["file"]).name for r in errs] == ["broken.wav"]

@@ -245,6 +245,13 @@ def test_a_mono_call_gets_a_timeline_and_a_summary_per_speaker(predictor, tmp_pa
     row = summary_row(json.loads(json.dumps(d)), predictor.labels)
     assert row["speakers"] == 2 and "speaker 1_negative_share" in row and "speaker 2_dominant" in row
     assert "speaker" in res.segments_csv().splitlines()[0]
+    # asked to split (as a batch of stereo calls is, names and all), one channel is still a mono
+    # call: the same speakers, and the reason said
+    for names in (None, "agent,customer"):
+        split_mono = analyze_file(mono, predictor, channels="split", channel_names=names)
+        assert split_mono.channel_mode == "mono" and split_mono.speakers == res.speakers
+        assert [(s.start, s.speaker) for s in split_mono.segments] == [(s.start, s.speaker) for s in res.segments]
+        assert "one channel" in split_mono.channel_choice["reason"]
     # the same call with the agent enrolled: roles instead of numbers
     agent = tmp_path / "agent.wav"
     sf.write(agent, np.concatenate([_clip(2, 1, 2), _clip(2, 2, 1)]), SR)

@@ -65,7 +65,8 @@ class CallAnalyzer:
         Seconds; each window's probabilities are averaged with those of the windows of the same
         segment whose centres lie within ``smooth / 2`` of its own. ``0`` turns smoothing off.
     channels : {"auto", "mono", "split"}
-        ``"mono"`` mixes the input down; ``"split"`` analyses each channel as its own speaker;
+        ``"mono"`` mixes the input down; ``"split"`` analyses each channel as its own speaker (a
+        one-channel input, which has none to split, as ``"mono"``: its speakers are found);
         ``"auto"`` (default) hears the first seconds of a multi-channel input and splits it when
         its channels carry different voices, else mixes it (:mod:`escucha.longaudio.stereo`).
     channel_names : sequence of str, optional
@@ -108,13 +109,20 @@ class CallAnalyzer:
         self.sample_rate = int(sample_rate)
         self.channels_in = int(channels_in)
         self.requested_mode = channels
-        self._given_names = channel_names
-        if channels == "auto":
-            if channel_names is not None and self.channels_in > 1:
-                channel_names_for(self.channels_in, "split", channel_names)
-            channels = "mono" if self.channels_in == 1 else "auto"
-        self.mode = channels
         self.channel_choice: dict | None = None
+        if channels in ("auto", "split") and self.channels_in == 1:
+            if channels == "split":
+                # one channel holds every voice: nothing to split, its speakers are found instead;
+                # names given for a stereo call's channels (more than one) do not apply to it
+                self.channel_choice = {"mode": "mono", "reason": "one channel: analysed as mono, its speakers found"}
+                given = channel_names.split(",") if isinstance(channel_names, str) else channel_names
+                if given is not None and len(given) != 1:
+                    channel_names = None
+            channels = "mono"
+        elif channels == "auto" and channel_names is not None:
+            channel_names_for(self.channels_in, "split", channel_names)
+        self._given_names = channel_names
+        self.mode = channels
         self.names = channel_names_for(self.channels_in, channels if channels != "auto" else "split", channel_names)
         from ..speakers.options import speaker_options
 
