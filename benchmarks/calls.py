@@ -5,13 +5,17 @@ contact centre would (``escucha analyze CALL --channels split``), scored turn by
 Each call has an **agent** (one speaker, neutral turns only) and a **customer** (another speaker
 of the same corpus, turns of every emotion the corpus has, in turn), alternating with short
 pauses of faint noise, one party per channel. Turns are the corpus's clips trimmed of their
-leading and trailing silence (a call's turns have none). Every call is written on two lines:
+leading and trailing silence (a call's turns have none). Every call is written on four lines:
 
 - ``wide``: 16 kHz, 16-bit PCM stereo;
-- ``telephone``: 300-3400 Hz band, 8 kHz, G.711 mu-law stereo (a real codec round trip).
+- ``telephone``: 300-3400 Hz band, 8 kHz, G.711 mu-law stereo (a real codec round trip);
+- ``wide-mono`` and ``telephone-mono``: the same with both parties on one channel, which
+  ``analyze`` hears as a mono call (its speakers found: ``spkOK`` is the share of turns given their
+  party's speaker).
 
-Then ``analyze_file(call, model, channels="split")`` (what the command line runs) and, for each
-turn, the segments of its channel that overlap it, their probabilities weighted by the overlap:
+Then ``analyze_file(call, model, channels="split")`` (what ``escucha analyze DIR --channels split``
+runs) and, for each turn, the segments of its channel (on a mono call: every segment) that overlap
+it, their probabilities weighted by the overlap:
 
 - **customer UAR**: mean recall over the emotions the corpus has (an answer outside them, or a
   turn with no segment, is wrong);
@@ -68,7 +72,7 @@ from escucha.labels import HIGH_AROUSAL, NEGATIVE, dimension_scores  # noqa: E40
 from escucha.longaudio import analyze_file  # noqa: E402
 
 RATE = 16000
-LINES = ("wide", "telephone")
+LINES = ("wide", "telephone", "wide-mono", "telephone-mono")
 
 
 # -- building calls -----------------------------------------------------------------------------------
@@ -136,10 +140,11 @@ def write_call(folder: Path, name: str, plan: dict, seed: int) -> dict[str, Path
     out = {}
     for line in LINES:
         p = folder / f"{name}.{line}.wav"
-        if line == "wide":
-            sf.write(p, np.clip(call, -1, 1), RATE, subtype="PCM_16")
+        y = call.sum(axis=1) if line.endswith("-mono") else call   # mono: both parties on one channel
+        if line.startswith("wide"):
+            sf.write(p, np.clip(y, -1, 1), RATE, subtype="PCM_16")
         else:
-            z, sr = telephone_line(call, RATE)
+            z, sr = telephone_line(y, RATE)
             sf.write(p, z, sr, subtype="ULAW")
         out[line] = p
     with open(folder / f"{name}.truth.csv", "w", newline="") as f:
@@ -150,23 +155,47 @@ def write_call(folder: Path, name: str, plan: dict, seed: int) -> dict[str, Path
 
 
 # -- scoring ------------------------------------------------------------------------------------------
-def turn_answers(result, truth: list[tuple], labels: list[str]) -> list[dict | None]:
-    """Each truth turn's answer: the overlap-weighted probabilities of its channel's segments,
-    as ``{"label", "arousal", "negative"}`` (:func:`escucha.labels.dimension_scores`), or ``None``."""
+def turn_answers(result, truth: list[tuple], labels: list[str], *, mono: bool = False) -> list[dict | None]:
+    """Each truth turn's answer: the overlap-weighted probabilities of its channel's segments (on a
+    ``mono`` call: of every segment it overlaps), as ``{"label", "arousal", "negative"}``
+    (:func:`escucha.labels.dimension_scores`) and, on a mono call, the ``speaker`` heard most in
+    it; ``None`` for a turn no segment overlaps."""
     out = []
     for party, start, end, _emotion, _src in truth:
         p = np.zeros(len(labels))
+        heard: dict[str, float] = {}
         for s in result.segments:
-            if s.channel != party:
+            if not mono and s.channel != party:
                 continue
             ov = min(end, s.end) - max(start, s.start)
             if ov > 0:
                 p += ov * np.asarray(s.probabilities, dtype=np.float64)
+                heard[str(s.speaker)] = heard.get(str(s.speaker), 0.0) + ov
         if p.sum() > 0:
-            out.append({"label": labels[int(np.argmax(p))], **dimension_scores(dict(zip(labels, p)))})
+            out.append({"label": labels[int(np.argmax(p))], **dimension_scores(dict(zip(labels, p))),
+                        **({"speaker": max(heard, key=heard.get)} if mono else {})})
         else:
             out.append(None)
     return out
+
+
+def speakers_right(rows: list[tuple[int, str, str, dict | None]]) -> float | None:
+    """Mono calls: the share of turns given their party's speaker, where each call's agent and
+    customer are the speakers heard most in their turns (``None`` when the two coincide in a call,
+    that call counting as all wrong)."""
+    by_call: dict[int, list] = {}
+    for k, party, _t, a in rows:
+        by_call.setdefault(k, []).append((party, a.get("speaker") if a else None))
+    right = total = 0
+    for turns in by_call.values():
+        major = {}
+        for party in ("agent", "customer"):
+            said = [sp for pt, sp in turns if pt == party and sp is not None]
+            major[party] = max(set(said), key=said.count) if said else None
+        distinct = major["agent"] is not None and major["agent"] != major["customer"]
+        right += sum(distinct and sp == major[pt] for pt, sp in turns)
+        total += len(turns)
+    return right / total if total else None
 
 
 def binary_uar(truth: list[bool], pred: list[bool | None]) -> float | None:
@@ -366,10 +395,11 @@ def main(argv=None) -> int:
                 for line in args.lines:
                     res = analyze_file(paths[line], model, channels="split", channel_names="agent,customer")
                     audio += res.duration
-                    answers = turn_answers(res, truth, list(model.labels))
+                    answers = turn_answers(res, truth, list(model.labels), mono=line.endswith("-mono"))
                     rows[line] += [(k, p, e, a) for (p, _s, _e, e, _src), a in zip(truth, answers)]
             results["models"].setdefault(name, {})[corpus] = {
                 line: {**score([r[1:] for r in rows[line]]), **spread(rows[line], args.seed),
+                       **({"speakers_right": speakers_right(rows[line])} if line.endswith("-mono") else {}),
                        "turns": [{"call": k, "party": p, "truth": e, **(a or {"label": None})}
                                  for k, p, e, a in rows[line]]}
                 for line in args.lines}
@@ -383,16 +413,18 @@ def main(argv=None) -> int:
             print(f"customers' confusions: {f}")
     w = min(40, max([16] + [len(n) for n in results["models"]]))   # a model folder's path: its last w characters
     for line in args.lines:
+        mono = line.endswith("-mono")
         print(f"\n{line} line: customer UAR, arousal UAR, negative UAR, agent false alarms (any emotion; "
-              "negative), turns missed")
+              "negative), turns missed" + (", turns given their party's speaker" if mono else ""))
         print(f"{'model':{w}s} {'corpus':8s} {'cust':>6s} {'±se':>5s} {'arous':>6s} {'neg':>6s} {'agentFA':>7s} "
-              f"{'±se':>5s} {'agtNeg':>6s} {'missed':>6s}")
+              f"{'±se':>5s} {'agtNeg':>6s} {'missed':>6s}" + (f" {'spkOK':>6s}" if mono else ""))
         for name, per in results["models"].items():
             for corpus, r in per.items():
                 s = r[line]
                 print(f"{name[-w:]:{w}s} {corpus:8s} {fmt(s['customer_uar'])} {se(s['customer_uar_se'])} "
                       f"{fmt(s['arousal_uar'])} {fmt(s['negative_uar'])} {fmt(s['agent_false_alarm']):>7s} "
-                      f"{se(s['agent_false_alarm_se'])} {fmt(s['agent_negative'])} {fmt(s['missed'])}")
+                      f"{se(s['agent_false_alarm_se'])} {fmt(s['agent_negative'])} {fmt(s['missed'])}"
+                      + (f" {fmt(s['speakers_right'])}" if mono else ""))
     print("±se: standard error over the calls (bootstrap of whole calls)")
     print(f"\ncalls and results: {out}")
     return 0
