@@ -252,6 +252,7 @@ def test_a_mono_call_gets_a_timeline_and_a_summary_per_speaker(predictor, tmp_pa
         assert split_mono.channel_mode == "mono" and split_mono.speakers == res.speakers
         assert [(s.start, s.speaker) for s in split_mono.segments] == [(s.start, s.speaker) for s in res.segments]
         assert "one channel" in split_mono.channel_choice["reason"]
+        assert ("agent,customer are for a call of 2 channels" in split_mono.channel_choice["reason"]) == bool(names)
     # the same call with the agent enrolled: roles instead of numbers
     agent = tmp_path / "agent.wav"
     sf.write(agent, np.concatenate([_clip(2, 1, 2), _clip(2, 2, 1)]), SR)

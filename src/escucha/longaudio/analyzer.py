@@ -114,10 +114,12 @@ class CallAnalyzer:
             if channels == "split":
                 # one channel holds every voice: nothing to split, its speakers are found instead;
                 # names given for a stereo call's channels (more than one) do not apply to it
-                self.channel_choice = {"mode": "mono", "reason": "one channel: analysed as mono, its speakers found"}
+                reason = "one channel: analysed as mono, its speakers found"
                 given = channel_names.split(",") if isinstance(channel_names, str) else channel_names
                 if given is not None and len(given) != 1:
+                    reason += f" (the channel names {','.join(given)} are for a call of {len(given)} channels)"
                     channel_names = None
+                self.channel_choice = {"mode": "mono", "reason": reason}
             channels = "mono"
         elif channels == "auto" and channel_names is not None:
             channel_names_for(self.channels_in, "split", channel_names)
