@@ -25,13 +25,16 @@ it, their probabilities weighted by the overlap:
   ``arousal`` and ``negative`` outputs of predict and analyze;
 - **agent false alarms**: the share of the agent's (neutral) turns given another emotion, and the
   share heard as negative;
-- **missed**: turns no segment overlaps.
+- **missed**: turns no segment overlaps;
+- **agree**: the share of turns whose ``analyze`` answer is the label ``predict`` gives the same
+  speech (the turn cut from the call file: its party's channel, or the mono channel).
 
 Only speakers the model was not trained on are used (a model folder records them): for today's
 bundled models that is nEMO and the Korean corpus. Several models in one run share the calls::
 
     python benchmarks/calls.py --model default --model fast [--data ../shared/data/nemo ../shared/data/korean]
-        [--calls 32] [--turns 8] [--lines wide telephone] [--out runs/calls] [--threads 1]
+        [--calls 32] [--turns 8] [--lines wide telephone wide-mono telephone-mono] [--out runs/calls]
+        [--threads 1] [--no-plot] [--no-predict]
 
 ``--recipe bundled|bundled-tel25|fast`` judges a *recipe* instead, leave-one-corpus-out: for each corpus of
 ``--data`` a model is trained by the recipe (benchmarks/bundle_cv.py's members and band routing) on
@@ -179,10 +182,32 @@ def turn_answers(result, truth: list[tuple], labels: list[str], *, mono: bool = 
     return out
 
 
+def add_predict(answers: list[dict | None], call: Path, truth: list[tuple], model) -> None:
+    """Give each answered turn ``predict``'s label for the same speech: the turn cut from its
+    party's channel of the call file (the whole of a mono call's one channel), as
+    ``model.predict`` hears a clip (``None`` when the gate refuses it)."""
+    import soundfile as sf
+
+    y, sr = sf.read(call, dtype="float32", always_2d=True)
+    for a, (party, start, end, _e, _src) in zip(answers, truth):
+        if a is None:
+            continue
+        ch = 0 if y.shape[1] == 1 else (0 if party == "agent" else 1)
+        a["predict"] = model.predict(y[int(start * sr):int(end * sr), ch], sample_rate=sr).label
+
+
+def predict_agreement(rows: list[tuple[int, str, str, dict | None]]) -> float | None:
+    """The share of turns ``analyze`` answers with the label ``predict`` gives the same speech."""
+    both = [a for _k, _p, _t, a in rows if a is not None and "predict" in a]
+    return float(np.mean([a["label"] == a["predict"] for a in both])) if both else None
+
+
 def speakers_right(rows: list[tuple[int, str, str, dict | None]]) -> float | None:
     """Mono calls: the share of turns given their party's speaker, where each call's agent and
-    customer are the speakers heard most in their turns (``None`` when the two coincide in a call,
-    that call counting as all wrong)."""
+    customer are the speakers heard most in their turns; a call whose agent and customer are heard
+    as one speaker counts as all wrong (``None``: no turns)."""
+    from collections import Counter
+
     by_call: dict[int, list] = {}
     for k, party, _t, a in rows:
         by_call.setdefault(k, []).append((party, a.get("speaker") if a else None))
@@ -191,7 +216,7 @@ def speakers_right(rows: list[tuple[int, str, str, dict | None]]) -> float | Non
         major = {}
         for party in ("agent", "customer"):
             said = [sp for pt, sp in turns if pt == party and sp is not None]
-            major[party] = max(set(said), key=said.count) if said else None
+            major[party] = Counter(said).most_common(1)[0][0] if said else None   # a tie: the first heard
         distinct = major["agent"] is not None and major["agent"] != major["customer"]
         right += sum(distinct and sp == major[pt] for pt, sp in turns)
         total += len(turns)
@@ -351,6 +376,8 @@ def main(argv=None) -> int:
                     help="with --recipe: calibrate each fold model with the settings benchmarks/calibration.py "
                          "chooses from these out-of-fold answers (benchmarks/train_conditions.py) of the other corpora")
     ap.add_argument("--no-plot", action="store_true", help="no confusion-matrix PNGs in --out")
+    ap.add_argument("--no-predict", action="store_true",
+                    help="skip predict on each turn's speech (the 'agree' column: analyze's answer = predict's)")
     ap.add_argument("--train-data", nargs="+",
                     default=[str(shared / c) for c in ("ravdess", "emodb", "savee", "nemo", "korean")],
                     help="with --recipe: the corpora the fold models are trained on (the held-out one left out)")
@@ -396,10 +423,13 @@ def main(argv=None) -> int:
                     res = analyze_file(paths[line], model, channels="split", channel_names="agent,customer")
                     audio += res.duration
                     answers = turn_answers(res, truth, list(model.labels), mono=line.endswith("-mono"))
+                    if not args.no_predict:
+                        add_predict(answers, paths[line], truth, model)
                     rows[line] += [(k, p, e, a) for (p, _s, _e, e, _src), a in zip(truth, answers)]
             results["models"].setdefault(name, {})[corpus] = {
                 line: {**score([r[1:] for r in rows[line]]), **spread(rows[line], args.seed),
                        **({"speakers_right": speakers_right(rows[line])} if line.endswith("-mono") else {}),
+                       "predict_agrees": predict_agreement(rows[line]),
                        "turns": [{"call": k, "party": p, "truth": e, **(a or {"label": None})}
                                  for k, p, e, a in rows[line]]}
                 for line in args.lines}
@@ -415,16 +445,17 @@ def main(argv=None) -> int:
     for line in args.lines:
         mono = line.endswith("-mono")
         print(f"\n{line} line: customer UAR, arousal UAR, negative UAR, agent false alarms (any emotion; "
-              "negative), turns missed" + (", turns given their party's speaker" if mono else ""))
+              "negative), turns missed, turns where analyze and predict agree"
+              + (", turns given their party's speaker" if mono else ""))
         print(f"{'model':{w}s} {'corpus':8s} {'cust':>6s} {'±se':>5s} {'arous':>6s} {'neg':>6s} {'agentFA':>7s} "
-              f"{'±se':>5s} {'agtNeg':>6s} {'missed':>6s}" + (f" {'spkOK':>6s}" if mono else ""))
+              f"{'±se':>5s} {'agtNeg':>6s} {'missed':>6s} {'agree':>6s}" + (f" {'spkOK':>6s}" if mono else ""))
         for name, per in results["models"].items():
             for corpus, r in per.items():
                 s = r[line]
                 print(f"{name[-w:]:{w}s} {corpus:8s} {fmt(s['customer_uar'])} {se(s['customer_uar_se'])} "
                       f"{fmt(s['arousal_uar'])} {fmt(s['negative_uar'])} {fmt(s['agent_false_alarm']):>7s} "
-                      f"{se(s['agent_false_alarm_se'])} {fmt(s['agent_negative'])} {fmt(s['missed'])}"
-                      + (f" {fmt(s['speakers_right'])}" if mono else ""))
+                      f"{se(s['agent_false_alarm_se'])} {fmt(s['agent_negative'])} {fmt(s['missed'])} "
+                      f"{fmt(s['predict_agrees'])}" + (f" {fmt(s['speakers_right'])}" if mono else ""))
     print("±se: standard error over the calls (bootstrap of whole calls)")
     print(f"\ncalls and results: {out}")
     return 0
