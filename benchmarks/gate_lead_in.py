@@ -59,6 +59,7 @@ def main(argv=None) -> int:
             y, _ = load_audio(r.path, sample_rate=16000)
             y = np.clip(y.astype(np.float32), -1, 1)
             v0, n0 = verdict_from(vad, y, 0)
+            assert v0 == gate.speech_found(y)[0], f"{r.path}: this script no longer hears as the gate does"
             base += n0
             levels = frame_rms_db(y, frame_length=512, hop_length=256)
             first = int(np.argmax(levels >= levels.max() - args.db)) * 256
