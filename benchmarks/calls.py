@@ -55,7 +55,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import io
 import json
 import sys
 import tempfile
@@ -318,7 +317,8 @@ def spread(rows: list[tuple[int, str, str, dict | None]], seed: int, n: int = 50
 
 def plot_confusions(results: dict, out: Path) -> list[Path]:
     """One PNG per model and corpus: the customers' turns, truth (rows) against answer, per line."""
-    from escucha.reports.plots import confusion_heatmaps
+    from escucha.evaluate.metrics import confusion_matrix
+    from escucha.reports.plots import confusion_heatmaps, to_png
     from escucha.utils.io import atomic_write_bytes
 
     files = []
@@ -328,16 +328,13 @@ def plot_confusions(results: dict, out: Path) -> list[Path]:
                 turns = [t for t in r["turns"] if t["party"] == "customer"]
                 labels = sorted({t["truth"] for t in turns} | {t["label"] for t in turns if t["label"]})
                 idx = {lab: i for i, lab in enumerate(labels)}
-                cm = np.zeros((len(labels), len(labels)), int)
-                for t in turns:
-                    if t["label"]:
-                        cm[idx[t["truth"]], idx[t["label"]]] += 1
+                answered = [t for t in turns if t["label"]]
+                cm = confusion_matrix([idx[t["truth"]] for t in answered], [idx[t["label"]] for t in answered],
+                                      len(labels))
                 fig = confusion_heatmaps(cm, labels, title=f"{name}, {corpus}, {line} line: customer turns "
                                          f"(UAR {r['customer_uar']:.3f})")
                 f = out / f"confusion-{name.replace(' ', '_').replace('/', '-')}-{corpus}-{line}.png"
-                buf = io.BytesIO()
-                fig.savefig(buf, format="png", dpi=90)
-                atomic_write_bytes(f, buf.getvalue())
+                atomic_write_bytes(f, to_png(fig))
                 files.append(f)
     return files
 
