@@ -30,6 +30,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
+from escucha.inference.baseline import neutral_reference  # noqa: E402
 from escucha.inference.priors import (apply_temperature, em_priors, expected_calibration_error,  # noqa: E402
                                       fit_temperature, shift_priors)
 from escucha.labels import HIGH_AROUSAL  # noqa: E402
@@ -108,8 +109,13 @@ def choose_settings(d, keep, *, max_false_alarms=0.30, uncertain_share=0.25, n_c
             break
     Q = np.concatenate([policy_probs(d[c][m], labels, temperature=T, prior=prior, strength=0) for c in conds])
     below = round(float(np.quantile(Q.max(1), uncertain_share)), 2)
+    # each speaker against their own neutral voice: where the model puts neutral speech it never
+    # heard, per band (the wide member answers cut turns, the telephone member telephone ones)
+    ref = {band: dict(zip(labels, np.round(neutral_reference(d[cond][m & (y == neutral)], T), 3).tolist()))
+           for band, cond in (("wide", "cut"), ("narrow", "telephone-mu")) if cond in d}
     return {"temperature": round(T, 3), "prior": {"neutral": prior}, "em_strength": 0.0, "em_ratio": 4.0,
             "uncertain_below": below,
+            **({"baseline": {"strength": 4.0, "iterations": 3, "reference": ref}} if ref else {}),
             "source": f"benchmarks/calibration.py on out-of-fold answers of '{d['name']}' (leave-one-corpus-out over "
                       f"{', '.join(sorted(keep))}): temperature by log-likelihood; the smallest neutral prior with "
                       f"simulated agent false alarms <= {max_false_alarms} on wide and telephone calls; uncertain: "

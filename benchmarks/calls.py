@@ -54,6 +54,7 @@ and every turn's answer) and the calls themselves (with ``.truth.csv``) to ``--o
 from __future__ import annotations
 
 import argparse
+import copy
 import csv
 import json
 import sys
@@ -72,6 +73,7 @@ from escucha.corpora import scan_corpus  # noqa: E402
 from escucha.inference import load_model  # noqa: E402
 from escucha.labels import HIGH_AROUSAL, NEGATIVE, dimension_scores  # noqa: E402
 from escucha.longaudio import analyze_file  # noqa: E402
+from escucha.longaudio.analyzer import apply_baseline  # noqa: E402
 
 RATE = 16000
 LINES = ("wide", "telephone", "wide-mono", "telephone-mono")
@@ -367,12 +369,15 @@ def main(argv=None) -> int:
                     help="with --recipe: leave the corpus out (default), or two speaker folds of it: each trained "
                          "on every other clip, the corpus's other speakers included (unseen speakers of a known "
                          "corpus, like RAVDESS actors 21-24)")
-    ap.add_argument("--recipe", choices=("bundled", "bundled-tel25", "fast"),
+    ap.add_argument("--recipe", choices=("bundled", "bundled-tel25", "bundled-room", "fast"),
                     help="judge a recipe leave-one-corpus-out instead of --model: trained per held-out corpus")
     ap.add_argument("--calibration", metavar="OOF.npz",
                     help="with --recipe: calibrate each fold model with the settings benchmarks/calibration.py "
                          "chooses from these out-of-fold answers (benchmarks/train_conditions.py) of the other corpora")
     ap.add_argument("--no-plot", action="store_true", help="no confusion-matrix PNGs in --out")
+    ap.add_argument("--baseline", action="store_true",
+                    help="also score every analysis with each speaker heard against their own neutral voice "
+                         "(escucha.inference.baseline; rows named '... +baseline')")
     ap.add_argument("--no-predict", action="store_true",
                     help="skip predict on each turn's speech (the 'agree' column: analyze's answer = predict's)")
     ap.add_argument("--train-data", nargs="+",
@@ -409,7 +414,8 @@ def main(argv=None) -> int:
                 print(f"{name} on {corpus}: not enough unseen speakers for a call; skipped")
                 continue
             folder = out / corpus / ("unseen-" + "-".join(sorted({p['agent'] for p in plans}))[:40].replace(":", "_"))
-            rows = {line: [] for line in args.lines}
+            variants = [name] + ([f"{name} +baseline"] if args.baseline else [])
+            rows = {(v, line): [] for v in variants for line in args.lines}
             t0, audio = time.time(), 0.0
             for k, plan in enumerate(plans):
                 paths = write_call(folder, f"call-{k:02d}", plan, args.seed + k)
@@ -419,17 +425,28 @@ def main(argv=None) -> int:
                 for line in args.lines:
                     res = analyze_file(paths[line], model, channels="split", channel_names="agent,customer")
                     audio += res.duration
-                    answers = turn_answers(res, truth, list(model.labels), mono=line.endswith("-mono"))
-                    if not args.no_predict:
-                        add_predict(answers, paths[line], truth, model)
-                    rows[line] += [(k, p, e, a) for (p, _s, _e, e, _src), a in zip(truth, answers)]
-            results["models"].setdefault(name, {})[corpus] = {
-                line: {**score([r[1:] for r in rows[line]]), **spread(rows[line], args.seed),
-                       **({"speakers_right": speakers_right(rows[line])} if line.endswith("-mono") else {}),
-                       "predict_agrees": predict_agreement(rows[line]),
-                       "turns": [{"call": k, "party": p, "truth": e, **(a or {"label": None})}
-                                 for k, p, e, a in rows[line]]}
-                for line in args.lines}
+                    first = None
+                    for v in variants:
+                        if v != name:   # the same analysis, each speaker against their own neutral voice
+                            res = copy.deepcopy(res)
+                            apply_baseline(res.segments, model)
+                        answers = turn_answers(res, truth, list(model.labels), mono=line.endswith("-mono"))
+                        if not args.no_predict and first is None:
+                            add_predict(answers, paths[line], truth, model)
+                        elif not args.no_predict:   # predict's answer does not depend on analyze's
+                            for a, a0 in zip(answers, first):
+                                if a is not None and a0 is not None:
+                                    a["predict"] = a0.get("predict")
+                        first = first if first is not None else answers
+                        rows[(v, line)] += [(k, p, e, a) for (p, _s, _e, e, _src), a in zip(truth, answers)]
+            for v in variants:
+                results["models"].setdefault(v, {})[corpus] = {
+                    line: {**score([r[1:] for r in rows[(v, line)]]), **spread(rows[(v, line)], args.seed),
+                           **({"speakers_right": speakers_right(rows[(v, line)])} if line.endswith("-mono") else {}),
+                           "predict_agrees": predict_agreement(rows[(v, line)]),
+                           "turns": [{"call": k, "party": p, "truth": e, **(a or {"label": None})}
+                                     for k, p, e, a in rows[(v, line)]]}
+                    for line in args.lines}
             rtf = (time.time() - t0) / max(audio, 1e-9)
             print(f"{name} on {corpus}: {len(plans)} calls, {audio / 60:.1f} min of call audio analysed, "
                   f"real-time factor {rtf:.4f}", flush=True)

@@ -429,6 +429,8 @@ def test_websocket_stream_of_a_call_gives_the_segments_analyze_finds(client, mod
     from escucha.longaudio import analyze_file
 
     want = analyze_file(call_wav, model).to_dict(windows=False)
+    # segments are sent as heard; the summary weighs each speaker against their own neutral voice
+    heard = analyze_file(call_wav, model, baseline=False).to_dict(windows=False)
     pcm, sr = sf.read(call_wav, dtype="int16")
     frame = sr // 10                                     # 100-ms frames
     events = []
@@ -448,10 +450,12 @@ def test_websocket_stream_of_a_call_gives_the_segments_analyze_finds(client, mod
     assert events[-1]["event"] == "summary"
     # while streaming, a mono call's speakers are provisional (the summary has the final ones)
     same = lambda s: {k: v for k, v in s.items() if k not in ("event", "delay", "channel", "speaker")}  # noqa: E731
-    assert [same(s) for s in segs] == [same(s) for s in want["segments"]]
+    assert [same(s) for s in segs] == [same(s) for s in heard["segments"]]
     assert all(s["speaker"].startswith("speaker ") for s in segs)
     assert all(0 <= s["delay"] <= 10.4 + 0.5 for s in segs)
     assert events[-1]["result"]["summary"] == want["summary"]
+    assert events[-1]["result"]["segments"] == want["segments"] and want["baseline"]
+    assert events[-1]["result"]["settings"]["baseline"] is True
     # utterance events: each channel alternates start, its segments, end; nothing is left open
     talk = [e for e in events if e["event"] in ("speech_start", "segment", "speech_end")]
     assert sum(e["event"] == "speech_start" for e in talk) >= 2
@@ -494,7 +498,8 @@ def test_live_analyzer_events_in_python(model, call_wav):
 def test_websocket_refuses_bad_settings_and_audio(client):
     cases = [("not json", "not JSON"), ({"sample_rate": "fast"}, "'sample_rate' must be a whole number"),
              ({"sample_rate": 16000, "format": "mp3"}, "'format' must be one of"),
-             ({"sample_rate": 16000, "colour": 1}, "unknown settings 'colour'")]
+             ({"sample_rate": 16000, "colour": 1}, "unknown settings 'colour'"),
+             ({"sample_rate": 16000, "baseline": "yes"}, "'baseline' must be true or false")]
     for settings, words in cases:
         with client.websocket_connect("/v1/stream") as ws:
             ws.send_text(settings) if isinstance(settings, str) else ws.send_json(settings)

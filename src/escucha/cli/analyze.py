@@ -20,10 +20,12 @@ a folder holding other files is refused even with --force. Ctrl-C or SIGTERM sto
 
 from __future__ import annotations
 
+import argparse
 import sys
 from contextlib import contextmanager
 from pathlib import Path
 
+from ..longaudio.settings import BASELINE_DEFAULT
 from .options import add_engine_options, add_calibration_option, add_labels_option, add_model_option
 
 
@@ -64,6 +66,9 @@ def register(sub):
                    help="a faster-whisper (CTranslate2) model folder for --transcribe (default: tiny.en from "
                         "escucha[asr])")
     p.add_argument("--channel-names", metavar="A,B", help="names of the analysed channels, e.g. agent,customer")
+    p.add_argument("--baseline", action=argparse.BooleanOptionalAction, default=BASELINE_DEFAULT,
+                   help="hear each speaker (channel, or speaker found) against their own neutral voice, once the "
+                        "whole recording is heard (default: %(default)s; docs/calls.md)")
     p.add_argument("--max-segment", type=float, default=10.0, metavar="S",
                    help="cut longer speech turns into pieces of at most this length (default 10)")
     p.add_argument("--vad-threshold", type=float, default=0.5, metavar="P", help="Silero speech threshold (default 0.5)")
@@ -114,6 +119,11 @@ def _fmt_summary(res) -> str:
         lines.append(f"  channels: {res.channel_choice['reason']}")
     if res.speakers is not None and res.channel_mode == "mono":
         lines.append(f"  speakers: {len(res.speakers)} found ({', '.join(res.speakers)}); --speakers N to fix the number")
+    if res.baseline:
+        lines.append(f"  baseline: each speaker heard against their own neutral voice ({', '.join(res.baseline)}); "
+                     "--no-baseline for the answers as heard")
+    elif res.baseline is not None and res.segments:
+        lines.append("  baseline: this model has no neutral reference (calibration.json 'baseline'): answers as heard")
     lines.append(block("all", s))
     for ch, b in s.get("channels", {}).items():
         lines.append(block(ch, b))
@@ -177,7 +187,8 @@ def run_analyze(args) -> int:
 
         transcribe = load_transcriber(args.asr_model)
     opts = dict(window=args.window, hop=args.hop, smooth=args.smooth, channels=args.channels,
-                channel_names=args.channel_names, vad=vad, speakers=speakers, transcribe=transcribe)
+                channel_names=args.channel_names, vad=vad, speakers=speakers, transcribe=transcribe,
+                baseline=args.baseline)
     src = args.input
     if (args.engine != "local" or args.address) and (src == "-" or not Path(src).is_dir()):
         raise ConfigError("--engine ray and --address spread a folder's files over a cluster; give a folder "

@@ -144,7 +144,7 @@ def analyze_into_store(args, src: str, opts: dict, *, interrupts) -> int:
         else:
             source, digest = os.path.realpath(src), content_digest(src)
             settings = analysis_settings(predictor, window=opts["window"], hop=opts["hop"], smooth=opts["smooth"],
-                                         channels=opts["channels"], vad=opts["vad"])
+                                         channels=opts["channels"], vad=opts["vad"], baseline=opts["baseline"])
             cid = None if args.force else store.find_call(source=source, digest=digest, settings=settings)
             if cid is not None:
                 print(f"{src}: already stored as call {cid} (--force analyses it again)", file=sys.stderr)

@@ -99,6 +99,20 @@ class Calibrated(_Answers):
         self.config = {**predictor.config, "calibration": {**calibration.to_dict(), "applied": True}}
         self.runtime = predictor.runtime
 
+    def baseline_reference(self, labels, band: str | None) -> np.ndarray | None:
+        """The reference of :func:`escucha.inference.baseline.speaker_shift` for ``labels``
+        (these answers' labels, maybe a subset of the model's) on input of ``band``, in the
+        answers' space (the deployment prior included); ``None`` without one."""
+        b = self.calibration.baseline
+        if not b:
+            return None
+        refs = b["reference"]
+        ref = refs.get(band or "any") or refs.get("any") or refs.get("wide")
+        if ref is None or any(lab not in ref for lab in labels):
+            return None
+        prior = dict(zip(self.labels, self._prior))
+        return np.array([ref[lab] + np.log(prior[lab]) for lab in labels])
+
     def _post(self, p: np.ndarray) -> np.ndarray:
         from .priors import apply_temperature, shift_priors
 

@@ -57,6 +57,11 @@ class Calibration:
         A top probability below this flags the answer ``uncertain`` (0: never).
     source : str
         How the numbers were chosen (shown in ``escucha models``).
+    baseline : dict or None
+        Each speaker of a call heard against their own neutral voice
+        (:mod:`escucha.inference.baseline`): ``{"strength": 4.0, "iterations": 3, "reference":
+        {band: {label: log-probability}}}``, the reference per input band (``"wide"``,
+        ``"narrow"``; ``"any"`` for a model of one band) before the prior; ``None``: none.
     """
 
     temperature: float = 1.0
@@ -66,6 +71,7 @@ class Calibration:
     uncertain_below: float = 0.0
     source: str = ""
     extra: dict = field(default_factory=dict)
+    baseline: dict | None = None
 
     @classmethod
     def from_dict(cls, d: dict | None) -> "Calibration":
@@ -74,8 +80,9 @@ class Calibration:
         try:
             c = cls(temperature=float(d.get("temperature", 1.0)), prior=d.get("prior"),
                     em_strength=float(d.get("em_strength", 0.0)), em_ratio=float(d.get("em_ratio", 4.0)),
-                    uncertain_below=float(d.get("uncertain_below", 0.0)), source=str(d.get("source", "")))
-        except (TypeError, ValueError) as e:
+                    uncertain_below=float(d.get("uncertain_below", 0.0)), source=str(d.get("source", "")),
+                    baseline=_baseline_settings(d.get("baseline")))
+        except (TypeError, ValueError, AttributeError) as e:
             raise ConfigError(f"calibration settings are not numbers: {e}") from None
         if not c.temperature > 0:
             raise ConfigError(f"calibration temperature must be > 0, got {c.temperature}")
@@ -88,11 +95,14 @@ class Calibration:
              "em_ratio": self.em_ratio, "uncertain_below": self.uncertain_below}
         if self.source:
             d["source"] = self.source
+        if self.baseline:
+            d["baseline"] = self.baseline
         return d
 
     @property
     def identity(self) -> bool:
-        return self.temperature == 1.0 and not self.prior and not self.em_strength and not self.uncertain_below
+        return (self.temperature == 1.0 and not self.prior and not self.em_strength and not self.uncertain_below
+                and not self.baseline)
 
     def prior_vector(self, labels) -> np.ndarray:
         """The deployment prior over ``labels`` (uniform without one), summing to one: labels
@@ -108,6 +118,21 @@ class Calibration:
         if not np.all(v > 0):
             raise ConfigError(f"calibration prior must be positive for every label, got {self.prior}")
         return v / v.sum()
+
+
+def _baseline_settings(b) -> dict | None:
+    """``calibration.json``'s ``"baseline"``, checked: numbers where numbers belong."""
+    if not b:
+        return None
+    if not isinstance(b, dict) or not isinstance(b.get("reference"), dict):
+        raise ConfigError(f"calibration baseline needs a reference per band ({{\"reference\": {{\"wide\": "
+                          f"{{label: value}}}}}}), got {b!r}")
+    out = {"strength": float(b.get("strength", 4.0)), "iterations": int(b.get("iterations", 3)),
+           "reference": {str(band): {str(lab): float(v) for lab, v in ref.items()}
+                         for band, ref in b["reference"].items()}}
+    if not out["strength"] > 0 or out["iterations"] < 1:
+        raise ConfigError(f"calibration baseline needs strength > 0 and iterations >= 1, got {b}")
+    return out
 
 
 def read_calibration(model_dir) -> "Calibration | None":

@@ -19,7 +19,7 @@ from ..errors import AudioError, ConfigError
 from .analyzer import CallAnalyzer
 from .result import CallResult
 from .segments import Segment, Window, segment_tiles
-from .settings import CHANNEL_MODES, analysis_settings, channel_names_for
+from .settings import BASELINE_DEFAULT, CHANNEL_MODES, analysis_settings, channel_names_for
 from .stream import BlockReader
 from .summary import summarize
 from .vad import SileroVAD, VADConfig
@@ -32,7 +32,7 @@ def analyze_file(path: str | os.PathLike, predictor, *, window: float | None = N
                  smooth: float = 3.0, channels: str = "auto", channel_names: Sequence[str] | str | None = None,
                  vad: VADConfig | None = None, vad_model: SileroVAD | None = None, block_seconds: float = 10.0,
                  on_progress: Callable[[float], None] | None = None, speakers="auto", agent_voice=None,
-                 transcribe=None) -> CallResult:
+                 transcribe=None, baseline: bool = BASELINE_DEFAULT) -> CallResult:
     """Analyse one recording of any length in bounded memory.
 
     Parameters
@@ -42,7 +42,7 @@ def analyze_file(path: str | os.PathLike, predictor, *, window: float | None = N
         (8 kHz telephone audio included), mono or multi-channel.
     predictor : escucha.inference.Predictor
         From :func:`escucha.load_model`.
-    window, hop, smooth, channels, channel_names, vad, vad_model, speakers, agent_voice
+    window, hop, smooth, channels, channel_names, vad, vad_model, speakers, agent_voice, baseline
         See :class:`CallAnalyzer`. ``channels="auto"`` (default) analyses a stereo call whose
         channels carry different voices per channel, and one signal stored twice once;
         ``speakers="auto"`` (default) finds who speaks when on a mono channel.
@@ -77,7 +77,7 @@ def analyze_file(path: str | os.PathLike, predictor, *, window: float | None = N
         analyzer = CallAnalyzer(predictor, sample_rate=sr, channels_in=reader.channels, window=window, hop=hop,
                                 smooth=smooth, channels=channels, channel_names=channel_names, vad=vad,
                                 vad_model=vad_model, name=str(path), speakers=speakers, agent_voice=agent_voice,
-                                transcribe=transcribe)
+                                transcribe=transcribe, baseline=baseline)
         for block in reader:
             analyzer.feed(block)
             if on_progress is not None:

@@ -23,8 +23,8 @@ import numpy as np
 
 from ..errors import AudioError, ConfigError
 from .result import CallResult
-from .segments import Segment, Window, segment_tiles
-from .settings import analysis_settings, channel_names_for, default_window
+from .segments import Segment, Window, settle
+from .settings import BASELINE_DEFAULT, analysis_settings, channel_names_for, default_window
 from .stream import SampleBuffer, StreamResampler
 from .summary import summarize
 from .vad import SileroVAD, SpeechSegmenter, VADConfig, VADStream
@@ -86,6 +86,12 @@ class CallAnalyzer:
         Words with timestamps per segment (needs ``escucha[asr]``; a str: the model folder).
     live : bool
         Give each segment a provisional speaker as it closes (streams).
+    baseline : bool
+        When the audio ends, hear each speaker (a split call's channel, a mono call's speaker
+        found, else the whole recording) against their own neutral voice
+        (:mod:`escucha.inference.baseline`; needs a model whose ``calibration.json`` has a
+        ``"baseline"``, as the bundled default's). Segments returned by :meth:`feed` before the
+        end are as heard; :meth:`result` has them re-weighted.
 
     Notes
     -----
@@ -98,7 +104,7 @@ class CallAnalyzer:
                  channel_names: Sequence[str] | str | None = None, vad: VADConfig | None = None,
                  vad_model: SileroVAD | None = None, batch_size: int = 32, name: str = "audio",
                  speakers: "SpeakerOptions | str | int | None" = "auto", agent_voice=None, transcribe=None,
-                 live: bool = False):
+                 live: bool = False, baseline: bool = BASELINE_DEFAULT):
         if int(sample_rate) <= 0:
             raise AudioError(f"{name}: sample rate must be positive, got {sample_rate} Hz")
         if int(channels_in) < 1:
@@ -130,6 +136,8 @@ class CallAnalyzer:
 
         self.speaker_options = speaker_options(speakers, agent_voice=agent_voice)
         self.live = bool(live)
+        self.baseline = bool(baseline)
+        self.baseline_shifts: dict[str, dict] | None = None
         self.transcriber = None
         if transcribe:
             from ..asr import load_transcriber
@@ -200,7 +208,7 @@ class CallAnalyzer:
         """What determines the result (stored in every JSON, compared when a batch resumes)."""
         return {**analysis_settings(self.predictor, window=self.window, hop=self.hop, smooth=self.smooth,
                                     channels=self.requested_mode, vad=self.vad_config, speakers=self.speaker_options,
-                                    transcribe=self.transcriber),
+                                    transcribe=self.transcriber, baseline=self.baseline),
                 "channel_names": self._given_names_list()}
 
     def _given_names_list(self) -> list[str]:
@@ -283,8 +291,13 @@ class CallAnalyzer:
             self._words.flush()
         if self._tracks is not None:
             self._attribute()
+        if self.baseline:
+            self._apply_baseline()
         out.sort(key=lambda s: (s.start, s.channel))
         return out
+
+    def _apply_baseline(self) -> None:
+        self.baseline_shifts = apply_baseline(self.segments, self.predictor)
 
     def _attribute(self) -> None:
         """Speakers: cluster a mono channel's voices; on split channels find the enrolled agent."""
@@ -402,12 +415,9 @@ class CallAnalyzer:
             smoothed = raw
         windows = [Window(float(starts[i]), float(ends[i]), smoothed[i].astype(np.float32), raw[i].astype(np.float32))
                    for i in range(len(spans))]
-        seg = Segment(c.name, sv / self.vad_rate, ev / self.vad_rate, "", smoothed[0], self.labels, windows)
-        tiles = segment_tiles(seg)
-        w = np.array([max(q - p, 0.0) for p, q, _ in tiles])
-        probs = np.stack([t[2] for t in tiles])
-        seg.probabilities = ((w @ probs) / w.sum() if w.sum() > 0 else probs.mean(axis=0)).astype(np.float32)
-        seg.label = self.labels[int(np.argmax(seg.probabilities))]
+        band_of = getattr(self.predictor, "band_of", None)
+        seg = settle(Segment(c.name, sv / self.vad_rate, ev / self.vad_rate, "", smoothed[0], self.labels, windows,
+                             band=band_of(y) if band_of is not None and len(y) else None))
         seg.uncertain = bool(float(seg.probabilities.max()) < getattr(self.predictor, "uncertain_below", 0.0))
         if self._words is not None and len(y):
             self._words.add(seg, y, self.model_rate)
@@ -429,4 +439,44 @@ class CallAnalyzer:
         res.channel_choice = self.channel_choice
         if self.speaker_names is not None:
             res.speakers = list(self.speaker_names)
+        res.baseline = self.baseline_shifts
         return res
+
+
+def apply_baseline(segments: list[Segment], predictor) -> dict[str, dict[str, float]]:
+    """Re-weight ``segments`` (in place) so that each speaker (``speaker``, else ``channel``) is
+    heard against their own neutral voice (:mod:`escucha.inference.baseline`); returns each
+    speaker's shift (log-weights by label). Nothing changes for a model without a baseline
+    reference (its ``calibration.json`` has no ``"baseline"``) or without a neutral label."""
+    from collections import Counter
+
+    from ..inference.baseline import reweight, speaker_shift
+
+    reference = getattr(predictor, "baseline_reference", None)
+    settings = getattr(getattr(predictor, "calibration", None), "baseline", None)
+    labels = list(predictor.labels)
+    shifts: dict[str, dict[str, float]] = {}
+    if reference is None or not settings or "neutral" not in labels:
+        return shifts
+    below = getattr(predictor, "uncertain_below", 0.0)
+    groups: dict[str, list[Segment]] = {}
+    for s in segments:
+        groups.setdefault(s.speaker or s.channel, []).append(s)
+    for who, segs in groups.items():
+        ref = reference(labels, Counter(s.band for s in segs).most_common(1)[0][0])
+        if ref is None:
+            continue
+        shift = speaker_shift(np.stack([s.probabilities for s in segs]), ref, neutral=labels.index("neutral"),
+                              strength=settings["strength"], iterations=settings["iterations"])
+        for s in segs:
+            for w in s.windows:
+                w.raw = reweight(w.raw, shift)
+                w.probabilities = reweight(w.probabilities, shift)
+            if s.windows:
+                settle(s)
+            else:
+                s.probabilities = reweight(s.probabilities, shift)
+                s.label = labels[int(np.argmax(s.probabilities))]
+            s.uncertain = bool(float(s.probabilities.max()) < below)
+        shifts[who] = {lab: round(float(v), 3) for lab, v in zip(labels, shift)}
+    return shifts

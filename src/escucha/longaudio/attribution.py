@@ -25,7 +25,7 @@ import numpy as np
 
 from ..speakers.cluster import centroids, cluster_speakers
 from ..speakers.options import SpeakerOptions
-from .segments import Segment, segment_tiles
+from .segments import Segment, settle
 
 __all__ = ["SpeakerTrack", "name_speakers", "split_segment"]
 
@@ -60,12 +60,7 @@ def split_segment(seg: Segment, cuts: list[float]) -> list[Segment]:
         wins = [w for w in seg.windows if lo <= w.center < hi or (hi == seg.end and w.center == hi)]
         if not wins or hi <= lo:
             return [seg]
-        part = Segment(seg.channel, lo, hi, "", wins[0].probabilities, seg.labels, wins)
-        tiles = segment_tiles(part)
-        w = np.array([max(b - a, 0.0) for a, b, _ in tiles])
-        probs = np.stack([t[2] for t in tiles])
-        part.probabilities = ((w @ probs) / w.sum() if w.sum() > 0 else probs.mean(axis=0)).astype(np.float32)
-        part.label = seg.labels[int(np.argmax(part.probabilities))]
+        part = settle(Segment(seg.channel, lo, hi, "", wins[0].probabilities, seg.labels, wins, band=seg.band))
         if hasattr(seg, "uncertain"):   # the model's flag stays with the segment's parts
             part.uncertain = seg.uncertain
         parts.append(part)

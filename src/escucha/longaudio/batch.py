@@ -70,7 +70,7 @@ from .outdir import write_result as _write_result  # looked up here at each call
 from .pool import run_pool
 from .progress import BatchProgress
 from .resume import already_done, is_complete
-from .settings import analysis_settings
+from .settings import BASELINE_DEFAULT, analysis_settings
 from .tables import summary_row, write_tables
 from .worker import analyse_one, init_worker
 
@@ -144,7 +144,7 @@ def analyze_folder(folder: str | os.PathLike, predictor, out_dir: str | os.PathL
         ``RAY_ADDRESS`` names, or else starts a local one.
     **options
         ``window``, ``hop``, ``smooth``, ``channels``, ``channel_names``, ``vad``,
-        ``block_seconds``, ``speakers``, ``agent_voice`` (enrolled once), ``transcribe`` as for
+        ``block_seconds``, ``speakers``, ``agent_voice`` (enrolled once), ``transcribe``, ``baseline`` as for
         :func:`escucha.longaudio.analyze_file`.
 
     Returns
@@ -177,7 +177,7 @@ def analyze_folder(folder: str | os.PathLike, predictor, out_dir: str | os.PathL
     settings = analysis_settings(predictor, window=options.get("window"), hop=options.get("hop"),
                                  smooth=options.get("smooth", 3.0), channels=options.get("channels", "auto"),
                                  vad=options.get("vad"), speakers=options.get("speakers", "auto"),
-                                 transcribe=options.get("transcribe"))
+                                 transcribe=options.get("transcribe"), baseline=options.get("baseline", BASELINE_DEFAULT))
     refuse_foreign(out_dir)  # before the lock file is made: never write into someone else's folder
     with locked(out_dir):
         prepare_out_dir(out_dir, make_marker(folder, settings, options.get("channel_names")), force=force)

@@ -21,6 +21,7 @@ from ..errors import AudioError, ConfigError
 from .analyzer import CallAnalyzer
 from .result import CallResult
 from .segments import Segment
+from .settings import BASELINE_DEFAULT
 from .stream import PCM_FORMATS, decode_pcm
 from .vad import SileroVAD, VADConfig
 
@@ -43,8 +44,9 @@ class LiveAnalyzer:
         are scaled by their type's range); the others: chunks are raw little-endian bytes.
     **options
         ``window``, ``hop``, ``smooth``, ``channels``, ``channel_names``, ``vad``, ``vad_model``,
-        ``speakers``, ``agent_voice``, ``transcribe`` as for :class:`escucha.longaudio.CallAnalyzer`
-        (each segment's speaker is provisional until :meth:`result`, which clusters the whole stream).
+        ``speakers``, ``agent_voice``, ``transcribe``, ``baseline`` as for
+        :class:`escucha.longaudio.CallAnalyzer` (each segment's speaker, and with ``baseline`` its
+        answer, is provisional until :meth:`result`, which clusters and weighs the whole stream).
 
     Notes
     -----
@@ -57,7 +59,7 @@ class LiveAnalyzer:
                  window: float | None = None, hop: float | None = None, smooth: float = 3.0,
                  channels: str = "auto", channel_names: Sequence[str] | str | None = None,
                  vad: VADConfig | None = None, vad_model: SileroVAD | None = None, name: str = "live",
-                 speakers="auto", agent_voice=None, transcribe=None):
+                 speakers="auto", agent_voice=None, transcribe=None, baseline: bool = BASELINE_DEFAULT):
         if sample_format != "float32" and sample_format not in PCM_FORMATS:
             raise ConfigError(f"sample format {sample_format!r} is unknown; choose float32 or one of "
                               f"{', '.join(PCM_FORMATS)}")
@@ -65,7 +67,7 @@ class LiveAnalyzer:
         self.core = CallAnalyzer(predictor, sample_rate=sample_rate, channels_in=channels_in, window=window, hop=hop,
                                  smooth=smooth, channels=channels, channel_names=channel_names, vad=vad,
                                  vad_model=vad_model, name=name, speakers=speakers, agent_voice=agent_voice,
-                                 transcribe=transcribe, live=True)
+                                 transcribe=transcribe, live=True, baseline=baseline)
         self._leftover = b""
         self._open: set[str] = set()      # channels with a speech_start not yet ended
 

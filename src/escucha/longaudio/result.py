@@ -36,6 +36,9 @@ class CallResult:
     channel_choice: dict | None = None
     #: the speakers found (names in order of first appearance), when speakers were asked for
     speakers: list[str] | None = None
+    #: each speaker heard against their own neutral voice (``baseline=True``): the log-weights
+    #: by label that re-weighted their answers (:mod:`escucha.inference.baseline`)
+    baseline: dict | None = None
 
     @property
     def windows(self) -> list[tuple[str, Window]]:
@@ -60,6 +63,7 @@ class CallResult:
              "labels": self.labels, "settings": self.settings,
              **({"channel_choice": self.channel_choice} if self.channel_choice else {}),
              **({"speakers": self.speakers} if self.speakers is not None else {}),
+             **({"baseline": self.baseline} if self.baseline is not None else {}),
              "segments": [s.to_dict() for s in self.segments]}
         if windows:
             d["windows"] = [{"channel": s.channel, "segment": i, "start": round(w.start, 3),

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["Window", "Segment", "segment_tiles"]
+__all__ = ["Window", "Segment", "segment_tiles", "settle"]
 
 
 @dataclass(eq=False)
@@ -81,6 +81,7 @@ class Segment:
     overlap: list[str] | None = None
     words: list[dict] | None = None
     text_sentiment: dict | None = None
+    band: str | None = None   # the input band its model heard ("wide", "narrow"; not written out)
 
     @property
     def duration(self) -> float:
@@ -121,3 +122,14 @@ def segment_tiles(seg: Segment) -> list[tuple[float, float, np.ndarray]]:
     cuts = [seg.start] + [0.5 * (a + b) for a, b in zip(centers[:-1], centers[1:])] + [seg.end]
     return [(max(seg.start, cuts[i]), min(seg.end, cuts[i + 1]), w.probabilities)
             for i, w in enumerate(seg.windows) if cuts[i + 1] > cuts[i]]
+
+
+def settle(seg: Segment) -> Segment:
+    """Set ``seg``'s probabilities to the time-weighted mean of its windows' (each over the time
+    its tile owns) and its label to their top; returns ``seg``."""
+    tiles = segment_tiles(seg)
+    w = np.array([max(b - a, 0.0) for a, b, _ in tiles])
+    probs = np.stack([t[2] for t in tiles])
+    seg.probabilities = ((w @ probs) / w.sum() if w.sum() > 0 else probs.mean(axis=0)).astype(np.float32)
+    seg.label = seg.labels[int(np.argmax(seg.probabilities))]
+    return seg

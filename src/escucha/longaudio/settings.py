@@ -55,13 +55,26 @@ def default_window(predictor) -> float:
     return predictor.clip_samples / predictor.sample_rate
 
 
+#: hear each speaker against their own neutral voice unless told not to: on calls of corpora the
+#: model never heard it halves the neutral agent's false alarms and leaves the customer's UAR
+#: as it was (docs/calls.md, "Each speaker against their own neutral voice")
+BASELINE_DEFAULT = True
+
+
+def has_baseline(predictor) -> bool:
+    """Whether ``predictor`` can hear each speaker against their own neutral voice (its
+    calibration has a ``"baseline"`` reference: :mod:`escucha.inference.baseline`)."""
+    return bool(getattr(getattr(predictor, "calibration", None), "baseline", None)) and "neutral" in predictor.labels
+
+
 def analysis_settings(predictor, *, window: float | None = None, hop: float | None = None, smooth: float = 3.0,
                       channels: str = "auto", vad: VADConfig | None = None, speakers="auto",
-                      transcribe=None) -> dict:
+                      transcribe=None, baseline: bool = False) -> dict:
     """The settings that determine a result, as stored in its JSON (without channel names):
     window/hop/smooth in seconds after defaults, channel mode, VAD settings, model identity,
-    speaker attribution (:class:`~escucha.speakers.SpeakerOptions`) and, when words are asked
-    for, the transcriber's settings."""
+    speaker attribution (:class:`~escucha.speakers.SpeakerOptions`), when words are asked
+    for, the transcriber's settings, and ``baseline`` when each speaker is heard against their own
+    neutral voice (asked for, and the model has a reference)."""
     from ..speakers.options import speaker_options
 
     clip = default_window(predictor)
@@ -69,6 +82,8 @@ def analysis_settings(predictor, *, window: float | None = None, hop: float | No
     extra = {"speakers": speaker_options(speakers).to_dict()}
     if transcribe:
         extra["transcript"] = transcribe.settings if hasattr(transcribe, "settings") else {"model": str(transcribe)}
+    if baseline and has_baseline(predictor):   # written only where it changes the answers
+        extra["baseline"] = True
     return {**extra, "window": window, "hop": float(hop) if hop is not None else window / 2, "smooth": float(smooth),
             "channels": channels, "vad": (vad or VADConfig()).to_dict(),
             "model": {"id": _model_id(predictor), "name": predictor.config.get("model", {}).get("name"),

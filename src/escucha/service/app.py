@@ -37,6 +37,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import __version__
 from ..errors import AudioError, ConfigError, EscuchaError, ModelError
+from ..longaudio.settings import BASELINE_DEFAULT
 from .config import ServiceConfig
 from .metrics import Metrics
 from .problems import problem_of
@@ -352,6 +353,8 @@ def create_app(model=None, config: ServiceConfig | None = None, store=None) -> F
         speakers: str = Query("auto", pattern=r"^(auto|off|[0-9]{1,2})$",
                               description="speakers on a mono channel: auto (estimate), a number, or off"),
         transcribe: bool = Query(False, description="words with timestamps per segment (needs escucha[asr])"),
+        baseline: bool = Query(BASELINE_DEFAULT, description="hear each speaker against their own neutral voice "
+                                                             "(the model's calibration reference)"),
         channel_names: str | None = Query(None, max_length=1000, description="names of the channels, e.g. agent,customer"),
         smooth: float = Query(3.0, ge=0, le=60, allow_inf_nan=False, description="seconds of smoothing (0: off)"),
         window: float | None = Query(None, ge=0.1, le=60, allow_inf_nan=False, description="window seconds"),
@@ -377,7 +380,8 @@ def create_app(model=None, config: ServiceConfig | None = None, store=None) -> F
             from ..speakers import speaker_options
 
             opts = dict(window=window, hop=hop, smooth=smooth, channels=channels, channel_names=channel_names,
-                        vad=vad, speakers=speaker_options(speakers), transcribe=transcriber() if transcribe else None)
+                        vad=vad, speakers=speaker_options(speakers), transcribe=transcriber() if transcribe else None,
+                        baseline=baseline)
         except ConfigError as e:
             raise problem_of(e) from None
         answering = answer_for(labels)
@@ -393,7 +397,8 @@ def create_app(model=None, config: ServiceConfig | None = None, store=None) -> F
         as_job = {"sync": lambda info: False, "job": lambda info: True,
                   "auto": lambda info: info["duration"] > cfg.sync_seconds}[mode]
         options = dict(window=window, hop=hop, smooth=smooth, channels=channels, channel_names=channel_names,
-                       vad_threshold=vad_threshold, max_segment=max_segment, labels=labels, windows=windows)
+                       vad_threshold=vad_threshold, max_segment=max_segment, labels=labels, windows=windows,
+                       baseline=baseline)
         return await run_job(request, filename, work, "/v1/analyze", as_job=as_job, options=options)
 
     @app.get("/v1/jobs/{job_id}", dependencies=guarded, responses={401: _ERR, 404: _ERR},

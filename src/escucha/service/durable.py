@@ -34,13 +34,15 @@ def analysis_runner(predictor) -> Callable:
     def run(claim) -> dict:
         from ..inference.answers import answer_among
         from ..longaudio import VADConfig, analyze_file
+        from ..longaudio.settings import BASELINE_DEFAULT
 
         o = dict(claim.options)
         vad = VADConfig(threshold=o.get("vad_threshold", 0.5), max_segment=o.get("max_segment", 10.0))
         answering = answer_among(predictor, o.get("labels"))
         res = analyze_file(claim.audio_path, answering, window=o.get("window"), hop=o.get("hop"),
                            smooth=o.get("smooth", 3.0), channels=o.get("channels", "mono"),
-                           channel_names=o.get("channel_names"), vad=vad)
+                           channel_names=o.get("channel_names"), vad=vad,
+                           baseline=o.get("baseline", BASELINE_DEFAULT))
         d = res.to_dict(windows=o.get("windows", True))
         d["file"] = claim.file
         return d

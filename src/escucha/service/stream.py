@@ -4,13 +4,17 @@ The protocol, one connection per stream::
 
     client -> {"sample_rate": 16000, "format": "s16le", "channels": 1,          first message: JSON
                "channel_mode": "mono", "channel_names": null, "smooth": 3,
-               "max_segment": 10, "vad_threshold": 0.5, "token": null}
+               "max_segment": 10, "vad_threshold": 0.5, "baseline": true,
+               "token": null}
     server -> {"event": "ready", "labels": [...], "max_delay": 10.4, ...}
     client -> binary frames of interleaved PCM (e.g. 100 ms each; any length up to 1 MB)
     server -> {"event": "segment", "channel", "start", "end", "label", "confidence",
                "probabilities", "delay"}                                   as each segment closes
     client -> {"event": "end"}                                             (text)
     server -> the last segments, then {"event": "summary", "result": {...}} and closes (1000)
+
+Segments are sent as heard; the summary's result hears each speaker against their own neutral
+voice (``"baseline": false`` turns that off), so its segments may carry other answers.
 
 A segment is reported at most ``max_segment + 0.4`` seconds of audio after it began
 (``delay``: seconds of audio received after the segment's end when it was reported). Errors
@@ -30,6 +34,7 @@ import json
 from fastapi import FastAPI, WebSocket, WebSocketDisconnect
 
 from ..errors import AudioError, EscuchaError
+from ..longaudio.settings import BASELINE_DEFAULT
 from .problems import problem_of
 
 __all__ = ["add_stream_route", "MAX_FRAME_BYTES", "parse_settings"]
@@ -53,7 +58,7 @@ def parse_settings(msg: dict) -> dict:
         raise _Close(1007, "the first message must be a JSON object of settings, e.g. "
                            '{"sample_rate": 16000, "format": "s16le"}')
     known = {"sample_rate", "format", "channels", "channel_mode", "channel_names", "smooth", "max_segment",
-             "vad_threshold", "token", "labels", "speakers", "transcribe"}
+             "vad_threshold", "token", "labels", "speakers", "transcribe", "baseline"}
     unknown = sorted(set(msg) - known)
     if unknown:
         raise _Close(1007, f"unknown settings {', '.join(map(repr, unknown))}; known: {', '.join(sorted(known))}")
@@ -81,6 +86,9 @@ def parse_settings(msg: dict) -> dict:
     transcribe = msg.get("transcribe", False)
     if not isinstance(transcribe, bool):
         raise _Close(1007, f"setting 'transcribe' must be true or false, got {transcribe!r}")
+    baseline = msg.get("baseline", BASELINE_DEFAULT)
+    if not isinstance(baseline, bool):
+        raise _Close(1007, f"setting 'baseline' must be true or false, got {baseline!r}")
     names = msg.get("channel_names")
     if names is not None and not (isinstance(names, str) or (isinstance(names, list)
                                                              and all(isinstance(x, str) for x in names))):
@@ -96,7 +104,8 @@ def parse_settings(msg: dict) -> dict:
         raise _Close(1007, "setting 'labels' must be a comma-separated string or a list of emotions")
     return dict(labels=labels, sample_rate=number("sample_rate", None, *_RATES, kind=int), sample_format=fmt,
                 channels_in=number("channels", 1, 1, 32, kind=int), channels=mode, channel_names=names,
-                smooth=number("smooth", 3.0, 0.0, 60.0), vad=vad, speakers=speakers, transcribe=transcribe)
+                smooth=number("smooth", 3.0, 0.0, 60.0), vad=vad, speakers=speakers, transcribe=transcribe,
+                baseline=baseline)
 
 
 def add_stream_route(app: FastAPI) -> None:

@@ -41,7 +41,7 @@ def store_folder(folder: str | os.PathLike, predictor, store, *, jobs: int | Non
     from ..longaudio.interrupts import interrupts_deferred
     from ..longaudio.progress import BatchProgress
     from ..longaudio.resume import is_complete
-    from ..longaudio.settings import analysis_settings
+    from ..longaudio.settings import BASELINE_DEFAULT, analysis_settings
 
     folder = Path(folder)
     jobs = check_batch(folder, engine=engine, jobs=jobs, address=address)
@@ -51,7 +51,7 @@ def store_folder(folder: str | os.PathLike, predictor, store, *, jobs: int | Non
         raise CorpusError(f"{folder}: no audio files found to analyse")
     settings = analysis_settings(predictor, window=options.get("window"), hop=options.get("hop"),
                                  smooth=options.get("smooth", 3.0), channels=options.get("channels", "mono"),
-                                 vad=options.get("vad"))
+                                 vad=options.get("vad"), baseline=options.get("baseline", BASELINE_DEFAULT))
     report = BatchReport(out_dir=folder)
     stored = {} if force else store.stored_sources(settings)
     todo, seconds, sources = [], {}, {}

@@ -66,8 +66,9 @@ export function renderCall(r) {
                       ` · ${pct(s.emotion_share[s.dominant])} of the speech`);
   const how = r.channel_choice ? ` · ${r.channel_choice.reason}` : '';
   const who = r.speakers && r.channel_mode === 'mono' ? ` · ${r.speakers.length} speaker(s) by voice` : '';
+  const base = r.baseline && Object.keys(r.baseline).length ? ' · each speaker against their own neutral voice' : '';
   $('call-meta').textContent = `${r.file}, ${total.toFixed(1)} s, ${s.speech_seconds.toFixed(1)} s of speech ` +
-    `(${pct(s.speech_ratio)}), ${s.segments} segments` + (r.reason ? `: ${r.reason}` : '') + how + who;
+    `(${pct(s.speech_ratio)}), ${s.segments} segments` + (r.reason ? `: ${r.reason}` : '') + how + who + base;
 
   const names = $('track-names'), rows = $('lane-rows');
   names.replaceChildren(); rows.replaceChildren();
