@@ -46,6 +46,10 @@ from escucha.utils.progress import progress  # noqa: E402
 RECIPES = {"bundled": {"wide": REPO / "configs" / "whisper-lr.json", "narrow": REPO / "configs" / "whisper-lr-tel.json"},
            # a candidate: full-band input answered 3:1 by the wide and the telephone member
            "bundled-tel25": {"wide": REPO / "configs" / "whisper-lr.json", "any": REPO / "configs" / "whisper-lr-tel.json"},
+           # a candidate: the wide member also hears each clip in a room (reverberation and noise:
+           # the room-mild condition; docs/results.md, "A room in training")
+           "bundled-room": {"wide": REPO / "benchmarks" / "candidates" / "whisper-lr-room-mild.json",
+                            "narrow": REPO / "configs" / "whisper-lr-tel.json"},
            "fast": {"any": REPO / "configs" / "fast.json"}}
 #: member weights of a recipe (default: equal)
 WEIGHTS = {"bundled-tel25": [3.0, 1.0]}

@@ -17,12 +17,15 @@ Two members as the bundle has them: a wide member and a telephone member (alone 
 input). Full-band input gets the wide member alone with ``--routing split`` (the shipped bundle
 since December 2026) or the average of both (``average``, the default here, as the bundle was
 before). ``--C``, ``--balance corpus`` and ``--pca K`` change the regression; ``--max-seconds``
-the fast frontend's window. Printed per training
+the fast frontend's window; ``--tests`` how the held-out clips are heard (``room``: reverberation and
+noise, then cut); ``--speaker-folds CORPUS`` holds out half of one corpus's speakers at a time
+instead of a whole corpus (unseen speakers of a known corpus). Printed per training
 set: UAR per test condition (mean over held-out corpora), the neutral false-alarm rate (share of
 held-out neutral clips given another emotion) and arousal UAR; ``--out`` keeps the out-of-fold
 probabilities for calibration (benchmarks/calibration.py).
 
     python benchmarks/train_conditions.py [--data DIR ...] [--threads 2] [--out runs/conditions]
+        [--tests clip cut telephone-mu room] [--speaker-folds ravdess]
 """
 
 from __future__ import annotations
@@ -53,6 +56,8 @@ TRAIN_SETS = {
     "cut | telephone-mu": (["cut"], ["telephone-mu"]),
     "clip+cut | telephone-mu": (["clip", "cut"], ["telephone-mu"]),
     "clip+cut | telephone-mu+a": (["clip", "cut"], ["telephone-mu", "telephone-a"]),
+    "clip+cut+room | telephone-mu": (["clip", "cut", "room"], ["telephone-mu"]),
+    "clip+cut+room-mild | telephone-mu": (["clip", "cut", "room-mild"], ["telephone-mu"]),
     "clip+cut+opus | telephone-mu+a": (["clip", "cut", "opus"], ["telephone-mu", "telephone-a"]),
     "clip+cut+room | telephone-mu+a": (["clip", "cut", "room"], ["telephone-mu", "telephone-a"]),
     "clip+cut+opus+room | telephone-mu+a": (["clip", "cut", "opus", "room"], ["telephone-mu", "telephone-a"]),
@@ -190,10 +195,24 @@ def main(argv=None) -> int:
     ap.add_argument("--balance", choices=("weights", "corpus"), default=None,
                     help="class-balanced weights (weights), or every (corpus, class) cell weighing the same "
                          "(corpus, as escucha train's balance: corpus); default: the recipe's")
+    ap.add_argument("--tests", nargs="+", default=list(TESTS),
+                    help="how each held-out corpus is heard (conditions of escucha.train.conditions; default: "
+                         "clip cut telephone-mu; e.g. add room: reverberation and noise, then cut)")
+    ap.add_argument("--speaker-folds", metavar="CORPUS",
+                    help="instead of leaving a corpus out, leave out half of CORPUS's speakers (two folds; every "
+                         "other corpus in training): unseen speakers of a known corpus, e.g. RAVDESS actors 21-24")
+    ap.add_argument("--folds", type=int, default=2, help="with --speaker-folds: how many (default 2; every k-th "
+                                                          "speaker in a fold)")
     ap.add_argument("--max-seconds", type=float, default=None,
                     help="hear only the loudest this many seconds of each input, with the torch frontend "
                          "(FeatureConfig.max_seconds; the fast model's frontend variants)")
     args = ap.parse_args(argv)
+    from escucha.train.conditions import CONDITIONS
+
+    for t in args.tests:
+        if t not in CONDITIONS:
+            ap.error(f"--tests: unknown condition {t!r}; known: {', '.join(CONDITIONS)}")
+    tests = tuple(args.tests)
     import torch
 
     torch.set_num_threads(args.threads)
@@ -210,7 +229,7 @@ def main(argv=None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     all_sets = FAST_SETS if args.model == "fast" else TRAIN_SETS
     sets = {k: v for k, v in all_sets.items() if args.sets is None or k in args.sets}
-    needed = list(TESTS) + sorted({c for w, t in sets.values() for c in w + (t or [])} - set(TESTS))
+    needed = list(tests) + sorted({c for w, t in sets.values() for c in w + (t or [])} - set(tests))
     layers = tuple(int(i) for i in args.layers.split(",")) if args.layers else None
     encoder = args.encoder
     if encoder is None and args.model == "default":   # the recipe's encoder, as its config names it
@@ -242,6 +261,17 @@ def main(argv=None) -> int:
         X[c] = features(records, c, cfg.loudness_db, out, args.threads, args.model, floor_db, encoder, layers, trim_db,
                         max_seconds)
         print(f"{c}: {X[c].shape} in {time.time() - t0:.0f} s", flush=True)
+    # what each fold holds out: a whole corpus, or (--speaker-folds) half of one corpus's speakers
+    speaker = np.array([r.speaker_key for r in records])
+    if args.speaker_folds:
+        if args.speaker_folds not in corpora:
+            ap.error(f"--speaker-folds: {args.speaker_folds!r} is not among the corpora ({', '.join(corpora)})")
+        spk = sorted(set(speaker[corpus == args.speaker_folds]))
+        k_folds = args.folds
+        test_rows = {f"{args.speaker_folds} {k + 1}/{k_folds}": np.isin(speaker, spk[k::k_folds]) for k in range(k_folds)}
+    else:
+        test_rows = {c: corpus == c for c in corpora}
+    held_out = list(test_rows)
     neutral = LABELS.index("neutral")
     high = np.array([lab in HIGH_AROUSAL for lab in LABELS])
     # corpus-and-class balance: each corpus weighs the same, classes balanced inside it
@@ -251,16 +281,17 @@ def main(argv=None) -> int:
         slug = "".join(ch if ch.isalnum() else "-" for ch in name).strip("-")
         while "--" in slug:
             slug = slug.replace("--", "-")
-        return out / f"{'adapted-' if args.adapt else ''}oof-{slug}{tag}{fit_tag}.npz"
+        spk = (f"spk-{args.speaker_folds}{'' if args.folds == 2 else args.folds}-" if args.speaker_folds else "")
+        return out / f"{'adapted-' if args.adapt else ''}{spk}oof-{slug}{tag}{fit_tag}.npz"
     for name, (wide, tel) in sets.items():
         if oof_file(name).is_file() and not args.force:
             print(f"{name}: kept from {oof_file(name)} (--force to fit again)")
             continue
-        res = {t: {"uar": [], "fa": [], "arousal": []} for t in TESTS}
-        oof = {t: np.zeros((len(records), len(LABELS))) for t in TESTS}
-        for held in corpora:
-            tr = corpus != held
-            te = ~tr
+        res = {t: {"uar": [], "fa": [], "arousal": []} for t in tests}
+        oof = {t: np.zeros((len(records), len(LABELS))) for t in tests}
+        for held in held_out:
+            te = test_rows[held]
+            tr = ~te
             members = {}
             for band, conds in (("wide", wide), ("tel", tel or wide)):
                 key = (held, tuple(conds), args.model)
@@ -269,9 +300,9 @@ def main(argv=None) -> int:
                     w = corpus_class_weights(records, idx, y[idx]) if balance == "corpus" else None
                     fitted[key] = fit(np.concatenate([X[c][tr] for c in conds]), y[idx], C=C, sample_weight=w, pca=pca)
                 members[band] = fitted[key]
-            for t in TESTS:
+            for t in tests:
                 Pt = members["tel"](X[t][te], own=args.adapt)
-                if t == "telephone-mu" or tel is None:
+                if t.startswith("telephone") or tel is None:
                     P = Pt
                 elif args.routing == "split":   # full-band input: the wide member alone
                     P = members["wide"](X[t][te], own=args.adapt)
@@ -285,18 +316,21 @@ def main(argv=None) -> int:
                     res[t]["fa"].append(float(np.mean(pred[truth == neutral] != neutral)))
                 ha_t, ha_p = high[truth], P[:, high].sum(1) >= 0.5
                 res[t]["arousal"].append(float(np.mean([np.mean(ha_p[ha_t] == 1), np.mean(ha_p[~ha_t] == 0)])))
-        table[name] = {t: {k: (float(np.mean(v)), v) for k, v in res[t].items()} for t in TESTS}
+        table[name] = {t: {k: (float(np.mean(v)), v) for k, v in res[t].items()} for t in tests}
         np.savez_compressed(oof_file(name), name=name, labels=LABELS, y=y, corpus=corpus,
                             speaker=np.array([r.speaker_key for r in records]),
-                            **{t: oof[t] for t in TESTS})
+                            **{t: oof[t] for t in tests})
         row = "  ".join(f"{t}: UAR {table[name][t]['uar'][0]:.3f} FA {table[name][t]['fa'][0]:.2f} "
-                        f"ar {table[name][t]['arousal'][0]:.3f}" for t in TESTS)
+                        f"ar {table[name][t]['arousal'][0]:.3f}" for t in tests)
         print(f"{name:44s} {row}", flush=True)
         print("    per corpus UAR " + " | ".join(
-            f"{t}: " + " ".join(f"{c[:3]} {u:.2f}" for c, u in zip(corpora, table[name][t]['uar'][1])) for t in TESTS),
+            f"{t}: " + " ".join(f"{c[:3] if c in corpora else c} {u:.2f}" for c, u in zip(held_out, table[name][t]['uar'][1]))
+            for t in tests),
             flush=True)
     (out / f"train_conditions{'-fast' if args.model == 'fast' else ''}{tag}{fit_tag}"
-           f"{'-adapted' if args.adapt else ''}.json").write_text(json.dumps({"corpora": corpora, "labels": LABELS, "table": table}, indent=1))
+           f"{'-adapted' if args.adapt else ''}"
+           f"{'-spk-' + args.speaker_folds + ('' if args.folds == 2 else str(args.folds)) if args.speaker_folds else ''}.json"
+     ).write_text(json.dumps({"corpora": corpora, "held_out": held_out, "labels": LABELS, "table": table}, indent=1))
     return 0
 
 

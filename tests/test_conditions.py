@@ -68,6 +68,22 @@ def test_listen_names_every_condition_and_refuses_others():
         TrainConfig(model="whisper-lr", conditions=["clip", "clip"])
 
 
+def test_the_mild_room_keeps_the_direct_sound_the_room_buries():
+    from escucha.train.conditions import ROOMS, room
+
+    y = synth_clip(2, 3, seconds=1.5)
+
+    def likeness(name, seed):
+        rt60, snr, drr = ROOMS[name]
+        z = room(y, SR, rng=np.random.default_rng(seed), rt60=rt60, snr_db=snr, drr_db=drr)
+        assert z.shape == y.shape and np.abs(z).max() <= 1.0
+        return float(np.corrcoef(y, z)[0, 1])
+
+    harsh = [likeness("room", s) for s in range(6)]
+    mild = [likeness("room-mild", s) for s in range(6)]
+    assert min(mild) > 0.7 and np.mean(np.abs(harsh)) < np.mean(mild) - 0.3   # the room: mostly its tail
+
+
 def test_a_closed_form_run_learns_from_every_condition(tmp_path):
     data = make_fake_ravdess(tmp_path / "fake", actors=(1, 2, 3), emotions=(1, 5), reps=(1,))
     cfg = tmp_path / "recipe.json"

@@ -31,7 +31,14 @@ CONDITIONS = {
     "opus": "Ogg Opus at its lowest bit rate (16 kHz mono), then cut to its speech",
     "mp3": "MP3 at 8 kHz near its lowest bit rate (compression 0.9; 1.0 is refused by LAME at 8 kHz), then cut to its speech",
     "room": "room reverberation (RT60 0.2-0.7 s) and noise at 5-25 dB SNR, then cut to its speech",
+    "room-mild": "a room heard from nearer: reverberation (RT60 0.2-0.6 s, direct-to-reverberant ratio 0-10 dB) "
+                 "and noise at 10-30 dB SNR, then cut to its speech",
 }
+
+#: (RT60 range in seconds, SNR range in dB, direct-to-reverberant ratio range in dB or None) of
+#: each room condition; ``room``'s reverberation (no ratio: a direct path of 3 against a unit
+#: noise tail) is far more than its direct sound, as in a hall heard from afar
+ROOMS = {"room": ((0.2, 0.7), (5.0, 25.0), None), "room-mild": ((0.2, 0.6), (10.0, 30.0), (0.0, 10.0))}
 
 
 def _round_trip(y: np.ndarray, sr: int, *, format: str, subtype: str, compression: float | None = None) -> np.ndarray:
@@ -72,16 +79,24 @@ def codec_round_trip(y: np.ndarray, sr: int = RATE, *, codec: str = "opus") -> n
     raise ValueError(f"codec must be 'opus' or 'mp3', got {codec!r}")
 
 
-def room(y: np.ndarray, sr: int = RATE, *, rng: np.random.Generator) -> np.ndarray:
-    """Reverberation (an exponentially decaying noise response, RT60 0.2-0.7 s, direct path
-    kept) and white or pink noise at 5-25 dB SNR."""
+def room(y: np.ndarray, sr: int = RATE, *, rng: np.random.Generator, rt60: tuple[float, float] = (0.2, 0.7),
+         snr_db: tuple[float, float] = (5.0, 25.0), drr_db: tuple[float, float] | None = None) -> np.ndarray:
+    """Reverberation (an exponentially decaying noise response, RT60 drawn from ``rt60`` seconds,
+    direct path kept; ``drr_db``: the direct sound that many dB above the reverberant tail, else a
+    direct path of 3 against the unit-variance tail) and white or pink noise at an SNR drawn from
+    ``snr_db``."""
     from scipy.signal import fftconvolve
 
-    rt60 = rng.uniform(0.2, 0.7)
+    rt60 = rng.uniform(*rt60)
     n = int(0.8 * sr)
     t = np.arange(n) / sr
     rir = rng.standard_normal(n) * np.exp(-6.9078 * t / rt60)
-    rir[0] = 3.0
+    if drr_db is None:
+        rir[0] = 3.0
+    else:
+        rir[0] = 0.0
+        rir *= np.sqrt(10 ** (-rng.uniform(*drr_db) / 10) / max(float(np.sum(rir ** 2)), 1e-12))
+        rir[0] = 1.0
     rir /= np.linalg.norm(rir)
     wet = fftconvolve(y, rir)[: len(y)]
     wet *= np.linalg.norm(y) / max(np.linalg.norm(wet), 1e-9)
@@ -90,7 +105,7 @@ def room(y: np.ndarray, sr: int = RATE, *, rng: np.random.Generator) -> np.ndarr
         spec = np.fft.rfft(noise)
         spec /= np.sqrt(np.maximum(np.arange(len(spec)), 1))
         noise = np.fft.irfft(spec, n=len(y))
-    snr = rng.uniform(5, 25)
+    snr = rng.uniform(*snr_db)
     p_sig = max(float(np.mean(y ** 2)), 1e-10)
     noise *= np.sqrt(p_sig / (max(float(np.mean(noise ** 2)), 1e-12) * 10 ** (snr / 10)))
     return np.clip(wet + noise, -1, 1).astype(np.float32)
@@ -116,6 +131,8 @@ def listen(y16: np.ndarray, condition: str, *, rng: np.random.Generator | None =
         y16 = telephone_line(y16, RATE, law=condition.split("-", 1)[1])
     elif condition in ("opus", "mp3"):
         y16 = codec_round_trip(y16, RATE, codec=condition)
-    elif condition == "room":
-        y16 = room(y16, RATE, rng=rng if rng is not None else np.random.default_rng(0))
+    elif condition in ROOMS:
+        rt60, snr_db, drr_db = ROOMS[condition]
+        y16 = room(y16, RATE, rng=rng if rng is not None else np.random.default_rng(0), rt60=rt60, snr_db=snr_db,
+                   drr_db=drr_db)
     return cut_to_speech(np.clip(y16, -1, 1).astype(np.float32))
