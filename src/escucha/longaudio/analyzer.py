@@ -24,7 +24,7 @@ import numpy as np
 from ..errors import AudioError, ConfigError
 from .result import CallResult
 from .segments import Segment, Window, settle
-from .settings import BASELINE_DEFAULT, analysis_settings, channel_names_for, default_window
+from .settings import BASELINE_DEFAULT, analysis_settings, channel_names_for, default_window, has_baseline
 from .stream import SampleBuffer, StreamResampler
 from .summary import summarize
 from .vad import SileroVAD, SpeechSegmenter, VADConfig, VADStream
@@ -90,8 +90,8 @@ class CallAnalyzer:
         When the audio ends, hear each speaker (a split call's channel, a mono call's speaker
         found, else the whole recording) against their own neutral voice
         (:mod:`escucha.inference.baseline`; needs a model whose ``calibration.json`` has a
-        ``"baseline"``, as the bundled default's). Segments returned by :meth:`feed` before the
-        end are as heard; :meth:`result` has them re-weighted.
+        ``"baseline"``, as the bundled default's). Segments returned by :meth:`feed` are as
+        heard; those :meth:`finish` returns, and every segment of :meth:`result`, are re-weighted.
 
     Notes
     -----
@@ -452,12 +452,11 @@ def apply_baseline(segments: list[Segment], predictor) -> dict[str, dict[str, fl
 
     from ..inference.baseline import reweight, speaker_shift
 
-    reference = getattr(predictor, "baseline_reference", None)
-    settings = getattr(getattr(predictor, "calibration", None), "baseline", None)
-    labels = list(predictor.labels)
     shifts: dict[str, dict[str, float]] = {}
-    if reference is None or not settings or "neutral" not in labels:
+    if not has_baseline(predictor):
         return shifts
+    reference, settings = predictor.baseline_reference, predictor.calibration.baseline
+    labels = list(predictor.labels)
     below = getattr(predictor, "uncertain_below", 0.0)
     groups: dict[str, list[Segment]] = {}
     for s in segments:

@@ -13,8 +13,9 @@ The protocol, one connection per stream::
     client -> {"event": "end"}                                             (text)
     server -> the last segments, then {"event": "summary", "result": {...}} and closes (1000)
 
-Segments are sent as heard; the summary's result hears each speaker against their own neutral
-voice (``"baseline": false`` turns that off), so its segments may carry other answers.
+Segments are sent as heard until the end; the last ones and the summary's result hear each
+speaker against their own neutral voice (``"baseline": false`` turns that off), so the result's
+segments may carry other answers than the ones sent before.
 
 A segment is reported at most ``max_segment + 0.4`` seconds of audio after it began
 (``delay``: seconds of audio received after the segment's end when it was reported). Errors
