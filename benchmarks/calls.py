@@ -96,8 +96,9 @@ def load_turn(path: str) -> np.ndarray:
     return t if len(t) >= int(0.3 * RATE) else y
 
 
-def plan_calls(records, n_calls: int, n_turns: int, seed: int) -> list[dict]:
-    """Agent / customer pairs and their turns: ``[{"agent", "customer", "turns": [(party, record)]}]``."""
+def plan_calls(records, n_calls: int, n_turns: int, seed: int, emotions: list[str] | None = None) -> list[dict]:
+    """Agent / customer pairs and their turns: ``[{"agent", "customer", "turns": [(party, record)]}]``;
+    ``emotions``: the customer's turns only of these (e.g. a customer angry throughout)."""
     rng = np.random.default_rng(seed)
     by_speaker: dict[str, list] = {}
     for r in records:
@@ -109,9 +110,12 @@ def plan_calls(records, n_calls: int, n_turns: int, seed: int) -> list[dict]:
     calls = []
     for c in range(n_calls):
         agent = agents[c % len(agents)]
-        others = [s for s in speakers if s != agent]
+        others = [s for s in speakers if s != agent
+                  and (not emotions or any(r.emotion in emotions for r in by_speaker[s]))]
+        if not others:
+            return calls
         customer = others[(c * 7 + int(rng.integers(len(others)))) % len(others)]
-        labels = sorted({r.emotion for r in by_speaker[customer]})
+        labels = sorted({r.emotion for r in by_speaker[customer]} & set(emotions or [r.emotion for r in by_speaker[customer]]))
         neutral = [r for r in by_speaker[agent] if r.emotion == "neutral"]
         turns = [("agent", neutral[int(rng.integers(len(neutral)))])]
         for k in range(n_turns):
@@ -375,6 +379,9 @@ def main(argv=None) -> int:
                     help="with --recipe: calibrate each fold model with the settings benchmarks/calibration.py "
                          "chooses from these out-of-fold answers (benchmarks/train_conditions.py) of the other corpora")
     ap.add_argument("--no-plot", action="store_true", help="no confusion-matrix PNGs in --out")
+    ap.add_argument("--customer-emotions", nargs="+", metavar="EMOTION",
+                    help="customers' turns only of these emotions (e.g. angry: a customer angry throughout, "
+                         "whose customer UAR is then the share of turns kept angry)")
     ap.add_argument("--baseline", action="store_true",
                     help="also score every analysis with each speaker heard against their own neutral voice "
                          "(escucha.inference.baseline; rows named '... +baseline')")
@@ -409,7 +416,7 @@ def main(argv=None) -> int:
             unseen = [r for r in records if r.speaker_key not in model.trained_speakers]
             if len(unseen) < len(records):
                 print(f"{name} on {corpus}: {len(records) - len(unseen)} clips of speakers it was trained on left out")
-            plans = plan_calls(unseen, args.calls, args.turns, args.seed)
+            plans = plan_calls(unseen, args.calls, args.turns, args.seed, args.customer_emotions)
             if not plans:
                 print(f"{name} on {corpus}: not enough unseen speakers for a call; skipped")
                 continue
