@@ -14,8 +14,9 @@ leading and trailing silence (a call's turns have none). Every call is written o
   party's speaker).
 
 Then ``analyze_file(call, model, channels="split")`` (what ``escucha analyze DIR --channels split``
-runs) and, for each turn, the segments of its channel (on a mono call: every segment) that overlap
-it, their probabilities weighted by the overlap:
+runs, each speaker heard against their own neutral voice as analyze's default is; ``--as-heard``
+also scores the same analysis without that) and, for each turn, the segments of its channel (on a
+mono call: every segment) that overlap it, their probabilities weighted by the overlap:
 
 - **customer UAR**: mean recall over the emotions the corpus has (an answer outside them, or a
   turn with no segment, is wrong);
@@ -74,6 +75,7 @@ from escucha.inference import load_model  # noqa: E402
 from escucha.labels import HIGH_AROUSAL, NEGATIVE, dimension_scores  # noqa: E402
 from escucha.longaudio import analyze_file  # noqa: E402
 from escucha.longaudio.analyzer import apply_baseline  # noqa: E402
+from escucha.longaudio.settings import BASELINE_DEFAULT  # noqa: E402
 
 RATE = 16000
 LINES = ("wide", "telephone", "wide-mono", "telephone-mono")
@@ -382,9 +384,9 @@ def main(argv=None) -> int:
     ap.add_argument("--customer-emotions", nargs="+", metavar="EMOTION",
                     help="customers' turns only of these emotions (e.g. angry: a customer angry throughout, "
                          "whose customer UAR is then the share of turns kept angry)")
-    ap.add_argument("--baseline", action="store_true",
-                    help="also score every analysis with each speaker heard against their own neutral voice "
-                         "(escucha.inference.baseline; rows named '... +baseline')")
+    ap.add_argument("--as-heard", action="store_true",
+                    help="also score every analysis without its default of hearing each speaker against their "
+                         "own neutral voice (escucha.inference.baseline; rows named '... as heard')")
     ap.add_argument("--no-predict", action="store_true",
                     help="skip predict on each turn's speech (the 'agree' column: analyze's answer = predict's)")
     ap.add_argument("--train-data", nargs="+",
@@ -421,7 +423,9 @@ def main(argv=None) -> int:
                 print(f"{name} on {corpus}: not enough unseen speakers for a call; skipped")
                 continue
             folder = out / corpus / ("unseen-" + "-".join(sorted({p['agent'] for p in plans}))[:40].replace(":", "_"))
-            variants = [name] + ([f"{name} +baseline"] if args.baseline else [])
+            # the answers analyze gives (each speaker against their own neutral voice, its default)
+            # and, with --as-heard, the same analysis without that
+            variants = [name] + ([f"{name} as heard"] if args.as_heard else [])
             rows = {(v, line): [] for v in variants for line in args.lines}
             t0, audio = time.time(), 0.0
             for k, plan in enumerate(plans):
@@ -430,12 +434,14 @@ def main(argv=None) -> int:
                     truth = [(r["party"], float(r["start"]), float(r["end"]), r["emotion"], r["source"])
                              for r in csv.DictReader(f)]
                 for line in args.lines:
-                    res = analyze_file(paths[line], model, channels="split", channel_names="agent,customer")
-                    audio += res.duration
+                    heard = analyze_file(paths[line], model, channels="split", channel_names="agent,customer",
+                                         baseline=False)
+                    audio += heard.duration
                     first = None
                     for v in variants:
-                        if v != name:   # the same analysis, each speaker against their own neutral voice
-                            res = copy.deepcopy(res)
+                        res = heard
+                        if v == name and BASELINE_DEFAULT:   # what analyze gives by default
+                            res = copy.deepcopy(heard)
                             apply_baseline(res.segments, model)
                         answers = turn_answers(res, truth, list(model.labels), mono=line.endswith("-mono"))
                         if not args.no_predict and first is None:
