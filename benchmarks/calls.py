@@ -14,8 +14,8 @@ leading and trailing silence (a call's turns have none). Every call is written o
   party's speaker).
 
 Then ``analyze_file(call, model, channels="split")`` (what ``escucha analyze DIR --channels split``
-runs, each speaker heard against their own neutral voice as analyze's default is; ``--as-heard``
-also scores the same analysis without that) and, for each turn, the segments of its channel (on a
+runs; ``--compare-baseline`` also scores the same analysis with each speaker heard against their
+own neutral voice, ``analyze --baseline``) and, for each turn, the segments of its channel (on a
 mono call: every segment) that overlap it, their probabilities weighted by the overlap:
 
 - **customer UAR**: mean recall over the emotions the corpus has (an answer outside them, or a
@@ -384,9 +384,10 @@ def main(argv=None) -> int:
     ap.add_argument("--customer-emotions", nargs="+", metavar="EMOTION",
                     help="customers' turns only of these emotions (e.g. angry: a customer angry throughout, "
                          "whose customer UAR is then the share of turns kept angry)")
-    ap.add_argument("--as-heard", action="store_true",
-                    help="also score every analysis without its default of hearing each speaker against their "
-                         "own neutral voice (escucha.inference.baseline; rows named '... as heard')")
+    ap.add_argument("--compare-baseline", action="store_true",
+                    help="also score every analysis with analyze's baseline (each speaker against their own "
+                         "neutral voice, escucha.inference.baseline) switched the other way from its default "
+                         "(rows named '... +baseline', or '... as heard' were it the default)")
     ap.add_argument("--no-predict", action="store_true",
                     help="skip predict on each turn's speech (the 'agree' column: analyze's answer = predict's)")
     ap.add_argument("--train-data", nargs="+",
@@ -423,9 +424,10 @@ def main(argv=None) -> int:
                 print(f"{name} on {corpus}: not enough unseen speakers for a call; skipped")
                 continue
             folder = out / corpus / ("unseen-" + "-".join(sorted({p['agent'] for p in plans}))[:40].replace(":", "_"))
-            # the answers analyze gives (each speaker against their own neutral voice, its default)
-            # and, with --as-heard, the same analysis without that
-            variants = [name] + ([f"{name} as heard"] if args.as_heard else [])
+            # the answers analyze gives by default and, with --compare-baseline, the same analysis
+            # with the baseline (each speaker against their own neutral voice) switched the other way
+            other = f"{name} as heard" if BASELINE_DEFAULT else f"{name} +baseline"
+            variants = [name] + ([other] if args.compare_baseline else [])
             rows = {(v, line): [] for v in variants for line in args.lines}
             t0, audio = time.time(), 0.0
             for k, plan in enumerate(plans):
@@ -440,7 +442,7 @@ def main(argv=None) -> int:
                     first = None
                     for v in variants:
                         res = heard
-                        if v == name and BASELINE_DEFAULT:   # what analyze gives by default
+                        if (v == name) == BASELINE_DEFAULT:   # with the baseline
                             res = copy.deepcopy(heard)
                             apply_baseline(res.segments, model)
                         answers = turn_answers(res, truth, list(model.labels), mono=line.endswith("-mono"))

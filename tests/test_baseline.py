@@ -125,10 +125,10 @@ def _analyze(*args):
 
 
 @needs_real
-def test_analyze_hears_each_channel_against_its_own_neutral_voice_unless_told_not_to(tmp_path: Path):
+def test_analyze_baseline_hears_each_channel_against_its_own_neutral_voice(tmp_path: Path):
     call = make_call(tmp_path / "stereo.wav", stereo=True)
-    on = _analyze(call, "--channels", "split", "--channel-names", "agent,customer")
-    off = _analyze(call, "--channels", "split", "--channel-names", "agent,customer", "--no-baseline")
+    on = _analyze(call, "--channels", "split", "--channel-names", "agent,customer", "--baseline")
+    off = _analyze(call, "--channels", "split", "--channel-names", "agent,customer")
     assert set(on["baseline"]) == {"agent", "customer"} and on["settings"]["baseline"] is True
     assert "baseline" not in off and "baseline" not in off["settings"]
     assert [(s["start"], s["end"]) for s in on["segments"]] == [(s["start"], s["end"]) for s in off["segments"]]
@@ -139,7 +139,7 @@ def test_analyze_hears_each_channel_against_its_own_neutral_voice_unless_told_no
         want = reweight(np.array([w_off["probabilities"][lab] for lab in labels]), shift)
         assert np.allclose([w_on["probabilities"][lab] for lab in labels], want, atol=2e-4)
     assert on["windows"] != off["windows"]
-    # the text output says it, and how to turn it off
-    r = subprocess.run([sys.executable, "-m", "escucha", "analyze", str(call), "--channels", "split"],
+    # the text output says it
+    r = subprocess.run([sys.executable, "-m", "escucha", "analyze", str(call), "--channels", "split", "--baseline"],
                        capture_output=True, text=True, timeout=600)
-    assert "against their own neutral voice" in r.stdout and "--no-baseline" in r.stdout
+    assert "baseline: each speaker heard against their own neutral voice (left, right)" in r.stdout

@@ -174,8 +174,8 @@ def test_a_call_shows_the_timeline_and_the_player_moves_its_cursor(page, model, 
     assert len(page.query_selector_all("#summary .block")) == (1 if n == 1 else n + 1)
     assert page.eval_on_selector_all("#track-names div", "els => els.map(e => e.textContent)") == want["channels"]
     assert page.is_hidden("#transcript")         # no words asked for
-    # the bundled model hears each speaker against their own neutral voice, and the page says so
-    assert want.get("baseline") and "against their own neutral voice" in page.text_content("#call-meta")
+    # each speaker against their own neutral voice only when asked for (below)
+    assert "baseline" not in want and "own neutral voice" not in page.text_content("#call-meta")
     # keyboard on the timeline moves the player; the player moves the cursor
     page.focus("#lanes")
     page.keyboard.press("End")
@@ -267,10 +267,10 @@ def test_a_mono_call_with_words_shows_a_lane_per_speaker_and_a_searchable_transc
     page.click("#options summary")
     page.select_option("#mode", "call")
     page.check("#transcribe")
-    page.uncheck("#baseline")
+    page.check("#baseline")
     page.set_input_files("#file", str(files["call"]))
     page.wait_for_selector("#call-result:not([hidden])", timeout=60_000)
-    assert "transcribe=true" in asked[0] and "channels=auto" in asked[0] and "baseline=false" in asked[0]
+    assert "transcribe=true" in asked[0] and "channels=auto" in asked[0] and "baseline=true" in asked[0]
     assert page.eval_on_selector_all("#track-names div", "els => els.map(e => e.textContent)") == want["channels"]
     items = page.query_selector_all("#transcript-lines li")
     assert len(items) == len(want["segments"]) and "terrible service" in items[1].text_content()

@@ -68,7 +68,8 @@ def register(sub):
     p.add_argument("--channel-names", metavar="A,B", help="names of the analysed channels, e.g. agent,customer")
     p.add_argument("--baseline", action=argparse.BooleanOptionalAction, default=BASELINE_DEFAULT,
                    help="hear each speaker (channel, or speaker found) against their own neutral voice, once the "
-                        "whole recording is heard (default: %(default)s; docs/calls.md)")
+                        "whole recording is heard: fewer false alarms on calm voices, but a speaker angry "
+                        "throughout is heard as angry less often (default: off; docs/calls.md)")
     p.add_argument("--max-segment", type=float, default=10.0, metavar="S",
                    help="cut longer speech turns into pieces of at most this length (default 10)")
     p.add_argument("--vad-threshold", type=float, default=0.5, metavar="P", help="Silero speech threshold (default 0.5)")
@@ -120,8 +121,7 @@ def _fmt_summary(res) -> str:
     if res.speakers is not None and res.channel_mode == "mono":
         lines.append(f"  speakers: {len(res.speakers)} found ({', '.join(res.speakers)}); --speakers N to fix the number")
     if res.baseline:
-        lines.append(f"  baseline: each speaker heard against their own neutral voice ({', '.join(res.baseline)}); "
-                     "--no-baseline for the answers as heard")
+        lines.append(f"  baseline: each speaker heard against their own neutral voice ({', '.join(res.baseline)})")
     elif res.baseline is not None and res.segments:
         lines.append("  baseline: this model has no neutral reference (calibration.json 'baseline'): answers as heard")
     lines.append(block("all", s))

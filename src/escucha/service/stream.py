@@ -4,7 +4,7 @@ The protocol, one connection per stream::
 
     client -> {"sample_rate": 16000, "format": "s16le", "channels": 1,          first message: JSON
                "channel_mode": "mono", "channel_names": null, "smooth": 3,
-               "max_segment": 10, "vad_threshold": 0.5, "baseline": true,
+               "max_segment": 10, "vad_threshold": 0.5, "baseline": false,
                "token": null}
     server -> {"event": "ready", "labels": [...], "max_delay": 10.4, ...}
     client -> binary frames of interleaved PCM (e.g. 100 ms each; any length up to 1 MB)
@@ -13,9 +13,9 @@ The protocol, one connection per stream::
     client -> {"event": "end"}                                             (text)
     server -> the last segments, then {"event": "summary", "result": {...}} and closes (1000)
 
-Segments are sent as heard until the end; the last ones and the summary's result hear each
-speaker against their own neutral voice (``"baseline": false`` turns that off), so the result's
-segments may carry other answers than the ones sent before.
+With ``"baseline": true`` segments are sent as heard until the end; the last ones and the
+summary's result hear each speaker against their own neutral voice, so the result's segments may
+carry other answers than the ones sent before.
 
 A segment is reported at most ``max_segment + 0.4`` seconds of audio after it began
 (``delay``: seconds of audio received after the segment's end when it was reported). Errors

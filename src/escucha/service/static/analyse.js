@@ -59,7 +59,7 @@ export async function analyse(blob, name) {
       setStatus(`Analysing ${name} as a call…`);
       const q = new URLSearchParams({ windows: 'false', channels: split ? 'split' : 'auto' });
       if ($('transcribe').checked) q.set('transcribe', 'true');
-      if (!$('baseline').checked) q.set('baseline', 'false');
+      if ($('baseline').checked) q.set('baseline', 'true');
       const names = $('names').value.trim();
       if (split && names) q.set('channel_names', names);
       let { status, body } = await api(`/v1/analyze?${q}`, { method: 'POST', body: form });
