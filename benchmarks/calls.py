@@ -117,7 +117,7 @@ def plan_calls(records, n_calls: int, n_turns: int, seed: int, emotions: list[st
         if not others:
             return calls
         customer = others[(c * 7 + int(rng.integers(len(others)))) % len(others)]
-        labels = sorted({r.emotion for r in by_speaker[customer]} & set(emotions or [r.emotion for r in by_speaker[customer]]))
+        labels = [lab for lab in sorted({r.emotion for r in by_speaker[customer]}) if not emotions or lab in emotions]
         neutral = [r for r in by_speaker[agent] if r.emotion == "neutral"]
         turns = [("agent", neutral[int(rng.integers(len(neutral)))])]
         for k in range(n_turns):
