@@ -415,7 +415,8 @@ class CallAnalyzer:
             smoothed = raw
         windows = [Window(float(starts[i]), float(ends[i]), smoothed[i].astype(np.float32), raw[i].astype(np.float32))
                    for i in range(len(spans))]
-        band_of = getattr(self.predictor, "band_of", None)
+        # the band picks the baseline's reference: an FFT of the segment, only when it is asked for
+        band_of = getattr(self.predictor, "band_of", None) if self.baseline else None
         seg = settle(Segment(c.name, sv / self.vad_rate, ev / self.vad_rate, "", smoothed[0], self.labels, windows,
                              band=band_of(y) if band_of is not None and len(y) else None))
         seg.uncertain = bool(float(seg.probabilities.max()) < getattr(self.predictor, "uncertain_below", 0.0))
