@@ -20,6 +20,11 @@ def _quiet_elastic_logs() -> None:
             logging.getLogger(name).setLevel(logging.CRITICAL)
 
 
+def _how(code: int) -> str:
+    return (f"was killed by {signal.Signals(-code).name}" if code < 0 and -code in _SIGNALS
+            else f"ended with exit status {code}")
+
+
 def launch(argv: list[str], nproc: int) -> int:
     """Run ``python -m escucha ARGV`` in ``nproc`` processes on this machine through
     :mod:`torch.distributed.run` (torchrun's own agent: a failing or interrupted process stops
@@ -55,9 +60,11 @@ def launch(argv: list[str], nproc: int) -> int:
             return code                           # that process said why on stderr
         if code in (-signal.SIGINT, -signal.SIGTERM):
             return 130
-        how = f"was killed by {signal.Signals(-code).name}" if code < 0 and -code in _SIGNALS else \
-            f"ended with exit status {code}"
-        print(f"escucha: error: training process {rank} {how}; the others were stopped", file=sys.stderr)
+        # every process that failed, the first first: when one is killed, another may abort on the
+        # lost connection within the same instant, and either may be seen first
+        failed = sorted(e.failures.items(), key=lambda kv: (kv[0] != rank, kv[1].timestamp, kv[0]))
+        print("escucha: error: " + ", ".join(f"training process {r} {_how(f.exitcode)}" for r, f in failed)
+              + "; the others were stopped", file=sys.stderr)
         return 3
     except (SignalException, KeyboardInterrupt):
         return 130
