@@ -167,8 +167,8 @@ def write_call(folder: Path, name: str, plan: dict, seed: int) -> dict[str, Path
 # -- scoring ------------------------------------------------------------------------------------------
 def turn_answers(result, truth: list[tuple], labels: list[str], *, mono: bool = False) -> list[dict | None]:
     """Each truth turn's answer: the overlap-weighted probabilities of its channel's segments (on a
-    ``mono`` call: of every segment it overlaps), as ``{"label", "arousal", "negative"}``
-    (:func:`escucha.labels.dimension_scores`) and, on a mono call, the ``speaker`` heard most in
+    ``mono`` call: of every segment it overlaps), as ``{"label", "arousal", "negative",
+    "probabilities"}`` (:func:`escucha.labels.dimension_scores`) and, on a mono call, the ``speaker`` heard most in
     it; ``None`` for a turn no segment overlaps."""
     out = []
     for party, start, end, _emotion, _src in truth:
@@ -182,7 +182,9 @@ def turn_answers(result, truth: list[tuple], labels: list[str], *, mono: bool = 
                 p += ov * np.asarray(s.probabilities, dtype=np.float64)
                 heard[str(s.speaker)] = heard.get(str(s.speaker), 0.0) + ov
         if p.sum() > 0:
+            q = p / p.sum()
             out.append({"label": labels[int(np.argmax(p))], **dimension_scores(dict(zip(labels, p))),
+                        "probabilities": {lab: round(float(v), 4) for lab, v in zip(labels, q)},
                         **({"speaker": max(heard, key=heard.get)} if mono else {})})
         else:
             out.append(None)

@@ -65,6 +65,20 @@ TRAIN_SETS = {
 }
 
 
+def parse_set(name: str):
+    """A training set's name -> (wide member's conditions, telephone member's conditions or None),
+    each a list of ``(condition, weight)``: ``"clip+cut+room-mild@0.5 | telephone-mu"`` hears every
+    clip as recorded, cut, and in a room, the room copies weighing half as much as the others."""
+    def member(part):
+        conds = []
+        for c in part.split("+"):
+            c, _, w = c.strip().partition("@")
+            conds.append((c, float(w) if w else 1.0))
+        return conds
+    wide, _, tel = name.partition("|")
+    return member(wide), (member(tel) if tel.strip() else None)
+
+
 #: the fast model's training sets: one member answers every input
 FAST_SETS = {
     "fast: clip": (["clip"], None),
@@ -228,8 +242,16 @@ def main(argv=None) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     all_sets = FAST_SETS if args.model == "fast" else TRAIN_SETS
-    sets = {k: v for k, v in all_sets.items() if args.sets is None or k in args.sets}
-    needed = list(tests) + sorted({c for w, t in sets.values() for c in w + (t or [])} - set(tests))
+    sets = {}   # the listed sets, or any set written as its name: "clip+cut+room-mild@0.5 | telephone-mu"
+    for k in all_sets if args.sets is None else args.sets:
+        try:
+            sets[k] = parse_set(k.removeprefix("fast:").strip())
+        except ValueError:
+            ap.error(f"--sets: {k!r} is not CONDITION[@WEIGHT]+... [| CONDITION[@WEIGHT]+...]")
+    needed = list(tests) + sorted({c for w, t in sets.values() for c, _ in w + (t or [])} - set(tests))
+    for c in needed:
+        if c not in CONDITIONS:
+            ap.error(f"--sets: unknown condition {c!r}; known: {', '.join(CONDITIONS)}")
     layers = tuple(int(i) for i in args.layers.split(",")) if args.layers else None
     encoder = args.encoder
     if encoder is None and args.model == "default":   # the recipe's encoder, as its config names it
@@ -298,7 +320,13 @@ def main(argv=None) -> int:
                 if key not in fitted:  # members shared by several training sets are fitted once
                     idx = np.tile(np.flatnonzero(tr), len(conds))
                     w = corpus_class_weights(records, idx, y[idx]) if balance == "corpus" else None
-                    fitted[key] = fit(np.concatenate([X[c][tr] for c in conds]), y[idx], C=C, sample_weight=w, pca=pca)
+                    cw = np.repeat([cw for _, cw in conds], tr.sum())   # each condition's weight
+                    if w is not None or (cw != 1).any():
+                        w = cw * (1.0 if w is None else w)
+                    else:
+                        w = None
+                    fitted[key] = fit(np.concatenate([X[c][tr] for c, _ in conds]), y[idx], C=C, sample_weight=w,
+                                      pca=pca)
                 members[band] = fitted[key]
             for t in tests:
                 Pt = members["tel"](X[t][te], own=args.adapt)
@@ -327,10 +355,18 @@ def main(argv=None) -> int:
             f"{t}: " + " ".join(f"{c[:3] if c in corpora else c} {u:.2f}" for c, u in zip(held_out, table[name][t]['uar'][1]))
             for t in tests),
             flush=True)
-    (out / f"train_conditions{'-fast' if args.model == 'fast' else ''}{tag}{fit_tag}"
-           f"{'-adapted' if args.adapt else ''}"
-           f"{'-spk-' + args.speaker_folds + ('' if args.folds == 2 else str(args.folds)) if args.speaker_folds else ''}.json"
-     ).write_text(json.dumps({"corpora": corpora, "held_out": held_out, "labels": LABELS, "table": table}, indent=1))
+    summary = (out / f"train_conditions{'-fast' if args.model == 'fast' else ''}{tag}{fit_tag}"
+                     f"{'-adapted' if args.adapt else ''}"
+                     f"{'-spk-' + args.speaker_folds + ('' if args.folds == 2 else str(args.folds)) if args.speaker_folds else ''}"
+                     ".json")
+    if summary.is_file():   # the sets of earlier runs stay beside this run's
+        try:
+            table = {**json.loads(summary.read_text()).get("table", {}), **table}
+        except (ValueError, AttributeError):
+            pass
+    tmp = summary.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps({"corpora": corpora, "held_out": held_out, "labels": LABELS, "table": table}, indent=1))
+    tmp.replace(summary)
     return 0
 
 
