@@ -27,6 +27,7 @@ a speaker's neutral turns given another emotion when 8 of their 10 turns are neu
 natural-conversation proxy) and customer arousal UAR.
 
     python benchmarks/speaker_baseline.py runs/conditions-s4/oof-clip-cut-telephone-mu-trim40-floor30-whisper-base-L1234-split.npz
+        [--spread]   # instead: how far apart speakers' calm voices are, against anger
 """
 
 from __future__ import annotations
@@ -73,13 +74,44 @@ def answers(P, labels, *, temperature, prior, reference=None, centre="mean", k=4
     return Q.argmax(1)
 
 
+def spread(d, temperature: float) -> None:
+    """Can one speaker's answers tell an angry speaker from a calm one who sounds angry? Per corpus
+    and line: how far apart speakers' *neutral* centres lie on each class (the standard deviation
+    over speakers of the mean centred log-probability of their neutral clips, each speaker with
+    at least 3), against how far the corpus's angry clips sit from its neutral clips on the same
+    class. Where the second is within about two of the first, a calm speaker who sounds angry and
+    an angry speaker are the same numbers to any per-speaker normalisation."""
+    labels = [str(x) for x in d["labels"]]
+    y, corpus, speaker = d["y"], d["corpus"], d["speaker"]
+    neutral, angry = labels.index("neutral"), labels.index("angry")
+    print(f"\nspeakers' calm voices (sd over speakers of their neutral centre) against anger (angry clips' "
+          f"centre minus neutral clips'), log-probability after temperature {temperature:g}, centred:")
+    print(f"  {'corpus':8s} {'line':13s} {'speakers':>8s} {'sd angry':>9s} {'sd max':>7s} {'anger on angry':>15s}")
+    for line in LINES:
+        L = np.log(np.clip(apply_temperature(d[line], temperature), 1e-12, 1.0))
+        L -= L.mean(1, keepdims=True)
+        for c in sorted(set(corpus)):
+            m = (corpus == c) & (y == neutral)
+            centres = np.array([L[m & (speaker == s)].mean(0) for s in sorted(set(speaker[m]))
+                                if (m & (speaker == s)).sum() >= 3])
+            sd = centres.std(0)
+            anger = L[(corpus == c) & (y == angry)].mean(0) - L[m].mean(0)
+            print(f"  {c:8s} {line:13s} {len(centres):8d} {sd[angry]:9.2f} {sd.max():7.2f} {anger[angry]:15.2f}")
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("oof", help="out-of-fold answers kept by benchmarks/train_conditions.py --out")
     ap.add_argument("--calls", type=int, default=64, help="calls per corpus and line (default 64)")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--spread", action="store_true",
+                    help="only the table of speakers' calm voices against anger (see spread())")
     args = ap.parse_args(argv)
     d = dict(np.load(args.oof, allow_pickle=True))
+    if args.spread:
+        corpora = sorted(set(d["corpus"]))
+        spread(d, choose_settings(d, corpora)["temperature"])
+        return 0
     labels = [str(x) for x in d["labels"]]
     y, corpus, speaker = d["y"], d["corpus"], d["speaker"]
     neutral, angry = labels.index("neutral"), labels.index("angry")

@@ -20,7 +20,10 @@ speaker's features moves their log-probabilities by one vector for all their tur
 Measured in ``benchmarks/speaker_baseline.py`` (simulated calls) and ``benchmarks/calls.py``
 (``docs/calls.md``): on calls from unseen corpora it halves a neutral agent's false alarms, but a
 speaker angry throughout still has enough neutral weight in ``analyze``'s segments to be taken
-for calm, and is heard as angry far less often. Hence ``analyze --baseline`` is opt-in.
+for calm, and is heard as angry far less often. Hence ``analyze --baseline`` is opt-in. No variant
+can fix that from one speaker's answers alone: on the Korean and Polish corpora, anger moves the
+answers by less than two standard deviations of how differently speakers sound when calm
+(``benchmarks/speaker_baseline.py --spread``).
 """
 
 from __future__ import annotations
