@@ -176,7 +176,10 @@ def test_the_bundled_model_hears_each_band_with_one_member():
             alone = member.predict(signal, sample_rate=sr).probabilities
             left_out = other.predict(signal, sample_rate=sr).probabilities
             assert got == pytest.approx(alone, abs=1e-5)
-            assert max(abs(got[k] - left_out[k]) for k in got) > 1e-3
+            # the member left out answers otherwise: compared on log-probabilities, since two members
+            # that both hear a clip as angry with 0.999 differ little in probability
+            log = lambda p: np.log(np.clip(np.array([p[k] for k in got]), 1e-12, 1.0))  # noqa: E731
+            assert np.abs(log(got) - log(left_out)).max() > 0.1
 
 
 @pytest.fixture(scope="module")
