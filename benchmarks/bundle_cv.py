@@ -4,7 +4,7 @@
 same pair with the telephone member also answering full-band input at a quarter weight, measured
 and not shipped: docs/calls.md).
 
-Each fold trains both members (configs/whisper-lr.json on clean clips, configs/whisper-lr-tel.json
+Each fold trains both members (configs/whisper-lr.json on the clips as recorded, cut and in a room; configs/whisper-lr-tel.json
 on telephone versions), builds the same band-routed ensemble the bundle is, and scores the
 held-out clips clean and through a simulated telephone line (300-3400 Hz, 8 kHz, G.711 mu-law):
 
@@ -15,7 +15,7 @@ held-out clips clean and through a simulated telephone line (300-3400 Hz, 8 kHz,
 UAR is the mean recall over the labels present in the test corpus; a prediction outside them
 (e.g. "calm" outside RAVDESS) counts as wrong.
 
-    python benchmarks/bundle_cv.py [--recipe bundled|bundled-tel25|fast] [--data DIR ...] [--out runs/bundle-cv] [--threads 2]
+    python benchmarks/bundle_cv.py [--recipe bundled|bundled-clip-cut|bundled-tel25|fast] [--data DIR ...] [--out runs/bundle-cv] [--threads 2]
 """
 
 from __future__ import annotations
@@ -46,10 +46,10 @@ from escucha.utils.progress import progress  # noqa: E402
 RECIPES = {"bundled": {"wide": REPO / "configs" / "whisper-lr.json", "narrow": REPO / "configs" / "whisper-lr-tel.json"},
            # a candidate: full-band input answered 3:1 by the wide and the telephone member
            "bundled-tel25": {"wide": REPO / "configs" / "whisper-lr.json", "any": REPO / "configs" / "whisper-lr-tel.json"},
-           # a candidate: the wide member also hears each clip in a room (reverberation and noise:
-           # the room-mild condition; docs/results.md, "A room in training")
-           "bundled-room": {"wide": REPO / "benchmarks" / "candidates" / "whisper-lr-room-mild.json",
-                            "narrow": REPO / "configs" / "whisper-lr-tel.json"},
+           # the recipe shipped until the room came in (December 2026): the wide member hears each
+           # clip as recorded and cut, no room (docs/results.md, "A room in training")
+           "bundled-clip-cut": {"wide": REPO / "benchmarks" / "candidates" / "whisper-lr-clip-cut.json",
+                                "narrow": REPO / "configs" / "whisper-lr-tel.json"},
            "fast": {"any": REPO / "configs" / "fast.json"}}
 #: member weights of a recipe (default: equal)
 WEIGHTS = {"bundled-tel25": [3.0, 1.0]}

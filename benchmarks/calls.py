@@ -37,7 +37,7 @@ bundled models that is nEMO and the Korean corpus. Several models in one run sha
         [--calls 32] [--turns 8] [--lines wide telephone wide-mono telephone-mono] [--out runs/calls]
         [--threads 1] [--no-plot] [--no-predict]
 
-``--recipe bundled|bundled-tel25|fast`` judges a *recipe* instead, leave-one-corpus-out: for each corpus of
+``--recipe bundled|bundled-clip-cut|bundled-tel25|fast`` judges a *recipe* instead, leave-one-corpus-out: for each corpus of
 ``--data`` a model is trained by the recipe (benchmarks/bundle_cv.py's members and band routing) on
 every other corpus of ``--train-data`` (default: the five shared corpora), and judged on calls
 built from the held-out one::
@@ -377,7 +377,7 @@ def main(argv=None) -> int:
                     help="with --recipe: leave the corpus out (default), or two speaker folds of it: each trained "
                          "on every other clip, the corpus's other speakers included (unseen speakers of a known "
                          "corpus, like RAVDESS actors 21-24)")
-    ap.add_argument("--recipe", choices=("bundled", "bundled-tel25", "bundled-room", "fast"),
+    ap.add_argument("--recipe", choices=("bundled", "bundled-clip-cut", "bundled-tel25", "fast"),
                     help="judge a recipe leave-one-corpus-out instead of --model: trained per held-out corpus")
     ap.add_argument("--calibration", metavar="OOF.npz",
                     help="with --recipe: calibrate each fold model with the settings benchmarks/calibration.py "

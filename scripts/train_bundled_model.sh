@@ -8,7 +8,8 @@
 # it; input trimmed at 40 dB) and two logistic regressions trained on the five shared corpora (RAVDESS actors
 # 01-20, EmoDB, SAVEE, nEMO, the Korean corpus), each clip heard as analyze hears it
 # (escucha.train.conditions, chosen by benchmarks/train_conditions.py):
-# - configs/whisper-lr.json on the clips as recorded and cut to their speech, answering for
+# - configs/whisper-lr.json on the clips as recorded, cut to their speech, and heard in a room
+#   (reverberation and noise, then cut: escucha.train.conditions' room-mild), answering for
 #   full-band input ("wide");
 # - configs/whisper-lr-tel.json on the clips through a G.711 mu-law telephone line
 #   (300-3400 Hz, 8 kHz), cut to their speech, answering for telephone-band input ("narrow").
@@ -56,8 +57,8 @@ for m in ${MODELS:-default fast}; do
       train configs/whisper-lr.json whisper-lr
       train configs/whisper-lr-tel.json whisper-lr-tel
       $ESCUCHA ensemble "$OUT/whisper-lr" "$OUT/whisper-lr-tel" --bands wide narrow -o "$OUT/ensemble" --force
-      calibrate "$OUT/ensemble" oof-clip-cut-telephone-mu-trim40-floor30-whisper-base-L1234-split.npz \
-        --sets "clip+cut | telephone-mu" --routing split
+      calibrate "$OUT/ensemble" oof-clip-cut-room-mild-telephone-mu-trim40-floor30-whisper-base-L1234-split.npz \
+        --sets "clip+cut+room-mild | telephone-mu" --routing split
       install "$OUT/ensemble" model ;;
     fast)
       train configs/fast.json fast
