@@ -84,6 +84,21 @@ def test_the_mild_room_keeps_the_direct_sound_the_room_buries():
     assert min(mild) > 0.7 and np.mean(np.abs(harsh)) < np.mean(mild) - 0.3   # the room: mostly its tail
 
 
+def test_a_speakerphone_on_a_line_is_the_room_then_the_line():
+    from escucha.train.conditions import ROOMS, room
+
+    y = synth_clip(2, 3, seconds=1.5)
+    rt60, snr, drr = ROOMS["room-mild"]
+    roomed = room(y, SR, rng=np.random.default_rng(4), rt60=rt60, snr_db=snr, drr_db=drr)
+    z = listen(y, "room-mild-telephone-mu", rng=np.random.default_rng(4))
+    # the same room (same seed), then the line: nothing above the 8-kHz line's Nyquist
+    assert np.allclose(z, cut_to_speech(np.clip(telephone_line(roomed, SR, law="mu"), -1, 1)), atol=1e-6)
+    assert _band_db(z, 500, 3000) - _band_db(z, 4500, 7500) > 40
+    plain = listen(y, "telephone-mu")   # the line alone is another signal
+    n = min(len(z), len(plain))
+    assert n > SR // 2 and not np.allclose(z[:n], plain[:n], atol=1e-2)
+
+
 def test_a_closed_form_run_learns_from_every_condition(tmp_path):
     data = make_fake_ravdess(tmp_path / "fake", actors=(1, 2, 3), emotions=(1, 5), reps=(1,))
     cfg = tmp_path / "recipe.json"

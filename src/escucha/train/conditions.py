@@ -33,6 +33,8 @@ CONDITIONS = {
     "room": "room reverberation (RT60 0.2-0.7 s) and noise at 5-25 dB SNR, then cut to its speech",
     "room-mild": "a room heard from nearer: reverberation (RT60 0.2-0.6 s, direct-to-reverberant ratio 0-10 dB) "
                  "and noise at 10-30 dB SNR, then cut to its speech",
+    "room-mild-telephone-mu": "a speakerphone on a telephone call: the room-mild room, then the 300-3400 Hz "
+                              "G.711 mu-law line, then cut to its speech",
 }
 
 #: (RT60 range in seconds, SNR range in dB, direct-to-reverberant ratio range in dB or None) of
@@ -127,6 +129,9 @@ def listen(y16: np.ndarray, condition: str, *, rng: np.random.Generator | None =
     y16 = np.asarray(y16, dtype=np.float32)
     if condition == "clip":
         return y16
+    line = None   # a room heard through a telephone line ("room-mild-telephone-mu")
+    if condition.endswith("-telephone-mu") and condition.removesuffix("-telephone-mu") in ROOMS:
+        condition, line = condition.removesuffix("-telephone-mu"), "mu"
     if condition.startswith("telephone-"):
         y16 = telephone_line(y16, RATE, law=condition.split("-", 1)[1])
     elif condition in ("opus", "mp3"):
@@ -135,4 +140,6 @@ def listen(y16: np.ndarray, condition: str, *, rng: np.random.Generator | None =
         rt60, snr_db, drr_db = ROOMS[condition]
         y16 = room(y16, RATE, rng=rng if rng is not None else np.random.default_rng(0), rt60=rt60, snr_db=snr_db,
                    drr_db=drr_db)
+        if line:
+            y16 = telephone_line(y16, RATE, law=line)
     return cut_to_speech(np.clip(y16, -1, 1).astype(np.float32))
