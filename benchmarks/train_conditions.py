@@ -330,7 +330,7 @@ def main(argv=None) -> int:
                 members[band] = fitted[key]
             for t in tests:
                 Pt = members["tel"](X[t][te], own=args.adapt)
-                if t.startswith("telephone") or tel is None:
+                if "telephone" in t or tel is None:   # telephone-band input: the telephone member
                     P = Pt
                 elif args.routing == "split":   # full-band input: the wide member alone
                     P = members["wide"](X[t][te], own=args.adapt)
