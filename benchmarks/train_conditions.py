@@ -44,7 +44,7 @@ sys.path.insert(0, str(REPO / "src"))
 from escucha.audio import load_audio, normalize_loudness, trim_silence  # noqa: E402
 from escucha.corpora import scan_corpora  # noqa: E402
 from escucha.labels import HIGH_AROUSAL  # noqa: E402
-from escucha.train.conditions import listen  # noqa: E402
+from escucha.train.conditions import CONDITIONS, listen  # noqa: E402
 from escucha.train.config import load_config  # noqa: E402
 from escucha.train.prepare import corpus_class_weights, labels_for  # noqa: E402
 from escucha.utils.progress import progress  # noqa: E402
@@ -68,11 +68,14 @@ TRAIN_SETS = {
 def parse_set(name: str):
     """A training set's name -> (wide member's conditions, telephone member's conditions or None),
     each a list of ``(condition, weight)``: ``"clip+cut+room-mild@0.5 | telephone-mu"`` hears every
-    clip as recorded, cut, and in a room, the room copies weighing half as much as the others."""
+    clip as recorded, cut, and in a room, the room copies weighing half as much as the others;
+    ``"telephone-mu+a"`` is short for ``"telephone-mu+telephone-a"``."""
     def member(part):
         conds = []
         for c in part.split("+"):
             c, _, w = c.strip().partition("@")
+            if c not in CONDITIONS and f"telephone-{c}" in CONDITIONS:   # "telephone-mu+a": both laws
+                c = f"telephone-{c}"
             conds.append((c, float(w) if w else 1.0))
         return conds
     wide, _, tel = name.partition("|")
@@ -221,8 +224,6 @@ def main(argv=None) -> int:
                     help="hear only the loudest this many seconds of each input, with the torch frontend "
                          "(FeatureConfig.max_seconds; the fast model's frontend variants)")
     args = ap.parse_args(argv)
-    from escucha.train.conditions import CONDITIONS
-
     for t in args.tests:
         if t not in CONDITIONS:
             ap.error(f"--tests: unknown condition {t!r}; known: {', '.join(CONDITIONS)}")
