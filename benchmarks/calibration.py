@@ -80,12 +80,22 @@ def build_calls(y, corpus, speaker, labels, c, n_calls, rng):
     return calls
 
 
+def missing_answers(d) -> list[str]:
+    """The test conditions :func:`choose_settings` needs that the out-of-fold answers ``d`` lack
+    (a wide call's turns are cut, a telephone call's heard through the G.711 line)."""
+    return [c for c in ("cut", "telephone-mu") if c not in d]
+
+
 def choose_settings(d, keep, *, max_false_alarms=0.30, uncertain_share=0.25, n_calls=40, seed=0) -> dict:
     """The deployment settings chosen from the out-of-fold answers of corpora ``keep`` only
     (so that a corpus left out of ``keep`` judges settings that never saw it): one temperature
     over every way of hearing; the smallest neutral prior of the grid whose simulated agent false
     alarms stay at or under ``max_false_alarms`` on wide and telephone calls; "uncertain" under
     the top probability of the least confident ``uncertain_share`` of the answers."""
+    missing = missing_answers(d)
+    if missing:
+        raise ValueError(f"these out-of-fold answers lack the test conditions {', '.join(missing)} (rerun "
+                         f"benchmarks/train_conditions.py with --tests clip cut telephone-mu)")
     labels = [str(x) for x in d["labels"]]
     y, corpus, speaker = d["y"], d["corpus"], d["speaker"]
     conds = [k for k in ("clip", "cut", "telephone-mu") if k in d]

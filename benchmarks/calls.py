@@ -37,7 +37,7 @@ bundled models that is nEMO and the Korean corpus. Several models in one run sha
         [--calls 32] [--turns 8] [--lines wide telephone wide-mono telephone-mono] [--out runs/calls]
         [--threads 1] [--no-plot] [--no-predict]
 
-``--recipe bundled|bundled-clip-cut|bundled-tel25|fast`` judges a *recipe* instead, leave-one-corpus-out: for each corpus of
+``--recipe bundled|bundled-clip-cut|bundled-speakerphone|bundled-tel25|fast`` judges a *recipe* instead, leave-one-corpus-out: for each corpus of
 ``--data`` a model is trained by the recipe (benchmarks/bundle_cv.py's members and band routing) on
 every other corpus of ``--train-data`` (default: the five shared corpora), and judged on calls
 built from the held-out one::
@@ -58,6 +58,7 @@ import argparse
 import copy
 import csv
 import json
+import pickle
 import sys
 import tempfile
 import time
@@ -377,7 +378,7 @@ def main(argv=None) -> int:
                     help="with --recipe: leave the corpus out (default), or two speaker folds of it: each trained "
                          "on every other clip, the corpus's other speakers included (unseen speakers of a known "
                          "corpus, like RAVDESS actors 21-24)")
-    ap.add_argument("--recipe", choices=("bundled", "bundled-clip-cut", "bundled-tel25", "fast"),
+    ap.add_argument("--recipe", choices=("bundled", "bundled-clip-cut", "bundled-speakerphone", "bundled-tel25", "fast"),
                     help="judge a recipe leave-one-corpus-out instead of --model: trained per held-out corpus")
     ap.add_argument("--calibration", metavar="OOF.npz",
                     help="with --recipe: calibrate each fold model with the settings benchmarks/calibration.py "
@@ -396,6 +397,17 @@ def main(argv=None) -> int:
                     default=[str(shared / c) for c in ("ravdess", "emodb", "savee", "nemo", "korean")],
                     help="with --recipe: the corpora the fold models are trained on (the held-out one left out)")
     args = ap.parse_args(argv)
+    if args.calibration:   # before any model is trained: a file that cannot calibrate stops here
+        sys.path.insert(0, str(REPO / "benchmarks"))
+        import calibration
+
+        try:
+            missing = calibration.missing_answers(np.load(args.calibration, allow_pickle=True))
+        except (OSError, ValueError, pickle.UnpicklingError) as e:
+            ap.error(f"--calibration {args.calibration}: not readable as out-of-fold answers ({e})")
+        if missing:
+            ap.error(f"--calibration {args.calibration}: no answers for {', '.join(missing)}; "
+                     f"rerun benchmarks/train_conditions.py with --tests clip cut telephone-mu")
     from escucha.runtime import set_num_threads
 
     set_num_threads(args.threads)
