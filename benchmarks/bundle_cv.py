@@ -15,7 +15,7 @@ held-out clips clean and through a simulated telephone line (300-3400 Hz, 8 kHz,
 UAR is the mean recall over the labels present in the test corpus; a prediction outside them
 (e.g. "calm" outside RAVDESS) counts as wrong.
 
-    python benchmarks/bundle_cv.py [--recipe bundled|bundled-clip-cut|bundled-tel25|fast] [--data DIR ...] [--out runs/bundle-cv] [--threads 2]
+    python benchmarks/bundle_cv.py [--recipe bundled|bundled-clip-cut|bundled-speakerphone|bundled-tel25|fast] [--data DIR ...] [--out runs/bundle-cv] [--threads 2]
 """
 
 from __future__ import annotations
@@ -50,6 +50,10 @@ RECIPES = {"bundled": {"wide": REPO / "configs" / "whisper-lr.json", "narrow": R
            # clip as recorded and cut, no room (docs/results.md, "A room in training")
            "bundled-clip-cut": {"wide": REPO / "benchmarks" / "candidates" / "whisper-lr-clip-cut.json",
                                 "narrow": REPO / "configs" / "whisper-lr-tel.json"},
+           # a candidate: the telephone member also hears each clip on a speakerphone on the line
+           # (room-mild-telephone-mu; docs/results.md, "A speakerphone on the line")
+           "bundled-speakerphone": {"wide": REPO / "configs" / "whisper-lr.json",
+                                    "narrow": REPO / "benchmarks" / "candidates" / "whisper-lr-tel-speakerphone.json"},
            "fast": {"any": REPO / "configs" / "fast.json"}}
 #: member weights of a recipe (default: equal)
 WEIGHTS = {"bundled-tel25": [3.0, 1.0]}
