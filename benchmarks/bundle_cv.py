@@ -15,7 +15,7 @@ held-out clips clean and through a simulated telephone line (300-3400 Hz, 8 kHz,
 UAR is the mean recall over the labels present in the test corpus; a prediction outside them
 (e.g. "calm" outside RAVDESS) counts as wrong.
 
-    python benchmarks/bundle_cv.py [--recipe bundled|bundled-clip-cut|bundled-speakerphone|bundled-tel25|fast] [--data DIR ...] [--out runs/bundle-cv] [--threads 2]
+    python benchmarks/bundle_cv.py [--recipe NAME (benchmarks/recipes.py)] [--data DIR ...] [--out runs/bundle-cv] [--threads 2]
 """
 
 from __future__ import annotations
@@ -41,22 +41,9 @@ from escucha.train.augment import telephone_channel  # noqa: E402
 from escucha.train.config import load_config  # noqa: E402
 from escucha.train.loop import fit  # noqa: E402
 from escucha.utils.progress import progress  # noqa: E402
+from recipes import RECIPES, WEIGHTS  # noqa: E402
 
-#: members of each recipe by band: the bundled model (a band-routed pair) and the fast model (one)
-RECIPES = {"bundled": {"wide": REPO / "configs" / "whisper-lr.json", "narrow": REPO / "configs" / "whisper-lr-tel.json"},
-           # a candidate: full-band input answered 3:1 by the wide and the telephone member
-           "bundled-tel25": {"wide": REPO / "configs" / "whisper-lr.json", "any": REPO / "configs" / "whisper-lr-tel.json"},
-           # the recipe shipped until the room came in (December 2026): the wide member hears each
-           # clip as recorded and cut, no room (docs/results.md, "A room in training")
-           "bundled-clip-cut": {"wide": REPO / "benchmarks" / "candidates" / "whisper-lr-clip-cut.json",
-                                "narrow": REPO / "configs" / "whisper-lr-tel.json"},
-           # a candidate: the telephone member also hears each clip on a speakerphone on the line
-           # (room-mild-telephone-mu; docs/results.md, "A speakerphone on the line")
-           "bundled-speakerphone": {"wide": REPO / "configs" / "whisper-lr.json",
-                                    "narrow": REPO / "benchmarks" / "candidates" / "whisper-lr-tel-speakerphone.json"},
-           "fast": {"any": REPO / "configs" / "fast.json"}}
-#: member weights of a recipe (default: equal)
-WEIGHTS = {"bundled-tel25": [3.0, 1.0]}
+
 CONFIGS = RECIPES["bundled"]
 WEIGHT = None
 

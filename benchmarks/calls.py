@@ -37,7 +37,7 @@ bundled models that is nEMO and the Korean corpus. Several models in one run sha
         [--calls 32] [--turns 8] [--lines wide telephone wide-mono telephone-mono] [--out runs/calls]
         [--threads 1] [--no-plot] [--no-predict]
 
-``--recipe bundled|bundled-clip-cut|bundled-speakerphone|bundled-tel25|fast`` judges a *recipe* instead, leave-one-corpus-out: for each corpus of
+``--recipe NAME`` (benchmarks/recipes.py) judges a *recipe* instead, leave-one-corpus-out: for each corpus of
 ``--data`` a model is trained by the recipe (benchmarks/bundle_cv.py's members and band routing) on
 every other corpus of ``--train-data`` (default: the five shared corpora), and judged on calls
 built from the held-out one::
@@ -69,6 +69,7 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
+sys.path.insert(0, str(REPO / "benchmarks"))
 
 from escucha.audio import load_audio, resample, trim_silence  # noqa: E402
 from escucha.corpora import scan_corpus  # noqa: E402
@@ -77,6 +78,7 @@ from escucha.labels import HIGH_AROUSAL, NEGATIVE, dimension_scores  # noqa: E40
 from escucha.longaudio import analyze_file  # noqa: E402
 from escucha.longaudio.analyzer import apply_baseline  # noqa: E402
 from escucha.longaudio.settings import BASELINE_DEFAULT  # noqa: E402
+from recipes import RECIPES  # noqa: E402
 
 RATE = 16000
 LINES = ("wide", "telephone", "wide-mono", "telephone-mono")
@@ -267,7 +269,6 @@ def fold_model(args, held_out: str, out: Path, group: list[str] | None = None, t
     ``group`` (speaker keys of ``held_out``), without those speakers only: a speaker fold."""
     import torch
 
-    sys.path.insert(0, str(REPO / "benchmarks"))
     import bundle_cv
     from escucha.corpora import scan_corpora
     from escucha.data.splits import corpus_split
@@ -378,7 +379,7 @@ def main(argv=None) -> int:
                     help="with --recipe: leave the corpus out (default), or two speaker folds of it: each trained "
                          "on every other clip, the corpus's other speakers included (unseen speakers of a known "
                          "corpus, like RAVDESS actors 21-24)")
-    ap.add_argument("--recipe", choices=("bundled", "bundled-clip-cut", "bundled-speakerphone", "bundled-tel25", "fast"),
+    ap.add_argument("--recipe", choices=sorted(RECIPES),
                     help="judge a recipe leave-one-corpus-out instead of --model: trained per held-out corpus")
     ap.add_argument("--calibration", metavar="OOF.npz",
                     help="with --recipe: calibrate each fold model with the settings benchmarks/calibration.py "
@@ -398,7 +399,6 @@ def main(argv=None) -> int:
                     help="with --recipe: the corpora the fold models are trained on (the held-out one left out)")
     args = ap.parse_args(argv)
     if args.calibration:   # before any model is trained: a file that cannot calibrate stops here
-        sys.path.insert(0, str(REPO / "benchmarks"))
         import calibration
 
         try:
