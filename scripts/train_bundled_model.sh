@@ -22,8 +22,9 @@
 # runtime runs. Takes about 40 minutes on 2 cores (the Whisper pass over every clip under every
 # condition is cached in ~/.cache/escucha: a second run takes a few minutes).
 # The fast model (src/escucha/assets/fast, --model fast) is configs/fast.json alone: Whisper layer 2
-# only, over the loudest 1.5 s of each input, trained on the clips and their telephone (mu-law)
-# versions in one member (the VAD cut changes nothing for a model that hears 1.5 s; A-law lost).
+# only, over the loudest 1.5 s of each input, trained on the clips, their copies heard in a room
+# (room-mild, as the default model's wide member) and their telephone (mu-law) versions in one
+# member (the VAD cut changes nothing for a model that hears 1.5 s; A-law lost).
 #   MODELS="fast" scripts/train_bundled_model.sh    # only one of them (default: "default fast")
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -62,7 +63,8 @@ for m in ${MODELS:-default fast}; do
       install "$OUT/ensemble" model ;;
     fast)
       train configs/fast.json fast
-      calibrate "$OUT/fast/checkpoint" oof-fast-clip-telephone-mu.npz --model fast --sets "fast: clip+telephone-mu"
+      calibrate "$OUT/fast/checkpoint" oof-fast-clip-room-mild-telephone-mu.npz --model fast \
+        --sets "fast: clip+room-mild+telephone-mu"
       install "$OUT/fast/checkpoint" fast ;;
     *) echo "unknown model $m (default, fast)" >&2; exit 2 ;;
   esac
