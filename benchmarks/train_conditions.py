@@ -16,7 +16,8 @@ under a *training set* of conditions and judged on the held-out corpus as a user
 Two members as the bundle has them: a wide member and a telephone member (alone for narrow-band
 input). Full-band input gets the wide member alone with ``--routing split`` (the shipped bundle
 since December 2026) or the average of both (``average``, the default here, as the bundle was
-before). ``--C``, ``--balance corpus`` and ``--pca K`` change the regression; ``--max-seconds``
+before). ``--C``, ``--balance corpus``, ``--pca K`` and ``--nap K`` (remove the K directions that tell
+corpora, or with ``--nap-by speaker`` speakers, apart within a class) change the regression; ``--max-seconds``
 the fast frontend's window; ``--tests`` how the held-out clips are heard (``room``: reverberation and
 noise, then cut); ``--speaker-folds CORPUS`` holds out half of one corpus's speakers at a time
 instead of a whole corpus (unseen speakers of a known corpus). Printed per training
@@ -150,7 +151,24 @@ def feature_tag(floor_db, encoder=None, layers=None, trim_db=None, max_seconds=N
     return tag
 
 
-def fit(X, y, C: float = 0.1, sample_weight=None, pca: int | None = None):
+def nuisance_directions(Z, y, groups, k: int) -> np.ndarray:
+    """The ``k`` directions (rows, orthonormal) along which the groups' means of each class differ
+    from that class's mean: what tells corpora (or speakers) apart once the emotion is fixed. A
+    nuisance attribute projection removes them (``Z - Z @ U.T @ U``), a linear map that folds into
+    a linear head as the PCA does."""
+    dev = []
+    for c in np.unique(y):
+        mc = y == c
+        mu = Z[mc].mean(0)
+        for g in np.unique(groups[mc]):
+            mg = mc & (groups == g)
+            if mg.sum() >= 2:
+                dev.append(Z[mg].mean(0) - mu)
+    _, _, vt = np.linalg.svd(np.asarray(dev), full_matrices=False)
+    return vt[:k]
+
+
+def fit(X, y, C: float = 0.1, sample_weight=None, pca: int | None = None, nap: int | None = None, groups=None):
     """The recipe's model on ``X``: standardise, [project on ``pca`` whitened principal
     components,] class-balanced multinomial logistic regression (``sample_weight``: times these
     weights, as ``escucha train`` with ``balance: corpus``), as
@@ -161,6 +179,9 @@ def fit(X, y, C: float = 0.1, sample_weight=None, pca: int | None = None):
     mean, scale = X.mean(0), X.std(0) + 1e-6
     Z = (X - mean) / scale
     project = lambda z: z  # noqa: E731
+    if nap:
+        U = nuisance_directions(Z, y, groups, nap)
+        project = lambda z: z - (z @ U.T) @ U  # noqa: E731
     if pca:
         from sklearn.decomposition import PCA
 
@@ -209,6 +230,10 @@ def main(argv=None) -> int:
     ap.add_argument("--C", type=float, default=None, help="logistic regression's C (default: the recipe's)")
     ap.add_argument("--pca", type=int, default=None,
                     help="whitened principal components the regression sees (0: none; default: the recipe's)")
+    ap.add_argument("--nap", type=int, default=None, metavar="K",
+                    help="remove the K directions that tell --nap-by groups apart within a class before the "
+                         "regression (nuisance attribute projection; not with --pca)")
+    ap.add_argument("--nap-by", choices=("corpus", "speaker"), default="corpus")
     ap.add_argument("--balance", choices=("weights", "corpus"), default=None,
                     help="class-balanced weights (weights), or every (corpus, class) cell weighing the same "
                          "(corpus, as escucha train's balance: corpus); default: the recipe's")
@@ -275,8 +300,10 @@ def main(argv=None) -> int:
     C = args.C if args.C is not None else float((recipe.model_args or {}).get("C", 0.1))
     balance = args.balance or recipe.balance
     pca = args.pca if args.pca is not None else (recipe.model_args or {}).get("pca")
+    if args.nap and pca:
+        ap.error("--nap and --pca: one projection at a time")
     fit_tag = (("" if args.C is None else f"-C{C:g}") + ("" if args.balance is None else f"-bal{balance}")
-               + (f"-pca{pca}" if pca else "") + ("-split" if args.routing == "split" else "")
+               + (f"-pca{pca}" if pca else "") + (f"-nap{args.nap}{args.nap_by}" if args.nap else "") + ("-split" if args.routing == "split" else "")
                + (f"-tel{args.tel_weight:g}" if args.routing == "average" and args.tel_weight != 0.5 else ""))
     X = {}
     for c in needed:
@@ -325,7 +352,7 @@ def main(argv=None) -> int:
                     if (weight != 1).any():
                         w = weight * (1.0 if w is None else w)
                     fitted[key] = fit(np.concatenate([X[c][tr] for c, _ in conds]), y[idx], C=C, sample_weight=w,
-                                      pca=pca)
+                                      pca=pca, nap=args.nap, groups=(corpus if args.nap_by == "corpus" else speaker)[idx])
                 members[band] = fitted[key]
             for t in tests:
                 Pt = members["tel"](X[t][te], own=args.adapt)
