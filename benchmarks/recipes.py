@@ -19,7 +19,7 @@ RECIPES = {"bundled": {"wide": REPO / "configs" / "whisper-lr.json", "narrow": R
            "bundled-clip-cut": {"wide": REPO / "benchmarks" / "candidates" / "whisper-lr-clip-cut.json",
                                 "narrow": REPO / "configs" / "whisper-lr-tel.json"},
            # a candidate: the telephone member also hears each clip on a speakerphone on the line
-           # (room-mild-telephone-mu; docs/results.md, "A speakerphone on the line")
+           # (room-mild-telephone-mu; docs/results.md, "A speakerphone on a telephone call"): not shipped
            "bundled-speakerphone": {"wide": REPO / "configs" / "whisper-lr.json",
                                     "narrow": REPO / "benchmarks" / "candidates" / "whisper-lr-tel-speakerphone.json"},
            "fast": {"any": REPO / "configs" / "fast.json"},

@@ -303,7 +303,8 @@ def main(argv=None) -> int:
     if args.nap and pca:
         ap.error("--nap and --pca: one projection at a time")
     fit_tag = (("" if args.C is None else f"-C{C:g}") + ("" if args.balance is None else f"-bal{balance}")
-               + (f"-pca{pca}" if pca else "") + (f"-nap{args.nap}{args.nap_by}" if args.nap else "") + ("-split" if args.routing == "split" else "")
+               + (f"-pca{pca}" if pca else "") + (f"-nap{args.nap}{args.nap_by}" if args.nap else "")
+               + ("-split" if args.routing == "split" else "")
                + (f"-tel{args.tel_weight:g}" if args.routing == "average" and args.tel_weight != 0.5 else ""))
     X = {}
     for c in needed:
@@ -313,6 +314,7 @@ def main(argv=None) -> int:
         print(f"{c}: {X[c].shape} in {time.time() - t0:.0f} s", flush=True)
     # what each fold holds out: a whole corpus, or (--speaker-folds) half of one corpus's speakers
     speaker = np.array([r.speaker_key for r in records])
+    groups = corpus if args.nap_by == "corpus" else speaker   # what --nap projects out
     if args.speaker_folds:
         if args.speaker_folds not in corpora:
             ap.error(f"--speaker-folds: {args.speaker_folds!r} is not among the corpora ({', '.join(corpora)})")
@@ -352,7 +354,7 @@ def main(argv=None) -> int:
                     if (weight != 1).any():
                         w = weight * (1.0 if w is None else w)
                     fitted[key] = fit(np.concatenate([X[c][tr] for c, _ in conds]), y[idx], C=C, sample_weight=w,
-                                      pca=pca, nap=args.nap, groups=(corpus if args.nap_by == "corpus" else speaker)[idx])
+                                      pca=pca, nap=args.nap, groups=groups[idx])
                 members[band] = fitted[key]
             for t in tests:
                 Pt = members["tel"](X[t][te], own=args.adapt)
