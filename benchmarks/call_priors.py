@@ -34,8 +34,6 @@ from escucha.inference.priors import Calibration, shift_priors  # noqa: E402
 def rescore(turns: list[dict], labels: list[str], old: float, new: float) -> tuple[float, float]:
     """(customer UAR, agent false-alarm rate) of ``turns`` re-weighted from neutral prior ``old`` to ``new``."""
     answered = [t for t in turns if t.get("probabilities")]
-    if not answered:
-        raise SystemExit("calls.json has no turn probabilities: rerun benchmarks/calls.py (it keeps them since December 2026)")
     P = np.array([[t["probabilities"][lab] for lab in labels] for t in answered])
     vec = lambda p: Calibration(prior={"neutral": p}).prior_vector(labels)  # noqa: E731
     pred = np.array(labels)[shift_priors(P, vec(new), vec(old)).argmax(1)]
@@ -76,7 +74,10 @@ def main(argv=None) -> int:
                 ap.error(f"--old: no prior given for {corpus}")
             o = old.get(corpus, old.get("*"))
             for line, x in lines.items():
-                labels = list(next(t for t in x["turns"] if t.get("probabilities"))["probabilities"])
+                first = next((t for t in x.get("turns", []) if t.get("probabilities")), None)
+                if first is None:   # written before calls.py kept them (December 2026)
+                    ap.error(f"{args.calls}: no turn probabilities for {model} {corpus} {line}; rerun benchmarks/calls.py")
+                labels = list(first["probabilities"])
                 cells = [rescore(x["turns"], labels, o, p) for p in args.priors]
                 print(f"{model:24s} {corpus:8s} {line:15s} " + " ".join(f"{u:.3f}/{f:.2f}" for u, f in cells))
     return 0
