@@ -76,7 +76,8 @@ def main(argv=None) -> int:
             for line, x in lines.items():
                 first = next((t for t in x.get("turns", []) if t.get("probabilities")), None)
                 if first is None:   # written before calls.py kept them (December 2026)
-                    ap.error(f"{args.calls}: no turn probabilities for {model} {corpus} {line}; rerun benchmarks/calls.py")
+                    ap.error(f"{args.calls}: no turn probabilities for {model} {corpus} {line}; "
+                             "rerun benchmarks/calls.py")
                 labels = list(first["probabilities"])
                 cells = [rescore(x["turns"], labels, o, p) for p in args.priors]
                 print(f"{model:24s} {corpus:8s} {line:15s} " + " ".join(f"{u:.3f}/{f:.2f}" for u, f in cells))
