@@ -186,7 +186,8 @@ def many(real_ravdess, tmp_path_factory) -> tuple[Path, Path]:
     return d, out
 
 
-def test_interrupted_ray_batch_keeps_complete_results_and_resumes(many, cluster, tmp_path):
+@pytest.mark.parametrize("presses", [1, 2])
+def test_interrupted_ray_batch_keeps_complete_results_and_resumes(many, cluster, tmp_path, presses):
     folder, local = many
     out = tmp_path / "ray"
     args = [sys.executable, "-m", "escucha", "analyze", str(folder), "-o", str(out), "--engine", "ray",
@@ -196,9 +197,15 @@ def test_interrupted_ray_batch_keeps_complete_results_and_resumes(many, cluster,
     deadline = time.time() + 300
     while time.time() < deadline and proc.poll() is None and not list(out.glob("*.flac.json")):
         time.sleep(0.05)
-    proc.send_signal(signal.SIGINT)   # Ctrl-C once the first result is written
+    for _ in range(presses):   # Ctrl-C once the first result is written; an impatient user presses it again
+        proc.send_signal(signal.SIGINT)
+        time.sleep(0.1)
     _, err = proc.communicate(timeout=300)
+    # 130, not 1: no thread of Ray's calls into it after the driver disconnected ("The core worker
+    # has already been shutdown ... The process will exit"), and a second Ctrl-C does not break the
+    # clean-up (files reported as failed) nor start a local Ray instance on the way out
     assert proc.returncode == 130, err
+    assert "Traceback" not in err and "Started a local Ray instance" not in err, err
     done = sorted(p.name[:-len(".json")] for p in out.glob("*.flac.json"))
     assert 1 <= len(done) < 12
     rows = (out / "summary.csv").read_text().splitlines()

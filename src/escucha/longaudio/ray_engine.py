@@ -25,14 +25,19 @@ Failures and interruption
     gives up, the files not finished are reported as failed and the next run resumes them.
     Ctrl-C or SIGTERM stops the run: results in flight are dropped, complete ones are kept, the
     tables are written, and the driver disconnects (a local Ray instance it started is shut down).
+    Ray Data's iterators and fetch threads are stopped before the driver disconnects, and a second
+    Ctrl-C waits for that clean-up: a thread still calling into Ray after ``ray.shutdown()`` would
+    end the process with status 1 instead of 130.
 """
 
 from __future__ import annotations
 
+import gc
 import logging
 import pickle
 import signal
 import threading
+import time
 from contextlib import contextmanager
 from typing import Callable, Iterator, Sequence
 
@@ -80,10 +85,63 @@ def connected(address: str | None = None) -> Iterator[None]:
     finally:
         if main and old_term is not None:  # ray.init makes SIGTERM exit at once; keep escucha's clean stop
             signal.signal(signal.SIGTERM, old_term)
+    before = set(threading.enumerate())
+    with _one_interrupt(main) as stopping:
+        try:
+            yield
+        finally:
+            stopping()   # from here on Ctrl-C waits: cutting the clean-up short ends the process with status 1
+            _settle(before)
+            ray.shutdown()
+
+
+@contextmanager
+def _one_interrupt(main: bool) -> Iterator[Callable[[], None]]:
+    """While connected, the first Ctrl-C (or a SIGTERM that Python handles) stops the batch with
+    KeyboardInterrupt; later ones, and any that comes once ``stopping()`` was called, only wait for
+    the clean-up, after which KeyboardInterrupt is raised if nothing else is on its way up.
+
+    A second Ctrl-C raised inside Ray Data's own clean-up breaks it ("release unlocked lock"), and
+    one inside ``ray.shutdown()`` leaves threads calling into a shut-down Ray, which ends the
+    process with status 1 instead of escucha's 130.
+    """
+    state = {"stopping": False, "came": False}
+
+    def handler(signum, frame):
+        if state["stopping"]:
+            state["came"] = True
+            return
+        state["stopping"] = True
+        raise KeyboardInterrupt
+
+    saved = {}
+    if main:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            if callable(signal.getsignal(sig)):   # handled in Python (Ctrl-C, escucha's SIGTERM)
+                saved[sig] = signal.signal(sig, handler)
     try:
-        yield
+        yield lambda: state.update(stopping=True)
+        if state["came"]:
+            raise KeyboardInterrupt
     finally:
-        ray.shutdown()
+        for sig, old in saved.items():
+            signal.signal(sig, old)
+
+
+def _settle(before: set, timeout: float = 10.0) -> None:
+    """Let the threads Ray Data started to fetch results finish before Ray is shut down.
+
+    A thread that calls into Ray after ``ray.shutdown()`` (a block fetcher still in ``ray.get``
+    after Ctrl-C) makes Ray end the whole process with status 1 ("The core worker has already been
+    shutdown ... The process will exit"), so an interrupted batch would not exit 130. Unreachable
+    object references are freed first, while Ray is still connected. Threads that only wait (Ray
+    Data's prefetchers, its usage poller) live on as daemons and are not waited for.
+    """
+    gc.collect()
+    deadline = time.monotonic() + timeout
+    for t in set(threading.enumerate()) - before:
+        if t.name.startswith("iter_threaded") or type(t).__name__ == "StreamingExecutor":
+            t.join(max(0.0, deadline - time.monotonic()))
 
 
 def _quiet_ray_data() -> None:
@@ -155,14 +213,27 @@ def _results(worker_cls, paths: Sequence[str], predictor, options: dict, *, jobs
     ds = ray.data.from_items([{"path": p} for p in paths], override_num_blocks=len(paths))
     ds = ds.map_batches(worker_cls, batch_size=1, compute=ray.data.ActorPoolStrategy(size=n), num_cpus=threads,
                         fn_constructor_kwargs={"shared": shared, "threads": threads, "options": options})
-    rows = ds.iter_rows()
+    rows = iter(ds.iter_rows())   # a generator: closing it runs Ray Data's own clean-up (its threads stop)
     try:
-        for row in rows:
+        while True:
+            try:
+                row = next(rows)
+            except StopIteration:
+                return
+            except KeyboardInterrupt:
+                # Ctrl-C inside Ray Data. Its traceback holds Ray Data's iterators, which clean up
+                # (calling Ray) when they are freed: after ray.shutdown() if the exception carried
+                # them up. So they are freed here, while connected, and a bare KeyboardInterrupt
+                # is raised once this handler (and with it that traceback) is gone.
+                row = None
+            if row is None:
+                rows.close()
+                del ds, shared
+                gc.collect()
+                raise KeyboardInterrupt
             yield pickle.loads(row["result"])
     finally:
-        close = getattr(rows, "close", None)
-        if close is not None:
-            close()
+        rows.close()
 
 
 def _lost(exc: BaseException) -> str:
