@@ -168,7 +168,40 @@ def nuisance_directions(Z, y, groups, k: int) -> np.ndarray:
     return vt[:k]
 
 
-def fit(X, y, C: float = 0.1, sample_weight=None, pca: int | None = None, nap: int | None = None, groups=None):
+def fit_mlp(Z, y, sample_weight=None, hidden: int = 256, epochs: int = 30, seed: int = 0):
+    """A one-hidden-layer network on standardised ``Z`` (dropout, weight decay, class-balanced loss
+    times ``sample_weight``), a screening alternative to the logistic regression; returns
+    ``predict_proba`` over the classes seen, in ``np.unique(y)`` order."""
+    import torch
+
+    torch.manual_seed(seed)
+    classes = np.unique(y)
+    yi = np.searchsorted(classes, y)
+    w = np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight, float)
+    counts = np.bincount(yi, weights=w, minlength=len(classes))
+    w = w * (w.sum() / (len(classes) * counts))[yi]   # class-balanced, as class_weight="balanced"
+    net = torch.nn.Sequential(torch.nn.Dropout(0.2), torch.nn.Linear(Z.shape[1], hidden), torch.nn.GELU(),
+                              torch.nn.Dropout(0.5), torch.nn.Linear(hidden, len(classes)))
+    opt = torch.optim.AdamW(net.parameters(), lr=1e-3, weight_decay=0.05)
+    Zt, yt, wt = torch.from_numpy(Z.astype(np.float32)), torch.from_numpy(yi), torch.from_numpy(w.astype(np.float32))
+    g = torch.Generator().manual_seed(seed)
+    for _ in range(epochs):
+        net.train()
+        for b in torch.randperm(len(Zt), generator=g).split(256):
+            loss = (torch.nn.functional.cross_entropy(net(Zt[b]), yt[b], reduction="none") * wt[b]).mean()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    net.eval()
+
+    def proba(Zq):
+        with torch.no_grad():
+            return torch.softmax(net(torch.from_numpy(Zq.astype(np.float32))), 1).numpy()
+    return classes, proba
+
+
+def fit(X, y, C: float = 0.1, sample_weight=None, pca: int | None = None, nap: int | None = None, groups=None,
+        head: str = "linear"):
     """The recipe's model on ``X``: standardise, [project on ``pca`` whitened principal
     components,] class-balanced multinomial logistic regression (``sample_weight``: times these
     weights, as ``escucha train`` with ``balance: corpus``), as
@@ -187,14 +220,18 @@ def fit(X, y, C: float = 0.1, sample_weight=None, pca: int | None = None, nap: i
 
         p = PCA(pca, whiten=True, random_state=0).fit(Z)
         project = p.transform
-    clf = LogisticRegression(C=C, max_iter=3000, class_weight="balanced")
-    clf.fit(project(Z), y, sample_weight=sample_weight)
+    if head == "mlp":
+        classes, predict_proba = fit_mlp(project(Z), y, sample_weight)
+    else:
+        clf = LogisticRegression(C=C, max_iter=3000, class_weight="balanced")
+        clf.fit(project(Z), y, sample_weight=sample_weight)
+        classes, predict_proba = clf.classes_, clf.predict_proba
 
     def proba(Xt, own=False):
         """``own``: standardise ``Xt`` by its own statistics, as ``escucha adapt`` does."""
         m, sd = (Xt.mean(0), Xt.std(0) + 1e-6) if own else (mean, scale)
         P = np.zeros((len(Xt), len(LABELS)))
-        P[:, clf.classes_] = clf.predict_proba(project((Xt - m) / sd))
+        P[:, classes] = predict_proba(project((Xt - m) / sd))
         return P
     return proba
 
@@ -234,6 +271,9 @@ def main(argv=None) -> int:
                     help="remove the K directions that tell --nap-by groups apart within a class before the "
                          "regression (nuisance attribute projection; not with --pca)")
     ap.add_argument("--nap-by", choices=("corpus", "speaker"), default="corpus")
+    ap.add_argument("--head", choices=("linear", "mlp"), default="linear",
+                    help="the classifier on the pooled states: the recipe's logistic regression, or (screening) "
+                         "a one-hidden-layer network")
     ap.add_argument("--balance", choices=("weights", "corpus"), default=None,
                     help="class-balanced weights (weights), or every (corpus, class) cell weighing the same "
                          "(corpus, as escucha train's balance: corpus); default: the recipe's")
@@ -304,6 +344,7 @@ def main(argv=None) -> int:
         ap.error("--nap and --pca: one projection at a time")
     fit_tag = (("" if args.C is None else f"-C{C:g}") + ("" if args.balance is None else f"-bal{balance}")
                + (f"-pca{pca}" if pca else "") + (f"-nap{args.nap}{args.nap_by}" if args.nap else "")
+               + ("-mlp" if args.head == "mlp" else "")
                + ("-split" if args.routing == "split" else "")
                + (f"-tel{args.tel_weight:g}" if args.routing == "average" and args.tel_weight != 0.5 else ""))
     X = {}
@@ -354,7 +395,7 @@ def main(argv=None) -> int:
                     if (weight != 1).any():
                         w = weight * (1.0 if w is None else w)
                     fitted[key] = fit(np.concatenate([X[c][tr] for c, _ in conds]), y[idx], C=C, sample_weight=w,
-                                      pca=pca, nap=args.nap, groups=groups[idx])
+                                      pca=pca, nap=args.nap, groups=groups[idx], head=args.head)
                 members[band] = fitted[key]
             for t in tests:
                 Pt = members["tel"](X[t][te], own=args.adapt)
