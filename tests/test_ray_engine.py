@@ -186,8 +186,8 @@ def many(real_ravdess, tmp_path_factory) -> tuple[Path, Path]:
     return d, out
 
 
-@pytest.mark.parametrize("presses", [1, 2])
-def test_interrupted_ray_batch_keeps_complete_results_and_resumes(many, cluster, tmp_path, presses):
+@pytest.mark.parametrize("signals", [["SIGINT"], ["SIGINT", "SIGINT"], ["SIGTERM"]], ids=["ctrl-c", "ctrl-c-twice", "sigterm"])
+def test_interrupted_ray_batch_keeps_complete_results_and_resumes(many, cluster, tmp_path, signals):
     folder, local = many
     out = tmp_path / "ray"
     args = [sys.executable, "-m", "escucha", "analyze", str(folder), "-o", str(out), "--engine", "ray",
@@ -197,8 +197,8 @@ def test_interrupted_ray_batch_keeps_complete_results_and_resumes(many, cluster,
     deadline = time.time() + 300
     while time.time() < deadline and proc.poll() is None and not list(out.glob("*.flac.json")):
         time.sleep(0.05)
-    for _ in range(presses):   # Ctrl-C once the first result is written; an impatient user presses it again
-        proc.send_signal(signal.SIGINT)
+    for name in signals:   # once the first result is written; an impatient user presses Ctrl-C again
+        proc.send_signal(getattr(signal, name))
         time.sleep(0.1)
     _, err = proc.communicate(timeout=300)
     # 130, not 1: no thread of Ray's calls into it after the driver disconnected ("The core worker
