@@ -42,6 +42,7 @@ from contextlib import contextmanager
 from typing import Callable, Iterator, Sequence
 
 from ..errors import ConfigError
+from .interrupts import interrupts_deferred
 
 __all__ = ["require_ray", "run_analysis", "predict_files", "INSTALL_HINT"]
 
@@ -86,46 +87,16 @@ def connected(address: str | None = None) -> Iterator[None]:
         if main and old_term is not None:  # ray.init makes SIGTERM exit at once; keep escucha's clean stop
             signal.signal(signal.SIGTERM, old_term)
     before = set(threading.enumerate())
-    with _one_interrupt(main) as stopping:
+    # a second Ctrl-C must not cut the clean-up short: raised inside Ray Data's own clean-up it breaks
+    # it ("release unlocked lock"), and inside ray.shutdown() it leaves threads calling into a
+    # shut-down Ray, which ends the process with status 1 instead of escucha's 130
+    with interrupts_deferred(first_acts=True):
         try:
             yield
         finally:
-            stopping()   # from here on Ctrl-C waits: cutting the clean-up short ends the process with status 1
-            _settle(before)
-            ray.shutdown()
-
-
-@contextmanager
-def _one_interrupt(main: bool) -> Iterator[Callable[[], None]]:
-    """While connected, the first Ctrl-C (or a SIGTERM that Python handles) stops the batch with
-    KeyboardInterrupt; later ones, and any that comes once ``stopping()`` was called, only wait for
-    the clean-up, after which KeyboardInterrupt is raised if nothing else is on its way up.
-
-    A second Ctrl-C raised inside Ray Data's own clean-up breaks it ("release unlocked lock"), and
-    one inside ``ray.shutdown()`` leaves threads calling into a shut-down Ray, which ends the
-    process with status 1 instead of escucha's 130.
-    """
-    state = {"stopping": False, "came": False}
-
-    def handler(signum, frame):
-        if state["stopping"]:
-            state["came"] = True
-            return
-        state["stopping"] = True
-        raise KeyboardInterrupt
-
-    saved = {}
-    if main:
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            if callable(signal.getsignal(sig)):   # handled in Python (Ctrl-C, escucha's SIGTERM)
-                saved[sig] = signal.signal(sig, handler)
-    try:
-        yield lambda: state.update(stopping=True)
-        if state["came"]:
-            raise KeyboardInterrupt
-    finally:
-        for sig, old in saved.items():
-            signal.signal(sig, old)
+            with interrupts_deferred():
+                _settle(before)
+                ray.shutdown()
 
 
 def _settle(before: set, timeout: float = 10.0) -> None:
