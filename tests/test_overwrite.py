@@ -317,6 +317,25 @@ def test_cli_batch_refusal_is_one_line(small, tmp_path, capsys):
     assert err.startswith("escucha: error: ") and "\n" not in err and str(out) in err
 
 
+@pytest.mark.parametrize("command", ["predict", "analyze-file", "analyze-folder", "adapt", "analyze-into-input"])
+def test_an_output_that_cannot_be_written_is_refused_before_any_work(small, tmp_path, capsys, command):
+    blocker = tmp_path / "afile"   # a file where the output's folder would be
+    blocker.write_text("mine")
+    argv = {"predict": ["predict", str(small), "-o", str(blocker / "scores.json")],
+            "analyze-file": ["analyze", str(small / "a.wav"), "-o", str(blocker / "out")],
+            "analyze-folder": ["analyze", str(small), "-o", str(blocker / "out")],
+            "adapt": ["adapt", str(small), "-o", str(blocker / "model")],
+            "analyze-into-input": ["analyze", str(small), "-o", str(small)]}[command]
+    before = sorted(p.name for p in small.iterdir())
+    assert main(argv + ["--quiet"]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""                                   # nothing predicted or analysed first
+    assert err.startswith("escucha: error: ") and err.count("\n") == 1 and "Traceback" not in err, err
+    assert (str(blocker) in err and "not a folder" in err) if command != "analyze-into-input" else \
+        (f"{small}: is the folder being analysed" in err)
+    assert blocker.read_text() == "mine" and sorted(p.name for p in small.iterdir()) == before
+
+
 # -- single files, evaluate, explore ---------------------------------------------------------------------
 def test_analyze_file_refuses_to_overwrite_without_force(small, tmp_path, capsys):
     out = tmp_path / "out"

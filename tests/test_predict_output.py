@@ -100,3 +100,13 @@ def test_an_existing_results_file_needs_force(folder, tmp_path):
                        env=ENV, capture_output=True, text=True, timeout=300)
     assert r.returncode == 2 and "r.json: already exists; pass --force" in r.stderr
     assert (tmp_path / "r.json").read_text() == "mine"
+
+
+def test_a_disk_that_fills_up_is_one_line_naming_the_file(folder, tmp_path):
+    (tmp_path / "r.json.partial").symlink_to("/dev/full")   # every write: "No space left on device"
+    r = subprocess.run([sys.executable, "-m", "escucha", "predict", str(folder), "-o", "r.json"], cwd=tmp_path,
+                       env=ENV, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 2, r.stderr
+    said = [ln for ln in r.stderr.splitlines() if ln.startswith("escucha: error:")]
+    assert len(said) == 1 and "r.json.partial: cannot write (No space left on device)" in said[0], r.stderr
+    assert "Traceback" not in r.stderr and not (tmp_path / "r.json").exists()

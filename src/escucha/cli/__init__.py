@@ -17,6 +17,7 @@ Exit status, the same for every command:
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import sys
 import warnings
@@ -25,6 +26,9 @@ from .. import __version__
 from ..errors import AudioError, EscuchaError
 
 EXIT_OK, EXIT_INPUT, EXIT_USAGE, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+
+#: errors with which the system refuses a write (reported in one line, not as an internal error)
+_REFUSALS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EIO}
 
 #: import names of the packages that come with escucha[train] (predict and analyze run without them)
 TRAIN_PACKAGES = {"torch": "torch", "safetensors": "safetensors", "sklearn": "scikit-learn", "opensmile": "opensmile",
@@ -85,6 +89,10 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as e:  # a bug: one line, the traceback only on request
         if os.environ.get("ESCUCHA_DEBUG"):
             raise
+        if isinstance(e, OSError) and (e.filename is not None or e.errno in _REFUSALS):   # not a bug: the
+            where = f"{e.filename}: " if e.filename is not None else ""                  # system refused a file
+            print(f"escucha: error: {where}{e.strerror or e}", file=sys.stderr)
+            return EXIT_USAGE
         top = (getattr(e, "name", None) or "").split(".")[0] if isinstance(e, ModuleNotFoundError) else ""
         if top in TRAIN_PACKAGES:  # not a bug: a plain install lacks the training packages
             print(f"escucha: error: {args.command} needs {TRAIN_PACKAGES[top]}, which is not installed here: "

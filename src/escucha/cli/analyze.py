@@ -134,8 +134,11 @@ def _check_outputs(out: Path, name: str, *, force: bool) -> None:
     """Refuse, before any work, to replace one file's results in ``out`` without ``force``."""
     from ..errors import ConfigError
 
+    from ..utils.io import check_writable
+
     if out.exists() and not out.is_dir():
         raise ConfigError(f"{out}: exists and is not a folder; give a folder for the results with -o")
+    check_writable(out, folder=True)
     for suffix in (".json", ".segments.csv", ".timeline.png"):
         p = out / f"{name}{suffix}"
         if p.is_dir():

@@ -62,6 +62,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from ..errors import ConfigError, CorpusError, EscuchaError, ModelError
+from ..utils.io import check_writable
 from .adapted_model import adapt_export, write_member
 from .feature_stats import ADAPTABLE_MODELS, FeatureMoments, adapted_statistics, head_stats  # noqa: F401
 
@@ -197,6 +198,7 @@ def _made_by_adapt(folder: Path) -> str | None:
 
 def _check_out(out: Path, sources: Sequence[Path], dirs: Sequence[Path], *, force: bool) -> bool:
     """Refuse an OUT that may not be written; ``True`` when an existing one is to be replaced."""
+    check_writable(out, folder=True)
     target = out.resolve()
     for src in sources:
         src = src.resolve()

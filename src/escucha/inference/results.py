@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Sequence
 
 from ..errors import ConfigError
-from ..utils.io import atomic_write_text
+from ..utils.io import atomic_write_text, check_writable
 
 __all__ = ["ResultsFile", "error_record", "FORMATS"]
 
@@ -70,6 +70,7 @@ class ResultsFile:
             raise ConfigError(f"{self.path}: is a folder; -o takes a results file ({', '.join(FORMATS)})")
         if self.path.exists() and not force:
             raise ConfigError(f"{self.path}: already exists; pass --force to replace it")
+        check_writable(self.path)   # before any work, not when the first result is kept
         self.partial = self.path.with_name(self.path.name + ".partial")
         self._done: dict[str, dict] = {}   # absolute path -> {"key": ..., "result": ...}
         if self.partial.is_file():
@@ -99,12 +100,16 @@ class ResultsFile:
 
     def add(self, file: str, result: dict) -> None:
         """Keep ``result`` (a record as ``--json`` prints it) for ``file``, on disk at once."""
-        if self._fh is None:
-            self.partial.parent.mkdir(parents=True, exist_ok=True)
-            self._fh = open(self.partial, "a", encoding="utf-8")
         entry = {"key": _key(file), "result": result}
-        self._fh.write(json.dumps(entry, allow_nan=False) + "\n")
-        self._fh.flush()
+        try:
+            if self._fh is None:
+                self.partial.parent.mkdir(parents=True, exist_ok=True)
+                self._fh = open(self.partial, "a", encoding="utf-8")
+            self._fh.write(json.dumps(entry, allow_nan=False) + "\n")
+            self._fh.flush()
+        except OSError as e:   # disk full, a folder gone: say which file, once
+            raise ConfigError(f"{self.partial}: cannot write ({e.strerror or e}); the results kept so far are "
+                              "in it, and the same command resumes once it can be written") from None
         self._done[entry["key"][0]] = entry
 
     def close(self) -> None:

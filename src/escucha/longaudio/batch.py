@@ -63,6 +63,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import ConfigError, EscuchaError
+from ..utils.io import check_writable
 from .inputs import AUDIO_SUFFIXES, content_digest, find_audio_files
 from .interrupts import interrupts_deferred
 from .outdir import MARKER_NAME, locked, make_marker, prepare_out_dir, refuse_foreign
@@ -170,15 +171,19 @@ def analyze_folder(folder: str | os.PathLike, predictor, out_dir: str | os.PathL
 
         options["speakers"] = speaker_options(options.get("speakers", "auto"), agent_voice=options.pop("agent_voice"))
     jobs = check_batch(folder, engine=engine, jobs=jobs, address=address)
+    if out_dir.resolve() == folder.resolve():
+        raise ConfigError(f"{out_dir}: is the folder being analysed; give another folder for the results "
+                          "(e.g. -o results/)")
+    refuse_foreign(out_dir)  # before any work (and before the lock file is made): never write into someone else's folder
+    check_writable(out_dir, folder=True)
     t0 = time.time()
     files = find_audio_files(folder, exclude=out_dir)
     if not files:
-        raise CorpusError(f"{folder}: no audio files found to analyse")
+        raise CorpusError(f"{folder}: no audio files found (.wav, .flac, .ogg, .mp3)")
     settings = analysis_settings(predictor, window=options.get("window"), hop=options.get("hop"),
                                  smooth=options.get("smooth", 3.0), channels=options.get("channels", "auto"),
                                  vad=options.get("vad"), speakers=options.get("speakers", "auto"),
                                  transcribe=options.get("transcribe"), baseline=options.get("baseline", BASELINE_DEFAULT))
-    refuse_foreign(out_dir)  # before the lock file is made: never write into someone else's folder
     with locked(out_dir):
         prepare_out_dir(out_dir, make_marker(folder, settings, options.get("channel_names")), force=force)
         return _run(folder, files, predictor, out_dir, settings, t0, jobs=jobs, plot=plot, threads=threads,

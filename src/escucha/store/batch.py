@@ -48,7 +48,7 @@ def store_folder(folder: str | os.PathLike, predictor, store, *, jobs: int | Non
     t0 = time.time()
     files = find_audio_files(folder)
     if not files:
-        raise CorpusError(f"{folder}: no audio files found to analyse")
+        raise CorpusError(f"{folder}: no audio files found (.wav, .flac, .ogg, .mp3)")
     settings = analysis_settings(predictor, window=options.get("window"), hop=options.get("hop"),
                                  smooth=options.get("smooth", 3.0), channels=options.get("channels", "mono"),
                                  vad=options.get("vad"), baseline=options.get("baseline", BASELINE_DEFAULT))

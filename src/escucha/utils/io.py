@@ -9,7 +9,26 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
-__all__ = ["atomic_path", "atomic_write_text", "atomic_write_json", "atomic_write_bytes", "atomic_write_csv"]
+__all__ = ["atomic_path", "atomic_write_text", "atomic_write_json", "atomic_write_bytes", "atomic_write_csv",
+           "check_writable"]
+
+
+def check_writable(path: str | os.PathLike, *, folder: bool = False) -> None:
+    """Raise :class:`~escucha.errors.ConfigError` (one line) unless ``path`` can be written: the
+    nearest part of it that exists must be a folder this process may write in. Nothing is created,
+    so a command can check its outputs before any work. ``folder``: ``path`` is a folder to write
+    into (an existing one must itself be writable)."""
+    from ..errors import ConfigError
+
+    p = Path(path).absolute()
+    place = p if folder and p.is_dir() else p.parent
+    while not place.exists() and not place.is_symlink():
+        place = place.parent
+    if not place.is_dir():
+        raise ConfigError(f"{path}: cannot be written: {place} is not a folder")
+    if not os.access(place, os.W_OK | os.X_OK):
+        raise ConfigError(f"{path}: cannot be written: no permission to write in {place}, or it is on a "
+                          "read-only file system")
 
 
 @contextmanager
