@@ -48,7 +48,8 @@ def test_sigterm_during_jsonl_keeps_every_finished_result_and_the_rerun_resumes(
     records = [json.loads(line) for line in lines]     # every line whole, strict JSON
     assert 10 <= len(records) < 128
     kept = (tmp_path / "results.csv.partial").read_text().splitlines()
-    assert len(kept) == len(records), "what was printed is what was kept"
+    assert set(json.loads(kept[0])) == {"settings"}    # what the kept results were made with, first
+    assert len(kept) == len(records) + 1, "what was printed is what was kept"
     assert not (tmp_path / "results.csv").exists()
     assert f"{len(records)} of 128 results kept" in err
 
@@ -63,6 +64,28 @@ def test_sigterm_during_jsonl_keeps_every_finished_result_and_the_rerun_resumes(
     rows = list(csv.DictReader(open(tmp_path / "results.csv")))
     assert len(rows) == 128 and set(rows[0]) >= {"file", "label", "confidence", "neutral", "surprised"}
     assert not (tmp_path / "results.csv.partial").exists()
+
+
+def test_a_stopped_run_is_not_finished_with_other_settings(folder, tmp_path):
+    proc = _start(folder, "--jsonl", "-o", "r.jsonl", "--model", "fast", "--labels", "neutral,angry", cwd=tmp_path)
+    lines, err, rc = _stop_after(proc, 5)
+    assert rc == 130, err
+    partial = tmp_path / "r.jsonl.partial"
+    kept = partial.read_bytes()
+
+    def rerun(*extra):
+        return subprocess.run([sys.executable, "-m", "escucha", "predict", str(folder), "-o", "r.jsonl", "--model",
+                               "fast", "--quiet", *extra], cwd=tmp_path, env=ENV, capture_output=True, text=True,
+                              timeout=300)
+    r = rerun()                                         # all eight emotions this time: not mixed in
+    assert r.returncode == 2 and r.stdout == "", r.stderr
+    said = [ln for ln in r.stderr.splitlines() if ln.startswith("escucha: error:")]
+    assert len(said) == 1 and "r.jsonl.partial: results kept from a run with other settings (labels" in said[0]
+    assert partial.read_bytes() == kept and not (tmp_path / "r.jsonl").exists()
+    r = rerun("--force")                                # start over
+    assert r.returncode == 0, r.stderr
+    rows = [json.loads(line) for line in (tmp_path / "r.jsonl").read_text().splitlines()]
+    assert len(rows) == 128 and {len(x["probabilities"]) for x in rows} == {8}
 
 
 def test_interrupted_json_prints_the_finished_results(folder, tmp_path):

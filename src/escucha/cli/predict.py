@@ -30,7 +30,8 @@ def register(sub):
     p.add_argument("-o", "--output", metavar="FILE",
                    help="also write the results to FILE (.jsonl, .json or .csv), each kept on disk as it is "
                         "made (FILE.partial); the same command again resumes a run that was stopped")
-    p.add_argument("--force", action="store_true", help="replace an existing -o FILE")
+    p.add_argument("--force", action="store_true", help="replace an existing -o FILE, and start over when the "
+                                                        "results kept in FILE.partial were made with other settings")
     add_labels_option(p)
     add_calibration_option(p)
     p.add_argument("--adapt", action="store_true",
@@ -140,6 +141,12 @@ def run_predict(args) -> int:
     files, empty = expand_inputs(args.files)  # a folder without audio among other inputs: one error line
     if args.adapt:
         predictor = load_model(_adapted(args, files), labels=args.labels, calibrate=not args.no_calibration)
+    if out is not None:   # resume only what the same model, labels and calibration made
+        from .. import __version__
+        from ..longaudio.settings import model_id
+
+        out.begin({"model": model_id(predictor, ignore=("adapted",)), "labels": list(predictor.labels),
+                   "calibrated": not args.no_calibration, "adapted": bool(args.adapt), "escucha_version": __version__})
     if not args.adapt and len(files) >= ADAPT_NOTE_FILES and not args.quiet:
         print(f"escucha: note: {len(files)} recordings scored as the model was trained, not adapted to them "
               "(the measured default; --adapt fits them first)", file=sys.stderr)

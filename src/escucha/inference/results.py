@@ -3,7 +3,9 @@
 Every finished result is appended at once to ``FILE.partial`` (one JSON object a line, flushed),
 so a killed or interrupted run keeps all it finished; running the same command again reads the
 partial file and predicts only what is missing (a file counts as done while its path, size and
-modification time are unchanged). When every input is done, ``FILE`` is written atomically in
+modification time are unchanged). The partial file starts with the settings its results were
+made with (model, labels, calibration, adaptation, escucha version); a run with other settings
+does not mix its results in, it is refused (``--force``: start over). When every input is done, ``FILE`` is written atomically in
 the format its suffix names and the partial file is removed:
 
 - ``.jsonl``: one object a line, as ``escucha predict --jsonl`` prints them;
@@ -64,6 +66,7 @@ class ResultsFile:
 
     def __init__(self, path: str | os.PathLike, *, force: bool = False):
         self.path = Path(path)
+        self.force = force
         if self.path.suffix.lower() not in FORMATS:
             raise ConfigError(f"{self.path}: -o takes a file ending in {', '.join(FORMATS)}")
         if self.path.is_dir():
@@ -73,19 +76,43 @@ class ResultsFile:
         check_writable(self.path)   # before any work, not when the first result is kept
         self.partial = self.path.with_name(self.path.name + ".partial")
         self._done: dict[str, dict] = {}   # absolute path -> {"key": ..., "result": ...}
+        self._settings: dict | None = None   # what the kept results were made with (the partial's first line)
+        self._kept = False                    # a partial file with results or settings is there
         if self.partial.is_file():
             self._read_partial()
         self._fh = None
+
+    def begin(self, settings: dict) -> None:
+        """Resume only results made with the same ``settings`` (model, labels, calibration, ...):
+        kept results made otherwise are refused, or with ``force`` dropped; a new partial file
+        starts with ``settings``."""
+        from ..longaudio.outdir import differences_text
+
+        settings = json.loads(json.dumps(settings))   # as it reads back from disk
+        if self._kept and self._settings != settings:
+            if not self.force:
+                raise ConfigError(f"{self.partial}: results kept from a run with other settings "
+                                  f"({differences_text(self._settings or {}, settings)}); run with the same "
+                                  "options to finish it, or pass --force to start over")
+            self.partial.unlink(missing_ok=True)
+            self._done.clear()
+            self._kept = False
+        self._settings = settings
 
     def _read_partial(self) -> None:
         with open(self.partial, encoding="utf-8") as f:
             for line in f:
                 try:
                     entry = json.loads(line)
+                    if "settings" in entry:
+                        self._settings = entry["settings"]
+                        self._kept = True
+                        continue
                     key, result = entry["key"], entry["result"]
                 except (json.JSONDecodeError, KeyError, TypeError):
                     continue  # the torn last line of a killed run
                 self._done[key[0]] = {"key": key, "result": result}
+                self._kept = True
 
     def resumed(self) -> int:
         """How many results came from an earlier, interrupted run."""
@@ -105,6 +132,9 @@ class ResultsFile:
             if self._fh is None:
                 self.partial.parent.mkdir(parents=True, exist_ok=True)
                 self._fh = open(self.partial, "a", encoding="utf-8")
+                if not self._kept:   # a new partial file says first what its results are made with
+                    self._fh.write(json.dumps({"settings": self._settings}, allow_nan=False) + "\n")
+                    self._kept = True
             self._fh.write(json.dumps(entry, allow_nan=False) + "\n")
             self._fh.flush()
         except OSError as e:   # disk full, a folder gone: say which file, once

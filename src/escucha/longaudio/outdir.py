@@ -17,7 +17,8 @@ from .inputs import AUDIO_SUFFIXES
 from .interrupts import interrupts_deferred
 from .resume import strict_json
 
-__all__ = ["MARKER_NAME", "make_marker", "refuse_foreign", "prepare_out_dir", "locked", "write_result"]
+__all__ = ["MARKER_NAME", "make_marker", "refuse_foreign", "prepare_out_dir", "locked", "write_result",
+           "differences_text"]
 
 #: The file that marks a folder as one batch's output (input folder and settings).
 MARKER_NAME = "batch.json"
@@ -64,7 +65,8 @@ def _flat(d: dict, prefix: str = "") -> dict:
     return out
 
 
-def _differences(have: dict, want: dict) -> str:
+def differences_text(have: dict, want: dict) -> str:
+    """``"name old -> new"`` for up to four settings that differ (nested dicts flattened)."""
     a, b = _flat(have), _flat(want)
     diffs = [f"{k} {a.get(k)!r} -> {b.get(k)!r}" for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
     return ", ".join(diffs[:4]) + (f" and {len(diffs) - 4} more" if len(diffs) > 4 else "")
@@ -110,7 +112,7 @@ def prepare_out_dir(out: Path, marker: dict, *, force: bool) -> None:
             raise ConfigError(f"{out}: holds results of another folder ({have.get('input')}); pass --force to "
                               "replace them, or choose another output folder")
         if have.get("channel_names") != marker["channel_names"] or have.get("settings") != marker["settings"]:
-            diff = _differences({"channel_names": have.get("channel_names"), **(have.get("settings") or {})},
+            diff = differences_text({"channel_names": have.get("channel_names"), **(have.get("settings") or {})},
                                 {"channel_names": marker["channel_names"], **marker["settings"]})
             raise ConfigError(f"{out}: made with other settings ({diff}); pass --force to analyse everything "
                               "again into it, or choose another output folder")

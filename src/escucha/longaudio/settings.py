@@ -40,8 +40,10 @@ def channel_names_for(n_in: int, mode: str, names: Sequence[str] | str | None) -
     return [f"ch{i + 1}" for i in range(n)]
 
 
-def _model_id(predictor) -> str:
-    blob = json.dumps(predictor.config, sort_keys=True, default=str).encode()
+def model_id(predictor, *, ignore: tuple[str, ...] = ()) -> str:
+    """A short hash of the model's config (what it is and how it answers), less the ``ignore`` keys."""
+    cfg = {k: v for k, v in predictor.config.items() if k not in ignore}
+    blob = json.dumps(cfg, sort_keys=True, default=str).encode()
     return hashlib.blake2b(blob, digest_size=6).hexdigest()
 
 
@@ -86,6 +88,6 @@ def analysis_settings(predictor, *, window: float | None = None, hop: float | No
         extra["baseline"] = True
     return {**extra, "window": window, "hop": float(hop) if hop is not None else window / 2, "smooth": float(smooth),
             "channels": channels, "vad": (vad or VADConfig()).to_dict(),
-            "model": {"id": _model_id(predictor), "name": predictor.config.get("model", {}).get("name"),
+            "model": {"id": model_id(predictor), "name": predictor.config.get("model", {}).get("name"),
                       "sample_rate": int(predictor.sample_rate), "clip_seconds": clip},
             "escucha_version": __version__}
