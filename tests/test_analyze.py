@@ -417,6 +417,10 @@ def test_cli_json_and_output_folder(model, mono_call, tmp_path, capsys):
     assert saved["segments"] == d["segments"]
     rows = list(csv.DictReader(open(out / "mono.wav.segments.csv")))
     assert len(rows) == len(d["segments"]) and rows[0]["label"] == d["segments"][0]["label"]
+    for row, s in zip(rows, d["segments"]):   # the CSV says what the JSON says, the dimensions included
+        assert float(row["arousal"]) == pytest.approx(s["arousal"], abs=1e-4)
+        assert float(row["negative"]) == pytest.approx(s["negative"], abs=1e-4)
+        assert row["uncertain"] == str(int(s["uncertain"]))
     assert (out / "mono.wav.timeline.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert not list(out.glob(".*"))     # no temporary files left behind
 

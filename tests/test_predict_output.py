@@ -63,6 +63,11 @@ def test_sigterm_during_jsonl_keeps_every_finished_result_and_the_rerun_resumes(
     assert all(a == first[a["file"]] for a in again if a["file"] in first), "a finished result was not reused"
     rows = list(csv.DictReader(open(tmp_path / "results.csv")))
     assert len(rows) == 128 and set(rows[0]) >= {"file", "label", "confidence", "neutral", "surprised"}
+    by_file = {a["file"]: a for a in again}
+    for row in rows:                     # the dimensions and the uncertain flag, as --jsonl gives them
+        a = by_file[row["file"]]
+        assert (float(row["arousal"]), float(row["negative"])) == (a["arousal"], a["negative"])
+        assert row["uncertain"] == str(int(bool(a.get("uncertain"))))
     assert not (tmp_path / "results.csv.partial").exists()
 
 

@@ -10,8 +10,9 @@ the format its suffix names and the partial file is removed:
 
 - ``.jsonl``: one object a line, as ``escucha predict --jsonl`` prints them;
 - ``.json``: one list, as ``escucha predict --json`` prints it;
-- ``.csv``: ``file, label, confidence, outcome, reason, duration, long`` and one column per
-  emotion (the probability, or for a long recording its share of speech time).
+- ``.csv``: ``file, label, confidence, uncertain, arousal, negative, outcome, reason, duration,
+  long`` and one column per emotion (the probability, or for a long recording its share of
+  speech time).
 
 A file that failed is a result too: ``"label": null, "outcome": "error"`` and its one-line
 ``reason``; a rerun tries it again.
@@ -168,11 +169,13 @@ def records_csv(records: Sequence[dict], labels: Sequence[str]) -> str:
     """CSV text of prediction records: one row each, one column per emotion."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["file", "label", "confidence", "outcome", "reason", "duration", "long", *labels])
+    w.writerow(["file", "label", "confidence", "uncertain", "arousal", "negative", "outcome", "reason", "duration",
+                "long", *labels])
     for r in records:
         scores = r.get("probabilities") or r.get("speech_share") or {}
         conf = scores.get(r["label"]) if r.get("label") else None
-        w.writerow([r["file"], r.get("label") or "", "" if conf is None else conf, r.get("outcome", ""),
-                    r.get("reason", ""), r.get("duration", ""), int(bool(r.get("long"))),
+        w.writerow([r["file"], r.get("label") or "", "" if conf is None else conf,
+                    int(bool(r.get("uncertain"))) if r.get("label") else "", r.get("arousal", ""), r.get("negative", ""),
+                    r.get("outcome", ""), r.get("reason", ""), r.get("duration", ""), int(bool(r.get("long"))),
                     *[scores.get(lab, "") for lab in labels]])
     return buf.getvalue()

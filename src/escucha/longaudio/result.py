@@ -80,18 +80,24 @@ class CallResult:
         return json.dumps(self.to_dict(**kw), indent=None)
 
     def segments_csv(self) -> str:
-        """One row per segment: channel, start, end, duration (s), label, confidence, p_<label>;
+        """One row per segment: channel, start, end, duration (s), label, confidence, uncertain (0/1),
+        arousal and negative (:func:`escucha.labels.dimension_scores`), p_<label>;
         then ``speaker`` and ``overlap`` when speakers were asked for, and ``text``,
         ``text_sentiment`` and ``words`` (JSON ``[[word, start, end], ...]``) with a transcript."""
+        from ..labels import dimension_scores
+
         buf = io.StringIO()
         w = csv.writer(buf, lineterminator="\n")
         who = any(s.speaker is not None for s in self.segments)
         said = any(s.words is not None for s in self.segments)
-        w.writerow(["channel", "start", "end", "duration", "label", "confidence"] + [f"p_{lab}" for lab in self.labels]
+        w.writerow(["channel", "start", "end", "duration", "label", "confidence", "uncertain", "arousal", "negative"]
+                   + [f"p_{lab}" for lab in self.labels]
                    + (["speaker", "overlap"] if who else []) + (["text", "text_sentiment", "words"] if said else []))
         for s in self.segments:
-            row = [s.channel, f"{s.start:.3f}", f"{s.end:.3f}", f"{s.duration:.3f}", s.label,
-                   f"{s.confidence:.4f}"] + [f"{p:.4f}" for p in s.probabilities]
+            dims = dimension_scores(s.probability_dict())
+            row = [s.channel, f"{s.start:.3f}", f"{s.end:.3f}", f"{s.duration:.3f}", s.label, f"{s.confidence:.4f}",
+                   int(s.uncertain), *(f"{dims[k]:.4f}" if k in dims else "" for k in ("arousal", "negative"))] \
+                + [f"{p:.4f}" for p in s.probabilities]
             if who:
                 row += [s.speaker or "", ";".join(s.overlap or [])]
             if said:
