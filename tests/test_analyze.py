@@ -593,6 +593,7 @@ def test_the_batch_progress_bar_never_passes_its_total(monkeypatch, capsys):
 
 def test_the_summary_gives_negative_and_high_arousal_speech_per_speaker_and_third():
     from escucha.labels import EMOTIONS, dimension_scores
+    from escucha.longaudio.tables import summary_row
 
     labels = tuple(EMOTIONS)
 
@@ -613,6 +614,13 @@ def test_the_summary_gives_negative_and_high_arousal_speech_per_speaker_and_thir
     assert agent["negative"] == {"share": 1.0, "first_third": None, "last_third": None, "change": None}
     assert agent["high_arousal"]["share"] == 0.0
     assert s["negative"]["share"] == pytest.approx(2 / 3, abs=1e-4)
+    # a speaker who never spoke has no shares (not 0 %: averaged over calls, that would pull the rate down)
+    silent = summarize(segs, duration=30.0, labels=labels, channels=["agent", "customer", "supervisor"])
+    sup = silent["channels"]["supervisor"]
+    assert sup["negative"]["share"] is None and sup["high_arousal"]["share"] is None and sup["uncertain_share"] is None
+    row = summary_row({"file": "x.wav", "channels": ["agent", "customer", "supervisor"], "summary": silent}, labels)
+    assert row["supervisor_negative_share"] == "" and row["supervisor_uncertain_share"] == ""
+    assert float(row["customer_negative_share"]) == 0.5
     # a segment's own arousal and negative are its probabilities summed over those emotions
     d = segs[2].to_dict()
     assert (d["arousal"], d["negative"]) == (0.4, 0.6) == tuple(dimension_scores(d["probabilities"]).values())

@@ -38,7 +38,7 @@ def _dimension(tiles: list[tuple[float, float, bool]], duration: float) -> dict:
         return round(yes / t, 4) if t > 0 else None
 
     whole, first, last = share(0.0, max(duration, 0.0)), share(0.0, duration / 3), share(2 * duration / 3, duration)
-    return {"share": whole if whole is not None else 0.0, "first_third": first, "last_third": last,
+    return {"share": whole, "first_third": first, "last_third": last,
             "change": round(last - first, 4) if first is not None and last is not None else None}
 
 
@@ -73,7 +73,7 @@ def _summary_block(segments: list[Segment], labels: Sequence[str], duration: flo
         "last_third": last,
         "change": change,
         **dims,
-        "uncertain_share": round(unsure / talk, 4) if talk > 0 else 0.0,
+        "uncertain_share": round(unsure / talk, 4) if talk > 0 else None,
     }
 
 
@@ -88,9 +88,10 @@ def summarize(segments: Sequence[Segment], *, duration: float, labels: Sequence[
     third of the call's duration), ``change`` (last-third share minus first-third share per
     emotion; ``None`` when either third has no speech), ``high_arousal`` and ``negative`` (the
     share of speech time whose probabilities put at least half on high-arousal / negative
-    emotions, over the call and its first and last thirds, and the change; the thirds are
-    ``None`` without speech), ``uncertain_share`` (the share of speech time in segments the model
-    calls uncertain), and ``channels`` (the same per channel, e.g. the customer's).
+    emotions, over the call and its first and last thirds, and the change; ``None`` where there
+    is no speech, so that an average over calls is not pulled down by silent ones),
+    ``uncertain_share`` (the share of speech time in segments the model calls uncertain; ``None``
+    without speech), and ``channels`` (the same per channel, e.g. the customer's).
     """
     segments = list(segments)
     out = {"duration": round(float(duration), 3), **_summary_block(segments, labels, duration)}

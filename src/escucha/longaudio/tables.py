@@ -41,7 +41,8 @@ def summary_row(d: dict, labels: Sequence[str]) -> dict:
             for key in ("share", "first_third", "last_third", "change"):
                 v = d.get(key)
                 row[f"{prefix}{dim}_{key}"] = "" if v is None else v
-        row[f"{prefix}uncertain_share"] = b.get("uncertain_share", "")
+        v = b.get("uncertain_share")
+        row[f"{prefix}uncertain_share"] = "" if v is None else v
     return row
 
 

@@ -35,7 +35,7 @@ function summaryBlock(name, b) {
 // negative speech and high arousal: over the call, and first third against last third
 function dimensionLine(b) {
   const part = (name, d) => {
-    if (!d) return '';
+    if (!d || d.share == null) return '';   // no speech: no share to give
     const trend = d.first_third != null && d.last_third != null
       ? ` (first third ${pct(d.first_third)} → last third ${pct(d.last_third)})` : '';
     return `${name} ${pct(d.share)}${trend}`;
