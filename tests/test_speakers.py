@@ -155,6 +155,11 @@ def test_an_enrolment_clip_without_speech_is_one_clear_error(tmp_path):
     sf.write(p, np.zeros(SR // 4, np.float32), SR)
     with pytest.raises(AudioError, match="silence.wav"):
         enrol(p)
+    rng = np.random.default_rng(0)   # seconds of a quiet room, and of loud hiss: no voice in either
+    for name, level in (("room.wav", 1e-4), ("hiss.wav", 0.1)):
+        sf.write(tmp_path / name, (level * rng.standard_normal(3 * SR)).astype(np.float32), SR)
+        with pytest.raises(AudioError, match=rf"{name}: the enrolment clip holds 0.0 s of speech"):
+            enrol(tmp_path / name)
     with pytest.raises(AudioError, match="missing.wav"):
         enrol(tmp_path / "missing.wav")
 

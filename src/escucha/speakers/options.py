@@ -83,7 +83,7 @@ def speaker_options(speakers: "SpeakerOptions | str | int | None" = "auto", *,
 
 
 def enrol(path: "str | os.PathLike") -> np.ndarray:
-    """The speaker embedding ``(256,)`` of an enrolment clip (silence at its ends trimmed).
+    """The speaker embedding ``(256,)`` of an enrolment clip (its speech, as ``analyze`` cuts it).
 
     Raises
     ------
@@ -103,8 +103,11 @@ def enrol(path: "str | os.PathLike") -> np.ndarray:
 
 
 def _speech_only(y: np.ndarray, sr: int) -> np.ndarray:
-    """``y`` without its leading and trailing silence (as the calls' turns are cut)."""
-    from ..audio import trim_silence
+    """``y``'s speech as ``analyze``'s voice activity detection cuts a call's turns, the regions
+    joined; empty when it hears none (a silent or noise-only clip is no voice to enrol)."""
+    from ..audio import resample
+    from ..inference.gate import speech_regions
 
-    t, _ = trim_silence(y, top_db=35.0)
-    return t if len(t) else y
+    y16 = y if sr == 16000 else resample(y, sr, 16000)
+    parts = [y[s * sr // 16000:e * sr // 16000] for s, e in speech_regions(y16)]
+    return np.concatenate(parts) if parts else y[:0]
