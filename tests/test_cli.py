@@ -55,6 +55,10 @@ def test_data_index_writes_manifest(fake_ravdess, tmp_path):
     (["predict", "--model", "/no/such/model", "."], "model not found"),
     (["predict", "{empty}"], "no audio files found"),
     (["train", "--data", "{fake}", "--model", "m5", "--folds", "9"], "use --folds 6 or fewer"),
+    (["analyze", "{fake}", "-o", "out", "--json"], "--json prints one recording's analysis"),
+    (["analyze", "-", "--rate", "16000", "--channels-in", "0"], "--channels-in must be >= 1"),
+    (["analyze", "{fake}", "-o", "{fake}"], "is the folder being analysed"),
+    (["db", "status", "--db", "sqlite:///nothere.db"], "nothere.db: no such database"),
 ])
 def test_bad_input_is_one_line_not_a_traceback(args, message, fake_ravdess, tmp_path):
     (tmp_path / "empty").mkdir()
@@ -66,6 +70,7 @@ def test_bad_input_is_one_line_not_a_traceback(args, message, fake_ravdess, tmp_
     errors = [ln for ln in r.stderr.splitlines() if ln.startswith("escucha: error:")]
     assert len(errors) == 1 and message in errors[0]
     assert not list(tmp_path.glob("runs/*")), "a failed run left a folder behind"
+    assert not (tmp_path / "out").exists() and not (tmp_path / "nothere.db").exists(), "nothing is made"
 
 
 def test_predict_json_and_bad_file_among_good(tiny_model, fake_ravdess, tmp_path):

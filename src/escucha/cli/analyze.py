@@ -176,6 +176,8 @@ def run_analyze(args) -> int:
 
     if args.threads < 1:
         raise ConfigError(f"--threads must be >= 1, got {args.threads}")
+    if args.channels_in < 1:
+        raise ConfigError(f"--channels-in must be >= 1 (interleaved channels on stdin), got {args.channels_in}")
     set_num_threads(args.threads)  # torch or ONNX Runtime, whichever runs the model
     if args.plot and not args.out:
         raise ConfigError("--plot writes a PNG file: give an output folder with -o DIR")
@@ -207,6 +209,9 @@ def run_analyze(args) -> int:
     if src != "-" and Path(src).is_dir():
         if not args.out:
             raise ConfigError(f"{src} is a folder: give an output folder with -o DIR")
+        if args.json:
+            raise ConfigError(f"{src} is a folder: --json prints one recording's analysis; a folder's are written "
+                              "to -o DIR (a JSON file per recording, and summary.csv)")
         predictor = load_model(args.model, labels=args.labels, calibrate=not args.no_calibration)
         with _sigterm_interrupts():
             rep = analyze_folder(src, predictor, args.out, jobs=args.jobs, force=args.force, plot=args.plot,

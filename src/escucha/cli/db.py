@@ -60,6 +60,14 @@ def run_db(args) -> int:
     from ..store.db import current_revision, head_revision, make_engine, resolve_url, safe_url, upgrade
 
     url = resolve_url(args.db, args.data)
+    if args.db_command != "upgrade":   # reading or pruning a database must not create an empty one
+        from ..errors import ConfigError
+        from ..store.db import sqlite_path
+
+        path = sqlite_path(url)
+        if path is not None and not path.is_file():
+            raise ConfigError(f"{path}: no such database (analyze --db or escucha serve makes one; "
+                              "escucha db upgrade makes an empty one)")
     if args.db_command == "upgrade":
         engine = make_engine(url)
         try:

@@ -65,11 +65,11 @@ def speaker_options(speakers: "SpeakerOptions | str | int | None" = "auto", *,
         try:
             n = int(speakers)
         except (TypeError, ValueError):
-            raise ConfigError(f"speakers must be 'auto', 'off' or a number of speakers (1-16), got {speakers!r}") from None
+            raise ConfigError(f"speakers must be 'auto', 'off' (or 0) or a number of speakers (1-16), got {speakers!r}") from None
         if n == 0:
             opts = SpeakerOptions(enabled=False)
         elif not 1 <= n <= 16:
-            raise ConfigError(f"speakers must be 'auto', 'off' or a number of speakers (1-16), got {speakers!r}")
+            raise ConfigError(f"speakers must be 'auto', 'off' (or 0) or a number of speakers (1-16), got {speakers!r}")
         else:
             opts = SpeakerOptions(count=n)
     if agent_voice is not None:
