@@ -40,7 +40,11 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
-from calls import LINES, RATE, load_turn, plan_calls, score, telephone_line, turn_answers  # noqa: E402
+from calls import RATE, load_turn, plan_calls, score, telephone_line, turn_answers  # noqa: E402
+
+#: the lines a call is heard on; every call is analysed mixed to one channel (calls.py's own
+#: "-mono" lines are these two, mixed)
+LINES = ("wide", "telephone")
 
 from escucha.corpora import scan_corpus  # noqa: E402
 from escucha.inference import load_model  # noqa: E402
@@ -157,6 +161,10 @@ def main(argv=None) -> int:
     ap.add_argument("--sweep", action="store_true", help="attribution against the clustering threshold")
     ap.add_argument("--out", default=None)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--any-speaker", action="store_true",
+                    help="also build calls from speakers the emotion model was trained on (e.g. RAVDESS, EmoDB, "
+                         "SAVEE for the bundled model): attribution, DER and the speaker count stay fair, the "
+                         "speaker encoder never heard these corpora; the customer UAR does not")
     args = ap.parse_args(argv)
     from escucha.runtime import set_num_threads
 
@@ -169,7 +177,11 @@ def main(argv=None) -> int:
             warnings.simplefilter("ignore")
             records = scan_corpus(data)
         corpus = records[0].corpus
-        unseen = [r for r in records if r.speaker_key not in model.trained_speakers]
+        unseen = [r for r in records if args.any_speaker or r.speaker_key not in model.trained_speakers]
+        if not unseen:
+            print(f"{corpus}: every speaker was heard in training; --any-speaker builds calls from them anyway",
+                  file=sys.stderr)
+            continue
         by_speaker: dict = {}
         for r in unseen:
             by_speaker.setdefault(r.speaker_key, []).append(r)
@@ -238,6 +250,7 @@ def main(argv=None) -> int:
                   f"{f(s['right_count']):>11s} {f(mono):>14s} {f(split):>6s} {f(s['stereo_auto_split']):>12s}")
     if args.sweep:
         _sweep(sweep, model)
+    out.mkdir(parents=True, exist_ok=True)
     (out / "speakers.json").write_text(json.dumps({"summary": summary, "calls": [
         {k: v for k, v in r.items() if not k.endswith("_turns")} for r in rows]}, indent=2))
     print(f"\ncalls and results: {out}")
