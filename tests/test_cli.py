@@ -59,6 +59,9 @@ def test_data_index_writes_manifest(fake_ravdess, tmp_path):
     (["analyze", "-", "--rate", "16000", "--channels-in", "0"], "--channels-in must be >= 1"),
     (["analyze", "{fake}", "-o", "{fake}"], "is the folder being analysed"),
     (["db", "status", "--db", "sqlite:///nothere.db"], "nothere.db: no such database"),
+    (["analyze", "{fake}", "-o", "out", "--smooth", "nan"], "smooth must be a finite number >= 0"),   # once,
+    (["analyze", "{fake}", "-o", "out", "--window", "0.01"], "window must be between 0.1 and 60"),   # not per file
+    (["analyze", "{fake}", "-o", "out", "--max-segment", "inf"], "max_segment must be between 1 and 3600"),
 ])
 def test_bad_input_is_one_line_not_a_traceback(args, message, fake_ravdess, tmp_path):
     (tmp_path / "empty").mkdir()

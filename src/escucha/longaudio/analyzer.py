@@ -24,7 +24,8 @@ import numpy as np
 from ..errors import AudioError, ConfigError
 from .result import CallResult
 from .segments import Segment, Window, settle
-from .settings import BASELINE_DEFAULT, analysis_settings, channel_names_for, default_window, has_baseline
+from .settings import (BASELINE_DEFAULT, analysis_settings, channel_names_for, check_timing, default_window,
+                       has_baseline)
 from .stream import SampleBuffer, StreamResampler
 from .summary import summarize
 from .vad import SileroVAD, SpeechSegmenter, VADConfig, VADStream
@@ -150,12 +151,7 @@ class CallAnalyzer:
         self.speaker_names: list[str] | None = None
         self.window = float(window) if window is not None else default_window(predictor)
         self.hop = float(hop) if hop is not None else self.window / 2
-        if not 0.1 <= self.window <= 60:
-            raise ConfigError(f"window must be between 0.1 and 60 seconds, got {self.window}")
-        if not 0 < self.hop <= self.window:
-            raise ConfigError(f"hop must be > 0 and <= window ({self.window} s), got {self.hop}")
-        if smooth < 0:
-            raise ConfigError(f"smooth must be >= 0 seconds, got {smooth}")
+        check_timing(self.window, self.hop, float(smooth))
         self.smooth = float(smooth)
         self.vad_config = vad or VADConfig()
         self.batch_size = batch_size

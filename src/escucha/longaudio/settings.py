@@ -69,6 +69,17 @@ def has_baseline(predictor) -> bool:
     return bool(getattr(getattr(predictor, "calibration", None), "baseline", None)) and "neutral" in predictor.labels
 
 
+def check_timing(window: float, hop: float, smooth: float) -> None:
+    """Raise :class:`ConfigError` (one line) for an analysis window, hop or smoothing span out of
+    range (NaN and infinity included: no NaN reaches a result's settings)."""
+    if not 0.1 <= window <= 60:
+        raise ConfigError(f"window must be between 0.1 and 60 seconds, got {window}")
+    if not 0 < hop <= window:
+        raise ConfigError(f"hop must be > 0 and <= window ({window} s), got {hop}")
+    if not 0 <= smooth < float("inf"):
+        raise ConfigError(f"smooth must be a finite number >= 0 seconds, got {smooth}")
+
+
 def analysis_settings(predictor, *, window: float | None = None, hop: float | None = None, smooth: float = 3.0,
                       channels: str = "auto", vad: VADConfig | None = None, speakers="auto",
                       transcribe=None, baseline: bool = False) -> dict:
@@ -81,12 +92,14 @@ def analysis_settings(predictor, *, window: float | None = None, hop: float | No
 
     clip = default_window(predictor)
     window = float(window) if window is not None else clip
+    hop = float(hop) if hop is not None else window / 2
+    check_timing(window, hop, float(smooth))   # a batch refuses bad options once, before any file
     extra = {"speakers": speaker_options(speakers).to_dict()}
     if transcribe:
         extra["transcript"] = transcribe.settings if hasattr(transcribe, "settings") else {"model": str(transcribe)}
     if baseline and has_baseline(predictor):   # written only where it changes the answers
         extra["baseline"] = True
-    return {**extra, "window": window, "hop": float(hop) if hop is not None else window / 2, "smooth": float(smooth),
+    return {**extra, "window": window, "hop": hop, "smooth": float(smooth),
             "channels": channels, "vad": (vad or VADConfig()).to_dict(),
             "model": {"id": model_id(predictor), "name": predictor.config.get("model", {}).get("name"),
                       "sample_rate": int(predictor.sample_rate), "clip_seconds": clip},

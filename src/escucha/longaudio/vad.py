@@ -73,13 +73,13 @@ class VADConfig:
         if self.neg_threshold is not None and not 0.0 <= self.neg_threshold <= self.threshold:
             raise ConfigError(f"VAD neg_threshold must be in [0, threshold], got {self.neg_threshold}")
         for name in ("min_speech", "min_silence", "speech_pad"):
-            if getattr(self, name) < 0:
-                raise ConfigError(f"VAD {name} must be >= 0 seconds, got {getattr(self, name)}")
+            if not 0 <= getattr(self, name) < float("inf"):   # NaN too
+                raise ConfigError(f"VAD {name} must be a finite number >= 0 seconds, got {getattr(self, name)}")
         if self.speech_pad > self.min_silence:
             raise ConfigError(f"VAD speech_pad ({self.speech_pad} s) must not exceed min_silence "
                               f"({self.min_silence} s)")
-        if self.max_segment < 1.0:
-            raise ConfigError(f"VAD max_segment must be >= 1 second, got {self.max_segment}")
+        if not 1.0 <= self.max_segment <= 3600.0:   # NaN and inf too
+            raise ConfigError(f"VAD max_segment must be between 1 and 3600 seconds, got {self.max_segment}")
 
     def to_dict(self) -> dict:
         return asdict(self)
