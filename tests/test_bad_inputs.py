@@ -555,3 +555,18 @@ def test_predict_files_records_an_unexpected_failure_and_goes_on(tmp_path, monke
     preds, errors = model.predict_files([good, boom, good])
     assert [p.label is not None for p in preds] == [True, True]
     assert errors == [(str(boom), f"{boom}: unexpected RuntimeError (simulated fault)")]
+
+
+@pytest.mark.skipif(not HAVE_REAL, reason="needs ../shared/data/ravdess")
+def test_the_api_takes_one_path_as_one_file_and_refuses_an_array_where_a_path_goes():
+    import escucha
+    from escucha.errors import ConfigError
+    from escucha.longaudio import analyze_file
+
+    model = escucha.load_model()
+    good = sorted(SHARED_RAVDESS.glob("Actor_01/*"))[0]
+    for one in (str(good), good):                 # not read letter by letter as files "/", "w", ...
+        preds, errors = model.predict_files(one)
+        assert errors == [] and [p.file for p in preds] == [str(good)]
+    with pytest.raises(ConfigError, match="analyze_file takes a path to a recording, got ndarray.*CallAnalyzer"):
+        analyze_file(np.zeros(16000, np.float32), model)

@@ -324,7 +324,7 @@ class BasePredictor:
         that file's one-line message (naming the file), and the next file goes on."""
         from ..utils.progress import progress
 
-        paths = list(paths)
+        paths = [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)   # one file, not its letters
         for p in progress(paths, desc="predicting", unit="file", disable=not show_progress or None):
             try:
                 pred = self.predict(p)

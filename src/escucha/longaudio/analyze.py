@@ -66,6 +66,9 @@ def analyze_file(path: str | os.PathLike, predictor, *, window: float | None = N
     ConfigError
         An option is out of range (the message names it).
     """
+    if not isinstance(path, (str, os.PathLike)):
+        raise ConfigError(f"analyze_file takes a path to a recording, got {type(path).__name__}; for samples "
+                          "already in memory use CallAnalyzer(predictor, sample_rate=...): .feed(samples), .finish(), .result()")
     path = Path(path)
     if block_seconds <= 0:
         raise ConfigError(f"block_seconds must be > 0, got {block_seconds}")
