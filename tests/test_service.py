@@ -583,9 +583,10 @@ def test_escucha_serve_starts_answers_and_stops(tmp_path):
         r = httpx.post(f"{url}/v1/predict", files={"file": (clip.name, clip.read_bytes())}, headers=h, timeout=60)
         assert r.status_code == 200 and r.json()["label"] in EMOTIONS
     finally:
-        proc.terminate()
+        proc.terminate()   # SIGTERM, as a service manager stops it
         _, err = proc.communicate(timeout=30)
     assert f"serving http://127.0.0.1:{port}/" in err and "token required" in err
+    assert proc.returncode == 0 and "escucha: server stopped" in err, err   # a stop on request is not a failure
 
 
 def test_a_port_in_use_is_a_usage_error_in_one_line():

@@ -184,6 +184,8 @@ def run_serve(args) -> int:
                             timeout_graceful_shutdown=10)
     try:
         uvicorn.Server(config).run(sockets=[sock])
+    except KeyboardInterrupt:   # Ctrl-C or SIGTERM: uvicorn has shut down gracefully, then passed the signal on
+        print("escucha: server stopped", file=sys.stderr)   # a stop on request is a server's normal end: status 0
     finally:
         sock.close()
         if store is not None:
