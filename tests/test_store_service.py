@@ -85,9 +85,14 @@ def test_calls_over_http_list_filter_export_delete(model, tmp_path):
         rows = list(csv.DictReader(io.StringIO(c.get("/v1/calls.csv?sort=file", headers=h).text)))
         assert [row["file"] for row in rows] == ["long call.wav", "short.wav"] and rows[0]["id"]
         assert "negative_share" in rows[0] and "share_angry" in rows[0]
-        seg_csv = c.get(f"/v1/calls/{short_id}.csv", headers=h).text.splitlines()
-        assert seg_csv[0].startswith("channel,start,end,duration,label,confidence,p_")
-        assert len(seg_csv) == 1 + len(short.json()["segments"]) >= 2
+        found = short.json().get("speakers")   # as a batch's summary.csv counts them
+        assert rows[1]["speakers"] == ("" if found is None else str(len(found)))
+        seg_csv = c.get(f"/v1/calls/{short_id}.csv", headers=h).text
+        assert seg_csv.splitlines()[0].startswith("channel,start,end,duration,label,confidence,uncertain,arousal,"
+                                                  "negative,p_")
+        assert len(seg_csv.splitlines()) == 1 + len(short.json()["segments"]) >= 2
+        from escucha.longaudio.result import segments_csv   # what analyze -o writes, byte for byte
+        assert seg_csv == segments_csv(short.json()["labels"], short.json()["segments"])
         assert c.get("/v1/calls.json", headers=h).json()["total"] == 2
         assert c.delete(f"/v1/calls/{short_id}", headers=h).status_code == 204
         assert c.get(f"/v1/calls/{short_id}", headers=h).status_code == 404

@@ -9,6 +9,7 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 
@@ -80,32 +81,8 @@ class CallResult:
         return json.dumps(self.to_dict(**kw), indent=None)
 
     def segments_csv(self) -> str:
-        """One row per segment: channel, start, end, duration (s), label, confidence, uncertain (0/1),
-        arousal and negative (:func:`escucha.labels.dimension_scores`), p_<label>;
-        then ``speaker`` and ``overlap`` when speakers were asked for, and ``text``,
-        ``text_sentiment`` and ``words`` (JSON ``[[word, start, end], ...]``) with a transcript."""
-        from ..labels import dimension_scores
-
-        buf = io.StringIO()
-        w = csv.writer(buf, lineterminator="\n")
-        who = any(s.speaker is not None for s in self.segments)
-        said = any(s.words is not None for s in self.segments)
-        w.writerow(["channel", "start", "end", "duration", "label", "confidence", "uncertain", "arousal", "negative"]
-                   + [f"p_{lab}" for lab in self.labels]
-                   + (["speaker", "overlap"] if who else []) + (["text", "text_sentiment", "words"] if said else []))
-        for s in self.segments:
-            dims = dimension_scores(s.probability_dict())
-            row = [s.channel, f"{s.start:.3f}", f"{s.end:.3f}", f"{s.duration:.3f}", s.label, f"{s.confidence:.4f}",
-                   int(s.uncertain), *(f"{dims[k]:.4f}" if k in dims else "" for k in ("arousal", "negative"))] \
-                + [f"{p:.4f}" for p in s.probabilities]
-            if who:
-                row += [s.speaker or "", ";".join(s.overlap or [])]
-            if said:
-                words = s.words or []
-                row += [" ".join(x["word"] for x in words), (s.text_sentiment or {}).get("label", ""),
-                        json.dumps([[x["word"], x["start"], x["end"]] for x in words], ensure_ascii=False)]
-            w.writerow(row)
-        return buf.getvalue()
+        """The segments as CSV (:func:`segments_csv`)."""
+        return segments_csv(self.labels, [s.to_dict() for s in self.segments])
 
     def write(self, out_dir: str | os.PathLike, *, name: str | None = None, plot: bool = False) -> dict[str, Path]:
         """Write ``<name>.json`` and ``<name>.segments.csv`` (and ``<name>.timeline.png`` with
@@ -125,3 +102,31 @@ class CallResult:
             paths["plot"] = plot_timeline(self, out_dir / f"{name}.timeline.png")
         atomic_write_json(paths["json"], self.to_dict())
         return paths
+
+
+def segments_csv(labels: Sequence[str], segments: Sequence[dict]) -> str:
+    """One row per segment (as :meth:`Segment.to_dict` gives it, or as a stored call keeps it):
+    channel, start, end, duration (s), label, confidence, uncertain (0/1), arousal, negative,
+    p_<label>; then ``speaker`` and ``overlap`` when speakers were asked for, and ``text``,
+    ``text_sentiment`` and ``words`` (JSON ``[[word, start, end], ...]``) with a transcript."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    who = any(s.get("speaker") is not None for s in segments)
+    said = any(s.get("words") is not None for s in segments)
+    w.writerow(["channel", "start", "end", "duration", "label", "confidence", "uncertain", "arousal", "negative"]
+               + [f"p_{lab}" for lab in labels]
+               + (["speaker", "overlap"] if who else []) + (["text", "text_sentiment", "words"] if said else []))
+    for s in segments:
+        p = s.get("probabilities") or {}
+        num = lambda k: "" if s.get(k) is None else f"{s[k]:.4f}"  # noqa: E731
+        row = [s.get("channel"), f"{s['start']:.3f}", f"{s['end']:.3f}", f"{s['end'] - s['start']:.3f}",
+               s.get("label"), num("confidence"), int(bool(s.get("uncertain"))), num("arousal"), num("negative")] \
+            + [f"{p.get(lab, 0.0):.4f}" for lab in labels]
+        if who:
+            row += [s.get("speaker") or "", ";".join(s.get("overlap") or [])]
+        if said:
+            words = s.get("words") or []
+            row += [" ".join(x["word"] for x in words), (s.get("text_sentiment") or {}).get("label", ""),
+                    json.dumps([[x["word"], x["start"], x["end"]] for x in words], ensure_ascii=False)]
+        w.writerow(row)
+    return buf.getvalue()

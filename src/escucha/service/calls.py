@@ -55,16 +55,10 @@ def parse_time(value: str | None, name: str) -> float | None:
 
 
 def _segments_csv(call: dict) -> str:
-    """The segments of a stored call as ``CallResult.segments_csv`` writes them."""
-    labels = call.get("labels") or []
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["channel", "start", "end", "duration", "label", "confidence"] + [f"p_{lab}" for lab in labels])
-    for s in call.get("segments") or []:
-        p = s.get("probabilities") or {}
-        w.writerow([s.get("channel"), f"{s['start']:.3f}", f"{s['end']:.3f}", f"{s['end'] - s['start']:.3f}",
-                    s.get("label"), f"{s.get('confidence') or 0:.4f}"] + [f"{p.get(lab, 0.0):.4f}" for lab in labels])
-    return buf.getvalue()
+    """The segments of a stored call as ``escucha analyze`` writes its ``.segments.csv``."""
+    from ..longaudio.result import segments_csv
+
+    return segments_csv(call.get("labels") or [], call.get("segments") or [])
 
 
 def _calls_csv(rows) -> str:

@@ -323,8 +323,9 @@ class Store:
             return [_list_item(c) for c in rows], total
 
     def iter_calls(self, q: CallQuery | None = None, *, batch: int = 500) -> Iterator[dict]:
-        """Every call matching ``q`` (no paging), as ``{file, channels, summary, outcome, labels, id,
-        stored_at}``: what the CSV export needs."""
+        """Every call matching ``q`` (no paging), as ``{file, channels, speakers, summary, outcome,
+        labels, id, stored_at}``: what the CSV export needs."""
+        from sqlalchemy import select
         from sqlalchemy.orm import defer
 
         q = q or CallQuery()
@@ -335,9 +336,13 @@ class Store:
             with self._session() as s:
                 rows = s.scalars(self._filtered(q).options(defer(Call.document)).order_by(*order)
                                  .limit(batch).offset(offset)).all()
+                # the speakers found (a batch's summary.csv counts them), without the rest of the document
+                found = dict(s.execute(select(Call.id, Call.document["speakers"])
+                                       .where(Call.id.in_([c.id for c in rows]))).all()) if rows else {}
                 for c in rows:
                     yield {"id": c.id, "stored_at": _iso(c.created_at), "file": c.file, "channels": c.channels,
-                           "summary": c.summary, "outcome": c.outcome, "labels": c.labels}
+                           "speakers": found.get(c.id), "summary": c.summary, "outcome": c.outcome,
+                           "labels": c.labels}
             if len(rows) < batch:
                 return
             offset += batch
