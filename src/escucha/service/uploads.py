@@ -157,6 +157,10 @@ async def _receive_multipart(request, folder: Path, ctype_raw: str, *, max_bytes
         nonlocal path
         disp, params = parse_options_header(st["headers"].get(b"content-disposition", b""))
         if params.get(b"name") != b"file":
+            if params.get(b"filename") is not None and st["problem"] is None:   # a file, in another field
+                field = (params.get(b"name") or b"").decode("utf-8", "replace")[:40]
+                st["problem"] = HTTPProblem(400, f"a file came in the multipart field {field!r}; send the recording "
+                                                 "in the field 'file' (curl -F file=@call.wav)")
             return
         st["files"] += 1
         if st["files"] > 1:
