@@ -255,6 +255,9 @@ def test_requests_that_are_not_audio(client):
     assert client.post("/v1/predict", content=b"abc", headers={"content-type": "text/plain"}).status_code == 415
     r = client.post("/v1/predict", files={"other": ("x.wav", b"RIFF", "audio/wav")})
     assert r.status_code == 400 and "field 'file'" in r.json()["error"]
+    r = client.post("/v1/analyze", params={"channel_name": "agent,customer"}, files={"file": ("x.wav", b"RIFF")})
+    assert r.status_code == 422 and "unknown parameter 'channel_name'" in r.json()["error"] \
+        and "channel_names" in r.json()["error"]       # a misspelt option is said, not silently ignored
     big = b"RIFF" + bytes(200_000)      # a real-sized recording in the wrong field: said so, not "413 too large"
     r = client.post("/v1/predict", files={"audio": ("x.wav", big, "audio/wav")})
     assert r.status_code == 400 and r.json()["error"].startswith("a file came in the multipart field 'audio'")

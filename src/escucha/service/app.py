@@ -29,7 +29,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Literal
 
-from fastapi import FastAPI, Query, Request, Security
+from fastapi import Depends, FastAPI, Query, Request, Security
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -167,8 +167,23 @@ def create_app(model=None, config: ServiceConfig | None = None, store=None) -> F
                                    "given to escucha serve with --token or ESCUCHA_TOKEN)",
                               {"WWW-Authenticate": "Bearer"})
 
+    async def known_parameters(request: Request) -> None:
+        """A misspelt or unknown query parameter is an error, not silently ignored (the stream's
+        settings are checked the same way)."""
+        route = request.scope.get("route")
+        if getattr(route, "dependant", None) is None:
+            return
+        known = _known.get(id(route))
+        if known is None:
+            known = _known[id(route)] = _query_names(route.dependant)
+        unknown = sorted(set(request.query_params) - known)
+        if unknown:
+            raise HTTPProblem(422, f"unknown parameter{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))}"
+                                   f"; {request.url.path} takes {', '.join(sorted(known)) or 'none'}")
+
+    _known: dict[int, set[str]] = {}
     app.state.token_ok = token_ok
-    guarded = [Security(auth)]
+    guarded = [Security(auth), Depends(known_parameters)]
 
     # -- errors: one line, never a traceback ---------------------------------------------------------
     @app.exception_handler(HTTPProblem)
@@ -489,3 +504,11 @@ class _AsgiWrap:
 
     async def __call__(self, scope, receive, send):
         await self.app(scope, receive, send)
+
+
+def _query_names(dependant) -> set[str]:
+    """The query parameters an endpoint takes, its dependencies' included."""
+    names = {p.alias for p in dependant.query_params}
+    for sub in dependant.dependencies:
+        names |= _query_names(sub)
+    return names

@@ -25,6 +25,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from ..errors import ConfigError
+from ..labels import EMOTIONS
 from .uploads import HTTPProblem
 
 __all__ = ["add_calls_routes", "parse_time"]
@@ -97,6 +98,11 @@ def add_calls_routes(app, store, durable, guarded) -> None:
 
     def query(since, until, file, speaker, dominant, min_negative, max_negative, min_change, max_change, sort,
               limit=50, offset=0) -> CallQuery:
+        if dominant:   # any case; an emotion no model here answers is a mistake, not "no calls"
+            dominant = dominant.strip().lower()
+            known = set(EMOTIONS) | set(getattr(getattr(app.state, "predictor", None), "labels", ()) or ())
+            if dominant not in known:
+                raise HTTPProblem(400, f"dominant={dominant[:32]!r} is not an emotion; one of {', '.join(sorted(known))}")
         try:
             return CallQuery(since=parse_time(since, "since"), until=parse_time(until, "until"), file=file or None,
                              speaker=speaker or None, dominant=dominant or None, min_negative=min_negative,
