@@ -251,6 +251,12 @@ def test_unusable_files_through_analyze_get_the_analyze_wording(client, model, r
         assert r.json()["error"] == str(e.value).replace(str(path), row.name)
 
 
+def test_a_server_without_a_store_says_how_to_keep_calls(client):
+    for path in ("/v1/calls", "/v1/calls.csv", "/v1/calls/abc"):
+        r = client.get(path)
+        assert r.status_code == 404 and r.json()["error"].startswith("this server keeps no calls: start it with --data")
+
+
 def test_requests_that_are_not_audio(client):
     assert client.post("/v1/predict", content=b"abc", headers={"content-type": "text/plain"}).status_code == 415
     r = client.post("/v1/predict", files={"other": ("x.wav", b"RIFF", "audio/wav")})

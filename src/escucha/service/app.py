@@ -439,6 +439,11 @@ def create_app(model=None, config: ServiceConfig | None = None, store=None) -> F
         from .calls import add_calls_routes
 
         add_calls_routes(app, store, durable, guarded)
+    else:
+        @app.api_route("/v1/calls{rest:path}", methods=["GET", "DELETE"], include_in_schema=False)
+        async def _no_store(rest: str):
+            raise HTTPProblem(404, "this server keeps no calls: start it with --data DIR (or --db URL) to store "
+                                   "each analysed call")
     app.add_middleware(_AsgiWrap, wrap=lambda inner: origin_guard(inner, cfg.cors_origins))
     app.add_middleware(_AsgiWrap, wrap=metrics.middleware)
     return app
