@@ -570,3 +570,9 @@ def test_the_api_takes_one_path_as_one_file_and_refuses_an_array_where_a_path_go
         assert errors == [] and [p.file for p in preds] == [str(good)]
     with pytest.raises(ConfigError, match="analyze_file takes a path to a recording, got ndarray.*CallAnalyzer"):
         analyze_file(np.zeros(16000, np.float32), model)
+    from escucha.errors import AudioError
+
+    for x, says in ((None, "got NoneType"), (5, "got int"), (np.zeros(16000, complex), "real numbers, got an array "
+                                                                                     "of complex128")):
+        with pytest.raises(AudioError, match=says):
+            model.predict(x, sample_rate=16000)

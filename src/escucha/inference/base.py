@@ -297,10 +297,14 @@ class BasePredictor:
                 return self._predict_long(x, file)
             y, sr = load_audio(x)
         else:
+            if not isinstance(x, (np.ndarray, list, tuple)) and not hasattr(x, "__array__"):
+                raise AudioError(f"predict takes a path to a recording or an array of samples, got {type(x).__name__}")
             if sample_rate is None:
                 raise AudioError("array input needs sample_rate= (Hz)")
             file = None
             arr = np.asarray(x)
+            if arr.dtype.kind not in "fiu":   # complex, strings, objects: not samples
+                raise AudioError(f"audio samples must be real numbers, got an array of {arr.dtype}")
             n = arr.shape[-1] if arr.ndim == 1 else max(arr.shape, default=0)
             if int(sample_rate) > 0 and n > LONG_SECONDS * int(sample_rate):
                 return self._predict_long(x, None, sample_rate)
