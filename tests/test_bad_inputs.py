@@ -576,3 +576,7 @@ def test_the_api_takes_one_path_as_one_file_and_refuses_an_array_where_a_path_go
                                                                                      "of complex128")):
         with pytest.raises(AudioError, match=says):
             model.predict(x, sample_rate=16000)
+    y = np.sin(np.linspace(0, 200, 16000)).astype(np.float32) * 0.5   # 8-bit PCM is offset: 128 is silence
+    u8 = np.round(y * 127 + 128).astype(np.uint8)
+    got = model.prepare(u8, 16000, preprocess_=False, resample_=False)
+    assert np.abs(got - y).max() < 1.5 / 128

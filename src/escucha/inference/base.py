@@ -223,7 +223,10 @@ class BasePredictor:
         """Mono, resampled, preprocessed float32 signal ready for :meth:`predict_proba_waveforms`
         (``preprocess_=False``: not preprocessed; ``resample_=False``: nor resampled)."""
         y = np.asarray(y)
-        if np.issubdtype(y.dtype, np.integer):
+        if np.issubdtype(y.dtype, np.unsignedinteger):   # offset PCM (8-bit WAV): silence is the middle
+            mid = float(np.iinfo(y.dtype).max // 2 + 1)
+            y = (y.astype(np.float32) - mid) / mid
+        elif np.issubdtype(y.dtype, np.integer):
             y = y.astype(np.float32) / float(np.iinfo(y.dtype).max)
         y = valid_audio(y.astype(np.float32, copy=False), name=name)
         if y.ndim == 2:
