@@ -30,7 +30,8 @@ def _oof(path, right_in: str, test="cut"):
 
 
 def _uar_rows(out: str) -> list[float]:
-    return [float(line.split("|")[3].split("±")[0]) for line in out.splitlines() if line.startswith("| ") and "±" in line]
+    return [float(line.split("|")[3].split("±")[0]) for line in out.splitlines()
+            if line.startswith("| ") and "±" in line]
 
 
 def test_fuses_the_chosen_condition_fold_by_corpus(tmp_path):

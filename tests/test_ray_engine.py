@@ -186,7 +186,8 @@ def many(real_ravdess, tmp_path_factory) -> tuple[Path, Path]:
     return d, out
 
 
-@pytest.mark.parametrize("signals", [["SIGINT"], ["SIGINT", "SIGINT"], ["SIGTERM"]], ids=["ctrl-c", "ctrl-c-twice", "sigterm"])
+@pytest.mark.parametrize("signals", [["SIGINT"], ["SIGINT", "SIGINT"], ["SIGTERM"]],
+                         ids=["ctrl-c", "ctrl-c-twice", "sigterm"])
 def test_interrupted_ray_batch_keeps_complete_results_and_resumes(many, cluster, tmp_path, signals):
     folder, local = many
     out = tmp_path / "ray"

@@ -133,7 +133,6 @@ def _fmt_summary(res) -> str:
 def _check_outputs(out: Path, name: str, *, force: bool) -> None:
     """Refuse, before any work, to replace one file's results in ``out`` without ``force``."""
     from ..errors import ConfigError
-
     from ..utils.io import check_writable
 
     if out.exists() and not out.is_dir():

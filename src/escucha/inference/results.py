@@ -5,8 +5,8 @@ so a killed or interrupted run keeps all it finished; running the same command a
 partial file and predicts only what is missing (a file counts as done while its path, size and
 modification time are unchanged). The partial file starts with the settings its results were
 made with (model, labels, calibration, adaptation, escucha version); a run with other settings
-does not mix its results in, it is refused (``--force``: start over). When every input is done, ``FILE`` is written atomically in
-the format its suffix names and the partial file is removed:
+does not mix its results in, it is refused (``--force``: start over). When every input is done,
+``FILE`` is written atomically in the format its suffix names and the partial file is removed:
 
 - ``.jsonl``: one object a line, as ``escucha predict --jsonl`` prints them;
 - ``.json``: one list, as ``escucha predict --json`` prints it;
@@ -175,7 +175,7 @@ def records_csv(records: Sequence[dict], labels: Sequence[str]) -> str:
         scores = r.get("probabilities") or r.get("speech_share") or {}
         conf = scores.get(r["label"]) if r.get("label") else None
         w.writerow([r["file"], r.get("label") or "", "" if conf is None else conf,
-                    int(bool(r.get("uncertain"))) if r.get("label") else "", r.get("arousal", ""), r.get("negative", ""),
-                    r.get("outcome", ""), r.get("reason", ""), r.get("duration", ""), int(bool(r.get("long"))),
+                    int(bool(r.get("uncertain"))) if r.get("label") else "", r.get("arousal", ""),
+                    r.get("negative", ""), r.get("outcome", ""), r.get("reason", ""), r.get("duration", ""), int(bool(r.get("long"))),
                     *[scores.get(lab, "") for lab in labels]])
     return buf.getvalue()

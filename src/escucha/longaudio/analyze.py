@@ -68,7 +68,8 @@ def analyze_file(path: str | os.PathLike, predictor, *, window: float | None = N
     """
     if not isinstance(path, (str, os.PathLike)):
         raise ConfigError(f"analyze_file takes a path to a recording, got {type(path).__name__}; for samples "
-                          "already in memory use CallAnalyzer(predictor, sample_rate=...): .feed(samples), .finish(), .result()")
+                          "already in memory use CallAnalyzer(predictor, sample_rate=...): .feed(samples), "
+                          ".finish(), .result()")
     path = Path(path)
     if block_seconds <= 0:
         raise ConfigError(f"block_seconds must be > 0, got {block_seconds}")

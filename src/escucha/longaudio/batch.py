@@ -174,7 +174,7 @@ def analyze_folder(folder: str | os.PathLike, predictor, out_dir: str | os.PathL
     if out_dir.resolve() == folder.resolve():
         raise ConfigError(f"{out_dir}: is the folder being analysed; give another folder for the results "
                           "(e.g. -o results/)")
-    refuse_foreign(out_dir)  # before any work (and before the lock file is made): never write into someone else's folder
+    refuse_foreign(out_dir)  # before any work and the lock file: never write into someone else's folder
     check_writable(out_dir, folder=True)
     t0 = time.time()
     files = find_audio_files(folder, exclude=out_dir)

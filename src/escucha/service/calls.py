@@ -102,7 +102,8 @@ def add_calls_routes(app, store, durable, guarded) -> None:
             dominant = dominant.strip().lower()
             known = set(EMOTIONS) | set(getattr(getattr(app.state, "predictor", None), "labels", ()) or ())
             if dominant not in known:
-                raise HTTPProblem(400, f"dominant={dominant[:32]!r} is not an emotion; one of {', '.join(sorted(known))}")
+                raise HTTPProblem(400, f"dominant={dominant[:32]!r} is not an emotion; one of "
+                                       f"{', '.join(sorted(known))}")
         try:
             return CallQuery(since=parse_time(since, "since"), until=parse_time(until, "until"), file=file or None,
                              speaker=speaker or None, dominant=dominant or None, min_negative=min_negative,

@@ -65,13 +65,11 @@ def speaker_options(speakers: "SpeakerOptions | str | int | None" = "auto", *,
         try:
             n = int(speakers)
         except (TypeError, ValueError):
-            raise ConfigError(f"speakers must be 'auto', 'off' (or 0) or a number of speakers (1-16), got {speakers!r}") from None
-        if n == 0:
-            opts = SpeakerOptions(enabled=False)
-        elif not 1 <= n <= 16:
-            raise ConfigError(f"speakers must be 'auto', 'off' (or 0) or a number of speakers (1-16), got {speakers!r}")
-        else:
-            opts = SpeakerOptions(count=n)
+            n = -1
+        if not 0 <= n <= 16:
+            raise ConfigError(f"speakers must be 'auto', 'off' (or 0) or a number of speakers (1-16), "
+                              f"got {speakers!r}")
+        opts = SpeakerOptions(enabled=False) if n == 0 else SpeakerOptions(count=n)
     if agent_voice is not None:
         if isinstance(agent_voice, np.ndarray):
             emb, src = np.asarray(agent_voice, np.float32), "embedding"
