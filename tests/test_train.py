@@ -240,3 +240,78 @@ def test_train_and_cv_default_to_the_shipped_recipe(fake_ravdess):
     assert cfg.model == "cnn" and cfg.epochs == 3 and cfg.select == "val_uar"
     assert feature_config_for(cfg).kind == "logmel"
     assert DEFAULT_RECIPE["model"] == "m5"
+
+
+def _copy_with_a_truncated_flac(src: Path, dst: Path) -> Path:
+    """``src`` copied to ``dst`` plus one clip a corpus scan accepts but that cannot be decoded: a
+    FLAC cut to a third of its length (its header intact), as a broken download leaves it."""
+    import shutil
+
+    import soundfile as sf
+
+    from .conftest import ravdess_name, synth_clip
+
+    shutil.copytree(src, dst)
+    bad = dst / "Actor_01" / (ravdess_name(3, 1, statement=2) + ".flac")
+    sf.write(bad, synth_clip(3, 1, seconds=3.0), 16000, format="FLAC")
+    data = bad.read_bytes()
+    bad.write_bytes(data[: len(data) // 3])
+    return bad
+
+
+SMALL_RUN = ["--epochs", "1", "--batch-size", "8", "--clip-seconds", "1", "--folds", "3", "--threads", "1",
+             "--no-report", "--quiet"]
+
+
+@pytest.mark.parametrize("command", ["train", "cv"])
+def test_an_undecodable_clip_is_left_out_and_the_job_finishes(command, fake_ravdess, tmp_path, capsys):
+    """A truncated FLAC used to stop train and cv half way with nothing written (exit 1); it is
+    named, left out, and the job finishes on the other clips, with exit status 1."""
+    from escucha.cli import main
+
+    data = tmp_path / "data"
+    bad = _copy_with_a_truncated_flac(fake_ravdess, data)
+    out = tmp_path / "out"
+    quiet = ["--quiet"] if command == "train" else []   # cv: with its progress, which says where it is
+    assert main([command, "--data", str(data), "--out", str(out), *SMALL_RUN[:-1], *quiet]) == 1
+    err = capsys.readouterr().err
+    named = [ln for ln in err.splitlines() if ln.startswith("escucha: error: ")]
+    assert len(named) == 1 and named[0].startswith(f"escucha: error: {bad}: cannot decode audio"), err
+    assert named[0].endswith("; left out") and "1 file could not be decoded and was left out" in err
+    assert "Traceback" not in err
+    if command == "train":
+        sizes = json.loads((out / "config.json").read_text())["split"]["sizes"]
+        assert sum(sizes.values()) == 96   # every good clip, not the bad one
+        assert (out / "summary.json").is_file()
+    else:
+        assert "escucha: fold 1 of 3\n" in err and "escucha: fold 3 of 3: 2 trained in " in err
+        scored = {Path(r["file"]).name for r in csv.DictReader(open(out / "cv_predictions.csv"))}
+        assert len(scored) == 96 and bad.name not in scored
+
+
+@pytest.mark.parametrize("command", ["train", "cv"])
+def test_one_label_is_refused_before_anything_is_written(command, fake_ravdess, tmp_path, capsys):
+    """Data with a single emotion used to end in an internal error (the regression's solver) or
+    fail after training; it is now a one-line usage error, and no run folder is left."""
+    import shutil
+
+    from escucha.cli import main
+
+    data = tmp_path / "angry"
+    for f in fake_ravdess.glob("Actor_*/*-05-*.wav"):   # emotion 05: angry
+        (data / f.parent.name).mkdir(parents=True, exist_ok=True)
+        shutil.copy(f, data / f.parent.name / f.name)
+    out = tmp_path / "out"
+    assert main([command, "--data", str(data), "--out", str(out), *SMALL_RUN]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["escucha: error: the data have one label (angry); training needs clips of at least two"]
+    assert not out.exists()
+
+
+def test_cross_validation_says_which_fold_and_how_long_is_left():
+    from escucha.train.cv import _fold_line
+
+    assert _fold_line(0, 5, None, 0, 0.0, 5) == "escucha: fold 1 of 5"
+    assert _fold_line(1, 5, "emodb", 1, 126.0, 4) == \
+        "escucha: fold 2 of 5 (test corpus emodb): 1 trained in 2.1 min, about 8.4 min left (4 folds to go)"
+    assert _fold_line(4, 5, None, 4, 40.0, 1).endswith("4 trained in 40 s, about 10 s left (1 fold to go)")

@@ -156,6 +156,32 @@ def _cache(args):
     return WaveformCache(args.cache_dir) if args.cache_dir else True
 
 
+def _readable(records, cfg, args):
+    """The records whose audio decodes; each that does not is named on stderr and left out (the
+    job goes on, and ends with exit status 1, as every batch command does)."""
+    from ..train import distributed
+    from ..train.prepare import drop_unreadable
+
+    cache = _cache(args)
+    main = distributed.is_main()
+    records, failed = distributed.rank0_first(lambda: drop_unreadable(
+        records, cfg, cache=cache if main else distributed.read_only_cache(cache),
+        show_progress=main and not args.quiet))
+    if main:
+        for _, message in failed:
+            print(f"escucha: error: {message}; left out", file=sys.stderr)
+    return records, failed
+
+
+def _left_out(failed, rc: int) -> int:
+    """The exit status of a finished job that left ``failed`` files out: 1 (some inputs failed)."""
+    if not failed:
+        return rc
+    print(f"escucha: {len(failed)} file{'s' if len(failed) > 1 else ''} could not be decoded and "
+          f"{'were' if len(failed) > 1 else 'was'} left out (named above)", file=sys.stderr)
+    return max(rc, 1)
+
+
 def _maybe_report(args, run_dir: Path) -> int:
     """Write the run's HTML report; 0, or 1 with one line when it could not be made (the run
     itself is finished and kept: ``escucha report RUN`` tries again)."""
@@ -261,6 +287,7 @@ def _run_train(args) -> int:
         out = Path(args.out or f"runs/{cfg.model}-{cfg.split}" + (f"-fold{cfg.fold}" if cfg.split == "actors" else ""))
     try:
         with distributed.process_group(args.backend):
+            records, failed = _readable(records, cfg, args)
             summary = fit(records, cfg, out, cache=_cache(args), show_progress=not args.quiet,
                           overwrite=args.force, resume=bool(args.resume), source=source)
     except KeyboardInterrupt:
@@ -276,7 +303,7 @@ def _run_train(args) -> int:
     if not distributed.is_main():
         return 0
     print(json.dumps(summary, indent=2), flush=True)  # the result first: a report problem cannot hide it
-    return _maybe_report(args, out)
+    return _left_out(failed, _maybe_report(args, out))
 
 
 def run_cv(args) -> int:
@@ -294,6 +321,7 @@ def run_cv(args) -> int:
     else:
         cfg, records, source = _load(args)
         out = Path(args.out or f"runs/cv-{cfg.model}")
+    records, failed = _readable(records, cfg, args)
     try:
         s = cross_validate(records, cfg, out, folds=None if args.resume else args.folds, cache=_cache(args),
                            show_progress=not args.quiet, overwrite=args.force, resume=bool(args.resume),
@@ -311,4 +339,4 @@ def run_cv(args) -> int:
         print(f"  {k:9s} {ms[k]['mean']:.3f} ± {ms[k]['std']:.3f}   folds: "
               + " ".join(f"{v:.3f}" for v in ms[k]["folds"]))
     sys.stdout.flush()
-    return _maybe_report(args, out)
+    return _left_out(failed, _maybe_report(args, out))

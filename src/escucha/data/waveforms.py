@@ -102,24 +102,33 @@ class WaveformCache:
 
 
 def load_waveforms(paths: list[str], config: PreprocessConfig, *, cache: WaveformCache | None | bool = True,
-                   desc: str = "loading audio") -> list[np.ndarray]:
+                   desc: str | None = "loading audio", errors: list | None = None) -> list[np.ndarray | None]:
     """Decode, resample and preprocess every file (mono float32 at ``config.sample_rate``).
 
     ``cache=True`` uses the default cache folder (``$ESCUCHA_CACHE`` or ``~/.cache/escucha``),
-    ``False``/``None`` disables caching. Raises :class:`AudioError` on the first bad file.
+    ``False``/``None`` disables caching. Raises :class:`AudioError` on the first bad file, or,
+    given an ``errors`` list, appends ``(path, message)`` to it and puts ``None`` in that file's place.
+    ``desc``: the progress bar's title (``None``: no bar).
     """
     if cache is True:
         cache = WaveformCache()
     elif cache is False:
         cache = None
     out = []
-    for path in progress(paths, desc=desc, unit="clip"):
-        key = cache.key(path, config) if cache else None
-        y = cache.get(key) if cache else None
-        if y is None:
-            y, _ = load_audio(path, sample_rate=config.sample_rate)
-            y = preprocess(y, config.sample_rate, config, name=path)
-            if cache:
-                cache.put(key, y)
+    for path in progress(paths, desc=desc or "", unit="clip", disable=True if desc is None else None):
+        try:
+            key = cache.key(path, config) if cache else None
+            y = cache.get(key) if cache else None
+            if y is None:
+                y, _ = load_audio(path, sample_rate=config.sample_rate)
+                y = preprocess(y, config.sample_rate, config, name=path)
+                if cache:
+                    cache.put(key, y)
+        except (AudioError, OSError) as e:
+            if errors is None:
+                raise
+            msg = str(e) if isinstance(e, AudioError) else f"{path}: cannot read ({e.strerror or e})"
+            errors.append((path, msg))
+            y = None
         out.append(y)
     return out

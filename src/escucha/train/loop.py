@@ -116,6 +116,8 @@ def fit(records: list[Utterance], config: TrainConfig, out_dir: str | Path, *, s
     out = Path(out_dir)
     distributed.require_group()
     main = distributed.is_main()         # under DDP only rank 0 writes (escucha.train.distributed)
+    if split is None:                    # fewer than two labels: refused before anything is written
+        records = select_labels(records, config)
     if resume:
         def _open():
             work, staged = find_resumable(out)
@@ -138,8 +140,6 @@ def fit(records: list[Utterance], config: TrainConfig, out_dir: str | Path, *, s
         torch.set_num_threads(config.threads)
     torch.manual_seed(config.seed)
 
-    if split is None:
-        records = select_labels(records, config)
     labels = labels_for(records)
     trainer = Trainer(config, labels)          # unknown model / features fail before the split
     multi = distributed.world_size() > 1

@@ -30,13 +30,38 @@ def labels_for(records: list[Utterance]) -> list[str]:
 
 
 def select_labels(records: list[Utterance], config: TrainConfig) -> list[Utterance]:
-    """The records whose label is in ``config.labels`` (all of them when it is ``None``)."""
+    """The records whose label is in ``config.labels`` (all of them when it is ``None``); a
+    :class:`ConfigError` when fewer than two labels are left, which no model can learn from."""
     if config.labels is None:
+        present = sorted({r.emotion for r in records})
+        if len(present) < 2:
+            raise ConfigError(f"the data have {'one label (' + present[0] + ')' if present else 'no clips'}; "
+                              "training needs clips of at least two")
         return records
     keep = [r for r in records if r.emotion in set(config.labels)]
     if len({r.emotion for r in keep}) < 2:
         raise ConfigError(f"the data have fewer than two of the labels {', '.join(config.labels)}")
     return keep
+
+
+def drop_unreadable(records: list[Utterance], config: TrainConfig, *, cache=True, show_progress: bool = True
+                    ) -> tuple[list[Utterance], list[tuple[str, str]]]:
+    """The records whose audio decodes, and ``(file, "<file>: <problem>")`` for each that does not.
+
+    Every clip is decoded and preprocessed as training will (into the waveform ``cache``, so the
+    training that follows reads it from there): a file that a corpus reader accepted but that
+    cannot be decoded (a truncated FLAC) is left out before the split is made, instead of stopping
+    a training or a cross-validation half way.
+    """
+    from ..data.waveforms import PreprocessConfig, load_waveforms
+
+    records = select_labels(records, config)   # only the clips training uses; too few labels: refused first
+    pcfg = PreprocessConfig.from_dict(
+        checkpoint_config(config, labels_for(records), feature_config_for(config), 0)["preprocess"])
+    failed: list[tuple[str, str]] = []
+    waves = load_waveforms([r.path for r in records], pcfg, cache=cache, errors=failed,
+                           desc="checking audio" if show_progress else None)
+    return [r for r, w in zip(records, waves) if w is not None], failed
 
 
 def make_split(records: list[Utterance], config: TrainConfig) -> Split:
