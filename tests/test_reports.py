@@ -160,13 +160,30 @@ def test_explore_report_holds_every_section_and_figure(explore_html, corpus):
     assert names == {"clip", "emotions", "durations", "balance", "emotion_intensity", "cues"}
     summary = html.split('<section id="summary">')[1].split("</section>")[0]
     assert "<th>clips used</th><td>32" in summary
-    assert "<th>actors</th><td>4 (2 female, 2 male)" in summary
+    assert "<th>speakers</th><td>4 (2 female, 2 male)" in summary
     assert "16000 Hz: 32 clips" in summary
-    assert "notes-take2.wav" in summary and "<th>unparsed files</th><td>1" in summary
+    assert "notes-take2.wav" in summary and "<th>files left out</th><td>1" in summary
     assert "40 dB below" in html  # the trimming threshold is stated
     # the manifest table shows the first 10 rows
     manifest = html.split('<section id="manifest">')[1].split("</section>")[0]
     assert manifest.count("<tr>") == 1 + 10
+
+
+def test_explore_on_another_corpus_lists_only_what_its_reader_left_out(tmp_path):
+    """On a SAVEE folder (Ogg clips, not RAVDESS names) the report used to list every clip as
+    "not a RAVDESS name (left out)" beside "clips used" and to count only .wav/.flac files."""
+    from .test_readers import make_fake_savee
+
+    root = make_fake_savee(tmp_path / "savee", speakers=("DC", "JE"), n=1, ext="ogg")
+    sf.write(root / "ALL" / "DC_x01.ogg", tone(150, seconds=0.5), SR, format="OGG", subtype="VORBIS")
+    html = write_explore_report(root, tmp_path / "out", jobs=1, show_progress=False, pitch_clips=0).read_text()
+    summary = html.split('<section id="summary">')[1].split("</section>")[0]
+    assert "<th>audio files found</th><td>15 (.wav, .flac, .ogg, .mp3)" in summary
+    assert "<th>clips used</th><td>14" in summary and "<th>files left out</th><td>1" in summary
+    assert "<th>speakers</th><td>2 (2 male)" in summary
+    left_out = summary.split("the corpus reader left out")[1]
+    assert "DC_x01.ogg" in left_out and "not a SAVEE name" in left_out   # the reader's own words
+    assert "RAVDESS" not in summary and "DC_a01.ogg" not in left_out
 
 
 def test_explore_cues_match_the_synthetic_signals(explore_html):

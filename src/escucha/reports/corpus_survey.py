@@ -16,23 +16,36 @@ from ..labels import EMOTIONS
 __all__ = ["read_corpus", "survey_folder", "resolve_clip", "emotion_examples"]
 
 
-def survey_folder(root: Path) -> dict:
-    """Audio files under ``root`` whose names do not parse as RAVDESS, and the filtered-out ones."""
-    found, unparsed, other_channel = 0, [], 0
+def survey_folder(root: Path, records: list[Utterance], problems=()) -> dict:
+    """The audio files under ``root`` and those the corpus reader left out, whatever the corpus.
+
+    ``{"found": n, "left_out": [(file relative to root, why)], "song": n}``. Why comes from the
+    reader's own skip messages (``problems``: :attr:`CorpusWarning.problems`); RAVDESS song clips
+    (left out by design: escucha hears speech) are counted in ``song`` instead of listed.
+    """
+    used = {os.path.realpath(r.path) for r in records}
+    why: dict[str, str] = {}   # file name -> the reader's words
+    for _reason, message in problems:
+        file, _, problem = message.partition(": ")
+        why.setdefault(os.path.basename(file), problem or message)
+    found, left_out, song = 0, [], 0
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         for fn in sorted(filenames):
             if fn.startswith(".") or not fn.lower().endswith(AUDIO_EXTENSIONS):
                 continue
             found += 1
-            try:
-                f = parse_ravdess_name(fn)
-            except CorpusError as e:
-                unparsed.append((os.path.relpath(os.path.join(dirpath, fn), root), str(e).split(": ", 1)[-1]))
+            path = os.path.join(dirpath, fn)
+            if os.path.realpath(path) in used:
                 continue
-            if f["vocal_channel"] != "speech":
-                other_channel += 1
-    return {"found": found, "unparsed": unparsed, "song": other_channel}
+            try:
+                if parse_ravdess_name(fn)["vocal_channel"] != "speech":
+                    song += 1
+                    continue
+            except CorpusError:
+                pass
+            left_out.append((os.path.relpath(path, root), why.get(fn, "left out by the corpus reader (its warning says why)")))
+    return {"found": found, "left_out": left_out, "song": song}
 
 
 def read_corpus(source: Path) -> tuple[list[Utterance], dict]:
@@ -41,9 +54,10 @@ def read_corpus(source: Path) -> tuple[list[Utterance], dict]:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", CorpusWarning)
         records = scan_corpus(source)
-    notes = [str(w.message) for w in caught if issubclass(w.category, CorpusWarning)]
-    survey = survey_folder(source) if source.is_dir() else None
-    return records, {"warnings": notes, "survey": survey}
+    found = [w.message for w in caught if issubclass(w.category, CorpusWarning)]
+    problems = [pr for m in found for pr in getattr(m, "problems", ())]
+    survey = survey_folder(source, records, problems) if source.is_dir() else None
+    return records, {"warnings": [str(m) for m in found], "survey": survey}
 
 
 def resolve_clip(clip: str | os.PathLike | None, records: list[Utterance]) -> Utterance:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 import os
-import re
 from collections import Counter
 from pathlib import Path
 from typing import Sequence
@@ -19,6 +18,7 @@ import numpy as np
 
 from ..audio import load_audio, trim_silence
 from ..corpora import Utterance
+from ..corpora.manifest import AUDIO_EXTENSIONS
 from ..corpora.ravdess import STATEMENTS
 from ..labels import EMOTIONS
 from .corpus_survey import emotion_examples
@@ -45,17 +45,17 @@ def _fmt_minutes(seconds: float) -> str:
 def summary_section(rep, source, records, ok, errors, read_info, cue_info, trim_db):
     dur = np.array([c["duration"] for _, c in ok])
     trimmed = np.array([c["trimmed_duration"] for _, c in ok])
-    genders = Counter({r.speaker: r.gender for r in records}.values())
+    genders = Counter({r.speaker_key: r.gender for r in records}.values())
     rates = Counter(r.sample_rate for r in records)
     channels = Counter(r.channels for r in records)
     survey = read_info["survey"]
     items = [("source", str(source.resolve()))]
     if survey is not None:
-        items.append(("audio files found", f"{survey['found']} (.wav/.flac)"))
+        items.append(("audio files found", f"{survey['found']} ({', '.join(AUDIO_EXTENSIONS)})"))
     items += [
         ("clips used", f"{len(records)}" + (f" (speech only; {survey['song']} song clips left out)"
                                             if survey and survey["song"] else "")),
-        ("actors", f"{len({r.speaker for r in records})} ("
+        ("speakers", f"{len({r.speaker_key for r in records})} ("
                    + ", ".join(f"{v} {k or 'unknown'}" for k, v in sorted(genders.items())) + ")"),
         ("emotions", ", ".join(f"{k} {v}" for k, v in _ordered(Counter(r.emotion for r in records), EMOTIONS).items())),
         ("total duration", f"{_fmt_minutes(float(dur.sum()))} raw; {_fmt_minutes(float(trimmed.sum()))} "
@@ -66,19 +66,17 @@ def summary_section(rep, source, records, ok, errors, read_info, cue_info, trim_
                                for ch, n in sorted(channels.items()))
          + (" (mixed to mono for every measurement)" if set(channels) - {1} else "")),
     ]
-    unparsed = survey["unparsed"] if survey else []
-    items.append(("unparsed files", f"{len(unparsed)}" if survey else "n/a (read from a manifest)"))
+    unparsed = survey["left_out"] if survey else []
+    items.append(("files left out", f"{len(unparsed)}" if survey else "n/a (read from a manifest)"))
     items.append(("undecodable clips", str(len(errors))))
     parts: list = [kv_table(items)]
+    for note in read_info["warnings"]:   # the reader's own summary: how many it skipped, and why
+        parts.append(Raw(f'<p class="note">Reader warning: {esc(note)}</p>'))
     if unparsed:
-        parts.append(Raw("<h3>Files whose names are not RAVDESS names (left out)</h3>"))
+        parts.append(Raw("<h3>Audio files the corpus reader left out</h3>"))
         parts.append(table(["file", "problem"], unparsed[:20]))
         if len(unparsed) > 20:
             parts.append(Raw(f'<p class="note">… and {len(unparsed) - 20} more.</p>'))
-    for note in read_info["warnings"]:
-        m = re.search(r"skipped (\d+) of", note)
-        if not (m and int(m.group(1)) == len(unparsed)):  # not already listed above
-            parts.append(Raw(f'<p class="note">Reader warning: {esc(note)}</p>'))
     if errors:
         parts.append(Raw("<h3>Clips that could not be decoded (left out of every figure)</h3>"))
         parts.append(table(["error"], [[m] for _, m in errors[:20]]))
