@@ -115,6 +115,23 @@ def test_evaluate_json(tiny_model, fake_ravdess):
     assert rep["accuracy"] > 0.5
 
 
+def test_evaluate_names_the_labels_each_average_is_over():
+    """UAR averages the labels in the truth; macro-F1 (as sklearn's) also those only answered. One
+    stray answer outside the truth's labels made the two disagree without a word."""
+    from sklearn.metrics import f1_score
+
+    from escucha.cli.evaluate import format_report
+    from escucha.evaluate.metrics import classification_report
+
+    labels = ["neutral", "happy", "sad", "angry", "fearful"]
+    truth = [0] * 5 + [1] * 5 + [2] * 5 + [3] * 5
+    answers = [0] * 5 + [1] * 5 + [2] * 5 + [3] * 4 + [4]   # one "fearful" the data do not have
+    rep = {**classification_report(truth, answers, labels), "labels_present": labels[:4]}
+    first = format_report(rep).splitlines()[0]
+    assert "UAR 0.950 (over the 4 labels present)" in first
+    assert f"macro-F1 {f1_score(truth, answers, average='macro'):.3f} (over the 5 labels present or answered)" in first
+
+
 needs_bundle = pytest.mark.skipif(not (bundled_model_dir() / "config.json").is_file(), reason="no bundled model")
 
 

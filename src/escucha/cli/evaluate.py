@@ -175,8 +175,10 @@ def format_report(rep: dict) -> str:
     labels = rep["labels"]
     w = max(9, max(len(lab) for lab in labels))
     present = rep.get("labels_present", labels)
+    cm = rep["confusion"]   # macro-F1 averages the classes in the truth or the answers, as sklearn's does
+    f1_over = sum(1 for i in range(len(cm)) if sum(cm[i]) + sum(row[i] for row in cm) > 0)
     lines = [f"clips {rep['n']}   accuracy {rep['accuracy']:.3f}   UAR {rep['uar']:.3f} (over the {len(present)} labels "
-             f"present)   macro-F1 {rep['macro_f1']:.3f}"]
+             f"present)   macro-F1 {rep['macro_f1']:.3f} (over the {f1_over} labels present or answered)"]
     if rep.get("not_judged"):
         kinds = sorted({u["outcome"] for u in rep["not_judged"]})
         lines.append(f"not judged: {len(rep['not_judged'])} clips ({', '.join(kinds)}); not in the figures above")
