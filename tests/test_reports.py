@@ -320,6 +320,11 @@ def test_cv_writes_a_report_with_folds_and_pooled_results(cv_dir):
     uar = s["mean_std"]["uar"]
     assert f"{100 * uar['mean']:.1f} ± {100 * uar['std']:.1f} %" in html
     assert 'id="fold-0"' in html and 'id="fold-1"' in html
+    # which data, and the settings every fold shares (not fold 0's own)
+    assert Path(s["data"]).name == "ravdess"   # the corpus fixture's folder
+    assert f"<th>data</th><td>{s['data']}</td>" in html and "<th>folds</th><td>2, by speaker" in html
+    assert not {"fold", "test_corpus", "split"} & set(s["config"])
+    assert "<th>held out</th>" in html and ">speakers " in html
     table = html.split('id="predictions-table"')[1].split("</table>")[0]
     assert table.count("<tr class=") == 32  # every clip once
 

@@ -210,6 +210,20 @@ def _predictions_part(rep, path: Path, rows: list[dict], *, with_fold: bool = Fa
     ])
 
 
+def _held_out(fold: dict) -> str:
+    """What a fold tested on: ``corpus emodb (10 speakers)`` or ``speakers 01, 05``."""
+    spk = fold.get("test_speakers", [])
+    if fold.get("test_corpus"):
+        return f"corpus {fold['test_corpus']} ({len(spk)} speakers)"
+    return "speakers " + ", ".join(spk)
+
+
+def _cv_data(run: Path) -> str:
+    """Where a cross-validation's clips came from, as its cv_config.json records it (older summaries
+    lack it)."""
+    return str((_json(run / "cv_config.json") or {}).get("data") or "not recorded")
+
+
 def _config_part(config) -> Raw:
     return Raw(f"<pre>{html.escape(json.dumps(config, indent=2), quote=False)}</pre>")
 
@@ -283,19 +297,21 @@ def _cv_report(run: Path, dest: Path, audio: str = "auto") -> HtmlReport:
     ms_rows = [[name, f"{100 * ms[k]['mean']:.1f} ± {100 * ms[k]['std']:.1f} %",
                 "  ".join(f"{100 * v:.1f}" for v in ms[k]["folds"]), _pct(pooled.get(k))]
                for k, name in (("accuracy", "accuracy"), ("uar", "UAR"), ("macro_f1", "macro-F1")) if k in ms]
-    fold_rows = [[r.get("fold", i), ", ".join(r.get("test_speakers", [])), r.get("n", ""), _pct(r.get("accuracy")),
+    fold_rows = [[r.get("fold", i), _held_out(r), r.get("n", ""), _pct(r.get("accuracy")),
                   _pct(r.get("uar")), _pct(r.get("macro_f1")), r.get("best_epoch", ""),
                   f"{r['train_minutes']:.1f}" if "train_minutes" in r else ""]
                  for i, r in enumerate(s["per_fold"])]
     rep.add("summary", "Summary",
-            kv_table([("model", model), ("folds", s.get("folds", len(s["per_fold"]))),
+            kv_table([("model", model), ("data", s.get("data") or _cv_data(run)),
+                      ("folds", f"{s.get('folds', len(s['per_fold']))}, "
+                                + ("one per corpus held out" if s.get("by") == "corpus" else "by speaker")),
                       ("clips tested", f"{s.get('n', pooled.get('n'))} (every clip once, by a model that never "
                                        "heard its speaker)"),
                       ("training time", _minutes(s.get("train_minutes_total")) + " in all")]),
             Raw("<h3>Mean ± standard deviation over folds</h3>"),
             table(["metric", "mean ± std", "per fold (%)", "pooled over all clips"], ms_rows),
             Raw("<h3>Folds</h3>"),
-            table(["fold", "test speakers", "clips", "accuracy", "UAR", "macro-F1", "selected epoch", "minutes"],
+            table(["fold", "held out", "clips", "accuracy", "UAR", "macro-F1", "selected epoch", "minutes"],
                   fold_rows, numeric=(2, 3, 4, 5, 6, 7)))
     rep.add("folds", "Scores per fold",
             rep.figure("folds", plots.to_png(plots.fold_metrics(s["per_fold"], ms)), caption=(
@@ -311,7 +327,7 @@ def _cv_report(run: Path, dest: Path, audio: str = "auto") -> HtmlReport:
         d = run / f"fold-{f}"
         hist = _csv(d / "metrics.csv")
         test = _json(d / "test_metrics.json")
-        fold_parts.append(Raw(f'<h3 id="fold-{f}">Fold {f}: test speakers {esc(", ".join(r.get("test_speakers", [])))}'
+        fold_parts.append(Raw(f'<h3 id="fold-{f}">Fold {f}: {esc(_held_out(r))}'
                               f' — UAR {_pct(r.get("uar"))}</h3>'))
         if not hist and not test:
             fold_parts.append(Raw(f'<p class="note">{esc(d)}: no metrics.csv or test_metrics.json.</p>'))

@@ -162,7 +162,9 @@ def _run_folds(records, config, k, fold_speakers, fcfg, work: Path, final: Path,
     pooled = classification_report([li[r["true"]] for r in rows], [li[r["predicted"]] for r in rows], labels)
     summary = {
         "model": config.model, "folds": k, "by": "corpus" if corpora else "speaker", "n": len(rows),
-        "config": config.to_dict(),
+        # the settings every fold shares (each fold's own held-out fold or corpus is in per_fold)
+        "config": {k: v for k, v in config.to_dict().items() if k not in ("fold", "test_corpus", "split")},
+        **({"data": str(source)} if source is not None else {}),
         "per_fold": reports, "mean_std": mean_std_table(reports), "pooled": pooled,
         "train_minutes_total": round(float(np.sum([r["train_minutes"] for r in reports])), 3),
     }
