@@ -115,6 +115,18 @@ def test_evaluate_json(tiny_model, fake_ravdess):
     assert rep["accuracy"] > 0.5
 
 
+def test_clips_without_speaker_ids_are_said_to_be_unchecked(tiny_model, fake_ravdess, tmp_path):
+    """A label CSV without a speaker column scored the model's own training clips with no word of
+    it; data index counted the missing id as one speaker."""
+    rows = ["file,label"] + [f"{r.path},{r.emotion}" for r in scan_ravdess(fake_ravdess)[:8]]
+    (tmp_path / "labels.csv").write_text("\n".join(rows) + "\n")
+    r = escucha("evaluate", tmp_path / "labels.csv", "--model", tiny_model, "--quiet")
+    assert r.returncode == 0, r.stderr
+    assert "8 of the 8 clips have no speaker id, so escucha cannot tell whether the model heard" in r.stderr
+    r = escucha("data", "index", tmp_path / "labels.csv", "-o", tmp_path / "ix.csv")
+    assert r.returncode == 0 and "8 clips, 0 speakers (8 clips without a speaker id)" in r.stderr
+
+
 def test_evaluate_names_the_labels_each_average_is_over():
     """UAR averages the labels in the truth; macro-F1 (as sklearn's) also those only answered. One
     stray answer outside the truth's labels made the two disagree without a word."""
@@ -159,3 +171,24 @@ def test_bundled_model_on_real_clips(real_ravdess, tmp_path):
     rep = json.loads(r.stdout)
     assert rep["n"] == len(recs) == 30
     assert rep["accuracy"] > 0.5
+
+
+@pytest.mark.parametrize("command", [["data", "index", "{data}", "-o", "{out}"],
+                                     ["evaluate", "{data}", "--predictions", "{out}"]])
+def test_an_output_under_a_file_is_refused_before_work_naming_it(command, fake_ravdess, tmp_path):
+    """``-o afile/x.csv`` used to end in 'afile: File exists' after the scan (or the evaluation)."""
+    (tmp_path / "afile").write_text("not a folder\n")
+    out = tmp_path / "afile" / "x.csv"
+    r = escucha(*[str(c).format(data=fake_ravdess, out=out) for c in command])
+    assert r.returncode == 2
+    assert r.stderr.strip() == f"escucha: error: {out}: cannot be written: {tmp_path / 'afile'} is not a folder"
+
+
+def test_atomic_writes_name_the_file_asked_for_when_its_folder_cannot_be_made(tmp_path):
+    from escucha.utils.io import atomic_write_json
+
+    (tmp_path / "afile").write_text("")
+    with pytest.raises(OSError) as e:
+        atomic_write_json(tmp_path / "afile" / "sub" / "x.json", {})
+    assert e.value.filename == str(tmp_path / "afile" / "sub" / "x.json")   # not afile, not a hidden temp
+    assert str(e.value.strerror).startswith("cannot be written (")

@@ -52,15 +52,20 @@ def run_index(args) -> int:
         raise ConfigError(f"{out}: is a folder; -o takes the manifest file to write")
     if out.exists() and not args.force:
         raise ConfigError(f"{out}: already exists; pass --force to replace it")
+    from ..utils.io import check_writable
+
+    check_writable(out)   # before the scan, in one line naming the manifest
     label_map = load_label_map(args.label_map) if args.label_map else None
     records = scan_corpora(args.dir, corpus=args.corpus, label_map=label_map, strict=args.strict,
                            vocal_channels=None if args.vocal_channel == "all" else [args.vocal_channel],
                            modalities=None if args.modality == "all" else [args.modality])
     path = write_manifest(records, out)
-    speakers = len({r.speaker_key for r in records})
+    speakers = len({r.speaker_key for r in records if r.speaker})
+    unknown = sum(not r.speaker for r in records)
     corpora = len({r.corpus for r in records})
     minutes = sum(r.duration for r in records) / 60
-    print(f"wrote {path}: {len(records)} clips, {speakers} speakers, {minutes:.1f} min"
+    print(f"wrote {path}: {len(records)} clips, {speakers} speakers"
+          + (f" ({unknown} clips without a speaker id)" if unknown else "") + f", {minutes:.1f} min"
           + (f", {corpora} corpora" if corpora > 1 else ""), file=sys.stderr)
     print(summary_table(records), file=sys.stderr)
     return 0

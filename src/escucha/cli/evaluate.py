@@ -51,6 +51,11 @@ def evaluate_records(predictor, records, *, show_progress=True, labels=None):
         warnings.warn(f"{len(heard)} of the {len({(r.corpus, r.speaker) for r in records})} speakers evaluated were in "
                       f"the model's training data ({', '.join(sorted(heard)[:6])}{', ...' if len(heard) > 6 else ''}); "
                       "this score does not measure accuracy on new voices")
+    anonymous = sum(not r.speaker for r in records)
+    if anonymous and predictor.trained_speakers:
+        warnings.warn(f"{anonymous} of the {len(records)} clips have no speaker id, so escucha cannot tell whether "
+                      "the model heard their voices in training; a score on voices it heard does not measure "
+                      "accuracy on new ones")
     if labels:
         records = [r for r in records if r.emotion in set(labels)]
         if not records:
@@ -101,6 +106,9 @@ def _check_predictions_path(path: Path, *, force: bool) -> None:
         raise ConfigError(f"{path}: is a folder; give a file name for the predictions CSV")
     if path.exists() and not force:
         raise ConfigError(f"{path}: already exists; pass --force to replace it")
+    from ..utils.io import check_writable
+
+    check_writable(path)
 
 
 #: reasons a corpus reader skips a file that count as a failed input here (not e.g. a stray file name)
@@ -177,8 +185,11 @@ def format_report(rep: dict) -> str:
     present = rep.get("labels_present", labels)
     cm = rep["confusion"]   # macro-F1 averages the classes in the truth or the answers, as sklearn's does
     f1_over = sum(1 for i in range(len(cm)) if sum(cm[i]) + sum(row[i] for row in cm) > 0)
-    lines = [f"clips {rep['n']}   accuracy {rep['accuracy']:.3f}   UAR {rep['uar']:.3f} (over the {len(present)} labels "
-             f"present)   macro-F1 {rep['macro_f1']:.3f} (over the {f1_over} labels present or answered)"]
+    def n_labels(n: int) -> str:
+        return f"{n} label{'s' if n != 1 else ''}"
+    lines = [f"clips {rep['n']}   accuracy {rep['accuracy']:.3f}   UAR {rep['uar']:.3f} (over the "
+             f"{n_labels(len(present))} present)   macro-F1 {rep['macro_f1']:.3f} (over the {n_labels(f1_over)} "
+             "present or answered)"]
     if rep.get("not_judged"):
         kinds = sorted({u["outcome"] for u in rep["not_judged"]})
         lines.append(f"not judged: {len(rep['not_judged'])} clips ({', '.join(kinds)}); not in the figures above")
