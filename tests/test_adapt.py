@@ -133,6 +133,11 @@ def test_out_rules(model_dir, mixed_dir, tmp_path):
     shutil.copytree(model_dir, trained)  # a model, but not one adapt made: refused even with --force
     with pytest.raises(ConfigError, match="did not make"):
         adapt(model_dir, [mixed_dir], trained, force=True)
+    run = tmp_path / "run"   # a training run folder: named as one, not "not a valid model folder"
+    (run / "checkpoint").mkdir(parents=True)
+    (run / "config.json").write_text('{"train": {}}')
+    with pytest.raises(ConfigError, match="a training run or cross-validation, not a model 'escucha adapt' made"):
+        adapt(model_dir, [mixed_dir], run, force=True)
 
     for bad in (model_dir, model_dir / "sub", model_dir.parent):
         with pytest.raises(ConfigError, match="inside the model being adapted"):

@@ -192,3 +192,21 @@ def test_atomic_writes_name_the_file_asked_for_when_its_folder_cannot_be_made(tm
         atomic_write_json(tmp_path / "afile" / "sub" / "x.json", {})
     assert e.value.filename == str(tmp_path / "afile" / "sub" / "x.json")   # not afile, not a hidden temp
     assert str(e.value.strerror).startswith("cannot be written (")
+
+
+def test_data_index_names_every_unreadable_file(fake_ravdess, tmp_path):
+    """The reader's summary names the first bad file; index now lists each, so all can be fixed."""
+    import shutil
+
+    d = tmp_path / "ravdess" / "Actor_01"
+    d.mkdir(parents=True)
+    for f in sorted(fake_ravdess.glob("Actor_01/*.wav"))[:4]:
+        shutil.copy(f, d / f.name)
+    (d / "03-01-01-01-02-01-01.wav").write_bytes(b"")
+    (d / "03-01-01-01-02-02-01.wav").write_bytes(b"not audio at all\n" * 40)
+    r = escucha("data", "index", tmp_path / "ravdess", "-o", tmp_path / "ix.csv")
+    assert r.returncode == 0, r.stderr
+    skipped = [ln for ln in r.stderr.splitlines() if ln.startswith("escucha: warning: skipped /")]
+    assert [ln.split(": ")[2].removeprefix("skipped ") for ln in skipped] == [str(d / "03-01-01-01-02-01-01.wav"),
+                                                    str(d / "03-01-01-01-02-02-01.wav")]
+    assert "wrote " in r.stderr and "4 clips, 1 speaker, " in r.stderr

@@ -56,15 +56,27 @@ def run_index(args) -> int:
 
     check_writable(out)   # before the scan, in one line naming the manifest
     label_map = load_label_map(args.label_map) if args.label_map else None
-    records = scan_corpora(args.dir, corpus=args.corpus, label_map=label_map, strict=args.strict,
-                           vocal_channels=None if args.vocal_channel == "all" else [args.vocal_channel],
-                           modalities=None if args.modality == "all" else [args.modality])
+    import warnings
+
+    from ..corpora.manifest import CorpusWarning
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        records = scan_corpora(args.dir, corpus=args.corpus, label_map=label_map, strict=args.strict,
+                               vocal_channels=None if args.vocal_channel == "all" else [args.vocal_channel],
+                               modalities=None if args.modality == "all" else [args.modality])
+    for w in caught:   # the readers' summaries, then every file that could not be read, by name
+        warnings.showwarning(w.message, w.category, w.filename, w.lineno)
+        if isinstance(w.message, CorpusWarning):
+            for reason, message in w.message.problems:
+                if reason == "unreadable or empty files":
+                    print(f"escucha: warning: skipped {message}", file=sys.stderr)
     path = write_manifest(records, out)
     speakers = len({r.speaker_key for r in records if r.speaker})
     unknown = sum(not r.speaker for r in records)
     corpora = len({r.corpus for r in records})
     minutes = sum(r.duration for r in records) / 60
-    print(f"wrote {path}: {len(records)} clips, {speakers} speakers"
+    print(f"wrote {path}: {len(records)} clips, {speakers} speaker{'s' if speakers != 1 else ''}"
           + (f" ({unknown} clips without a speaker id)" if unknown else "") + f", {minutes:.1f} min"
           + (f", {corpora} corpora" if corpora > 1 else ""), file=sys.stderr)
     print(summary_table(records), file=sys.stderr)

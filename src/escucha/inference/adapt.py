@@ -181,6 +181,8 @@ def _made_by_adapt(folder: Path) -> str | None:
     """Why ``folder`` is not a model folder ``escucha adapt`` wrote (``None`` when it is one)."""
     from ..checkpoint_schema import validate_config
 
+    if any((folder / f).exists() for f in ("checkpoint", "metrics.csv", "cv_config.json")):   # escucha train / cv
+        return "a training run or cross-validation, not a model 'escucha adapt' made"
     try:
         cfg = json.loads((folder / "config.json").read_text())
     except FileNotFoundError:
