@@ -315,3 +315,11 @@ def test_cross_validation_says_which_fold_and_how_long_is_left():
     assert _fold_line(1, 5, "emodb", 1, 126.0, 4) == \
         "escucha: fold 2 of 5 (test corpus emodb): 1 trained in 2.1 min, about 8.4 min left (4 folds to go)"
     assert _fold_line(4, 5, None, 4, 40.0, 1).endswith("4 trained in 40 s, about 10 s left (1 fold to go)")
+
+
+def test_predictions_name_each_clips_corpus(smoke_run):
+    """Speaker ids repeat across corpora (RAVDESS and EmoDB both have a 03): the corpus is a column."""
+    out, _ = smoke_run
+    rows = list(csv.DictReader(open(out / "predictions.csv")))
+    assert rows and list(rows[0])[-1] == "corpus" and {r["corpus"] for r in rows} == {"ravdess"}
+    assert list(rows[0])[:5] == ["file", "speaker", "true", "predicted", "confidence"]   # as before

@@ -184,6 +184,7 @@ def _predictions_part(rep, path: Path, rows: list[dict], *, with_fold: bool = Fa
         ["true", "predicted", "confidence", "correct", "listen"]
     body, classes = [], []
     wrong = 0
+    several = len({r.get("corpus", "") for r in rows}) > 1   # then a speaker is named with its corpus
     for i, r in enumerate(rows, start=1):
         ok = r["true"] == r["predicted"]
         wrong += not ok
@@ -193,7 +194,8 @@ def _predictions_part(rep, path: Path, rows: list[dict], *, with_fold: bool = Fa
         except ValueError:
             conf = r["confidence"]
         name = Raw(f'<span title="{esc(r["file"])}">{esc(Path(r["file"]).name)}</span>')
-        body.append([i, name, r.get("speaker", "")] + ([r.get("fold", "")] if with_fold else [])
+        speaker = f"{r['corpus']}:{r.get('speaker', '')}" if several else r.get("speaker", "")
+        body.append([i, name, speaker] + ([r.get("fold", "")] if with_fold else [])
                     + [emotion_tag(r["true"]), emotion_tag(r["predicted"]), conf, "✓" if ok else "✗ wrong",
                        rep.audio(r["file"])])
     n = len(rows)

@@ -29,13 +29,15 @@ def score(pred: Predictor, waves: list[np.ndarray], y: np.ndarray) -> tuple[np.n
 
 
 def prediction_rows(records: list[Utterance], probs: np.ndarray, labels: list[str]) -> list[dict]:
-    """One ``predictions.csv`` row per record: file, speaker, true and predicted label, confidence
-    and ``p_<label>`` for each label (``probs``: ``(N, K)`` in the order of ``labels``)."""
+    """One ``predictions.csv`` row per record: file, speaker, true and predicted label, confidence,
+    ``p_<label>`` for each label (``probs``: ``(N, K)`` in the order of ``labels``), and last the
+    corpus (speaker ids are only unique within one: RAVDESS and EmoDB both have a speaker 03)."""
     rows = []
     for r, p in zip(records, probs):
         k = int(np.argmax(p))
         rows.append({"file": r.path, "speaker": r.speaker, "true": r.emotion, "predicted": labels[k],
-                     "confidence": f"{p[k]:.4f}", **{f"p_{lab}": f"{v:.4f}" for lab, v in zip(labels, p)}})
+                     "confidence": f"{p[k]:.4f}", **{f"p_{lab}": f"{v:.4f}" for lab, v in zip(labels, p)},
+                     "corpus": r.corpus})
     return rows
 
 
