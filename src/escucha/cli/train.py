@@ -157,20 +157,20 @@ def _cache(args):
 
 
 def _readable(records, cfg, args):
-    """The records whose audio decodes; each that does not is named on stderr and left out (the
-    job goes on, and ends with exit status 1, as every batch command does)."""
+    """The records whose audio decodes and their waveforms; each file that does not is named on
+    stderr and left out (the job goes on, and ends with exit status 1, as every batch command does)."""
     from ..train import distributed
     from ..train.prepare import drop_unreadable
 
     cache = _cache(args)
     main = distributed.is_main()
-    records, failed = distributed.rank0_first(lambda: drop_unreadable(
+    records, waves, failed = distributed.rank0_first(lambda: drop_unreadable(
         records, cfg, cache=cache if main else distributed.read_only_cache(cache),
         show_progress=main and not args.quiet))
     if main:
         for _, message in failed:
             print(f"escucha: error: {message}; left out", file=sys.stderr)
-    return records, failed
+    return records, waves, failed
 
 
 def _left_out(failed, rc: int) -> int:
@@ -287,9 +287,9 @@ def _run_train(args) -> int:
         out = Path(args.out or f"runs/{cfg.model}-{cfg.split}" + (f"-fold{cfg.fold}" if cfg.split == "actors" else ""))
     try:
         with distributed.process_group(args.backend):
-            records, failed = _readable(records, cfg, args)
+            records, waves, failed = _readable(records, cfg, args)
             summary = fit(records, cfg, out, cache=_cache(args), show_progress=not args.quiet,
-                          overwrite=args.force, resume=bool(args.resume), source=source)
+                          overwrite=args.force, resume=bool(args.resume), source=source, waves=waves)
     except KeyboardInterrupt:
         if not distributed.is_main():
             raise
@@ -321,11 +321,11 @@ def run_cv(args) -> int:
     else:
         cfg, records, source = _load(args)
         out = Path(args.out or f"runs/cv-{cfg.model}")
-    records, failed = _readable(records, cfg, args)
+    records, waves, failed = _readable(records, cfg, args)
     try:
         s = cross_validate(records, cfg, out, folds=None if args.resume else args.folds, cache=_cache(args),
                            show_progress=not args.quiet, overwrite=args.force, resume=bool(args.resume),
-                           source=source, by=args.by)
+                           source=source, by=args.by, waves=waves)
     except KeyboardInterrupt:
         return _interrupted(out, "cv")
     ms = s["mean_std"]

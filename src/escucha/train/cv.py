@@ -30,7 +30,7 @@ __all__ = ["cross_validate"]
 def cross_validate(records: list[Utterance], config: TrainConfig, out_dir: str | Path, *,
                    folds: int | None = None, cache: WaveformCache | bool | None = True,
                    show_progress: bool = True, overwrite: bool = False, resume: bool = False,
-                   source: str | None = None, by: str | None = None) -> dict:
+                   source: str | None = None, by: str | None = None, waves: list | None = None) -> dict:
     """Train one model per speaker fold into ``out_dir/fold-K`` and summarise.
 
     ``by="corpus"``: leave-one-corpus-out instead; fold K tests every clip of the K-th corpus
@@ -44,7 +44,9 @@ def cross_validate(records: list[Utterance], config: TrainConfig, out_dir: str |
 
     ``overwrite`` replaces a non-empty ``out_dir`` as a whole (built beside it, swapped in when
     finished). ``resume`` continues an unfinished cross-validation: finished folds are kept, an
-    unfinished fold goes on from its last completed epoch, missing folds are trained.
+    unfinished fold goes on from its last completed epoch, missing folds are trained. ``waves``:
+    the clips' waveforms, already decoded and aligned with ``records`` (the clips of
+    ``config.labels``), e.g. by :func:`~escucha.train.prepare.drop_unreadable`.
     """
     out = Path(out_dir)
     if resume:   # the cross-validation's own kind: leave-one-corpus-out stays so when continued
@@ -101,7 +103,7 @@ def cross_validate(records: list[Utterance], config: TrainConfig, out_dir: str |
         mark_unfinished(work, final=out, command="cv")
     try:
         if run_status(work) != "finished":
-            _run_folds(records, config, k, fold_speakers, fcfg, work, out, cache=cache,
+            _run_folds(records, config, k, fold_speakers, fcfg, work, out, cache=cache, waves=waves,
                        show_progress=show_progress, source=source, corpora=corpora if by == "corpus" else None)
     except BaseException:
         if created and not any(p.is_dir() for p in work.glob("fold-*")):
@@ -129,9 +131,12 @@ def _fold_line(f: int, k: int, corpus: str | None, trained: int, elapsed: float,
 
 
 def _run_folds(records, config, k, fold_speakers, fcfg, work: Path, final: Path, *, cache, show_progress,
-               source, corpora=None) -> None:
-    pcfg = PreprocessConfig.from_dict(checkpoint_config(config, labels_for(records), fcfg, 0)["preprocess"])
-    waves = load_waveforms([r.path for r in records], pcfg, cache=cache)
+               source, corpora=None, waves=None) -> None:
+    if waves is None:
+        pcfg = PreprocessConfig.from_dict(checkpoint_config(config, labels_for(records), fcfg, 0)["preprocess"])
+        waves = load_waveforms([r.path for r in records], pcfg, cache=cache)
+    elif len(waves) != len(records):
+        raise ValueError(f"waves: {len(waves)} waveforms for {len(records)} clips")
     reports, rows = [], []
     t0, trained = time.time(), 0   # for the whole cross-validation's ETA, from the folds trained here
     for f in range(k):

@@ -118,6 +118,8 @@ def fit(records: list[Utterance], config: TrainConfig, out_dir: str | Path, *, s
     main = distributed.is_main()         # under DDP only rank 0 writes (escucha.train.distributed)
     if split is None:                    # fewer than two labels: refused before anything is written
         records = select_labels(records, config)
+    if waves is not None and len(waves) != len(records):
+        raise ValueError(f"waves: {len(waves)} waveforms for {len(records)} clips (give those of config.labels' clips)")
     if resume:
         def _open():
             work, staged = find_resumable(out)

@@ -45,13 +45,15 @@ def select_labels(records: list[Utterance], config: TrainConfig) -> list[Utteran
 
 
 def drop_unreadable(records: list[Utterance], config: TrainConfig, *, cache=True, show_progress: bool = True
-                    ) -> tuple[list[Utterance], list[tuple[str, str]]]:
-    """The records whose audio decodes, and ``(file, "<file>: <problem>")`` for each that does not.
+                    ) -> tuple[list[Utterance], list, list[tuple[str, str]]]:
+    """The records whose audio decodes, their waveforms, and ``(file, "<file>: <problem>")`` for
+    each that does not.
 
-    Every clip is decoded and preprocessed as training will (into the waveform ``cache``, so the
-    training that follows reads it from there): a file that a corpus reader accepted but that
-    cannot be decoded (a truncated FLAC) is left out before the split is made, instead of stopping
-    a training or a cross-validation half way.
+    Every clip is decoded and preprocessed as training will (into the waveform ``cache`` too), so
+    a file that a corpus reader accepted but that cannot be decoded (a truncated FLAC) is left out
+    before the split is made, instead of stopping a training or a cross-validation half way. The
+    waveforms, aligned with the records returned, go to ``fit(waves=...)`` or
+    ``cross_validate(waves=...)``, which then decode nothing again.
     """
     from ..data.waveforms import PreprocessConfig, load_waveforms
 
@@ -61,7 +63,8 @@ def drop_unreadable(records: list[Utterance], config: TrainConfig, *, cache=True
     failed: list[tuple[str, str]] = []
     waves = load_waveforms([r.path for r in records], pcfg, cache=cache, errors=failed,
                            desc="checking audio" if show_progress else None)
-    return [r for r, w in zip(records, waves) if w is not None], failed
+    kept = [i for i, w in enumerate(waves) if w is not None]
+    return [records[i] for i in kept], [waves[i] for i in kept], failed
 
 
 def make_split(records: list[Utterance], config: TrainConfig) -> Split:
