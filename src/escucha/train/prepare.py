@@ -62,7 +62,7 @@ def drop_unreadable(records: list[Utterance], config: TrainConfig, *, cache=True
         checkpoint_config(config, labels_for(records), feature_config_for(config), 0)["preprocess"])
     failed: list[tuple[str, str]] = []
     waves = load_waveforms([r.path for r in records], pcfg, cache=cache, errors=failed,
-                           desc="checking audio" if show_progress else None)
+                           desc="loading audio" if show_progress else None)
     kept = [i for i, w in enumerate(waves) if w is not None]
     return [records[i] for i in kept], [waves[i] for i in kept], failed
 
