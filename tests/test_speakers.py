@@ -427,3 +427,30 @@ def test_a_batch_names_the_agent_in_every_call_and_resumes(predictor, tmp_path):
     assert all(r["speakers"] == "2" and r["agent_negative_share"] != "" and r["customer_dominant"] for r in rows)
     again = analyze_folder(calls, predictor, out, show_progress=False, agent_voice=agent)
     assert again.analysed == [] and len(again.skipped) == 2       # same settings: resumed, not redone
+
+
+@needs_ravdess
+def test_a_store_batch_resumes_by_its_speaker_settings_too(predictor, tmp_path):
+    """The store looked stored calls up by settings without the speaker options: a rerun with
+    --agent-voice redid every call, and one with other speaker settings kept the old results."""
+    from escucha.store import open_store
+    from escucha.store.batch import store_folder
+
+    calls = tmp_path / "calls"
+    calls.mkdir()
+    for seed in (0, 1):
+        call, _ = _two_party(seed)
+        sf.write(calls / f"call{seed}.wav", call.mean(axis=1), SR, subtype="PCM_16")
+    agent = tmp_path / "agent.wav"
+    sf.write(agent, np.concatenate([_clip(2, 1, 2), _clip(2, 2, 1)]), SR)
+    store = open_store(f"sqlite:///{tmp_path / 'calls.db'}")
+    try:
+        first = store_folder(calls, predictor, store, show_progress=False, agent_voice=agent)
+        assert len(first.analysed) == 2 and not first.errors
+        again = store_folder(calls, predictor, store, show_progress=False, agent_voice=agent)
+        assert again.analysed == [] and len(again.skipped) == 2          # same settings: resumed
+        other = store_folder(calls, predictor, store, show_progress=False, speakers="off")
+        assert len(other.analysed) == 2 and other.skipped == []          # other settings: analysed again
+        assert store.count_calls() == 2                                  # replaced, never doubled
+    finally:
+        store.close()

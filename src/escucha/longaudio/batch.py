@@ -71,7 +71,7 @@ from .outdir import write_result as _write_result  # looked up here at each call
 from .pool import run_pool
 from .progress import BatchProgress
 from .resume import already_done, is_complete
-from .settings import BASELINE_DEFAULT, analysis_settings
+from .settings import batch_settings
 from .tables import summary_row, write_tables
 from .worker import analyse_one, init_worker
 
@@ -111,6 +111,15 @@ class BatchReport:
     @property
     def errors_csv(self) -> Path:
         return self.out_dir / "errors.csv"
+
+
+def enrol_once(options: dict) -> None:
+    """A batch's ``agent_voice`` option enrolled once, for every call, into ``options["speakers"]``
+    (in place): the settings a batch compares and stores then name the agent's voice."""
+    if "agent_voice" in options:
+        from ..speakers import speaker_options
+
+        options["speakers"] = speaker_options(options.get("speakers", "auto"), agent_voice=options.pop("agent_voice"))
 
 
 def analyze_folder(folder: str | os.PathLike, predictor, out_dir: str | os.PathLike, *, jobs: int | None = 1,
@@ -166,10 +175,7 @@ def analyze_folder(folder: str | os.PathLike, predictor, out_dir: str | os.PathL
     from ..errors import CorpusError
 
     folder, out_dir = Path(folder), Path(out_dir)
-    if "agent_voice" in options:   # enrol once, for every call of the batch
-        from ..speakers import speaker_options
-
-        options["speakers"] = speaker_options(options.get("speakers", "auto"), agent_voice=options.pop("agent_voice"))
+    enrol_once(options)
     jobs = check_batch(folder, engine=engine, jobs=jobs, address=address)
     if out_dir.resolve() == folder.resolve():
         raise ConfigError(f"{out_dir}: is the folder being analysed; give another folder for the results "
@@ -180,10 +186,7 @@ def analyze_folder(folder: str | os.PathLike, predictor, out_dir: str | os.PathL
     files = find_audio_files(folder, exclude=out_dir)
     if not files:
         raise CorpusError(f"{folder}: no audio files found (.wav, .flac, .ogg, .mp3)")
-    settings = analysis_settings(predictor, window=options.get("window"), hop=options.get("hop"),
-                                 smooth=options.get("smooth", 3.0), channels=options.get("channels", "auto"),
-                                 vad=options.get("vad"), speakers=options.get("speakers", "auto"),
-                                 transcribe=options.get("transcribe"), baseline=options.get("baseline", BASELINE_DEFAULT))
+    settings = batch_settings(predictor, options)
     with locked(out_dir):
         prepare_out_dir(out_dir, make_marker(folder, settings, options.get("channel_names")), force=force)
         return _run(folder, files, predictor, out_dir, settings, t0, jobs=jobs, plot=plot, threads=threads,

@@ -12,7 +12,7 @@ from .. import __version__
 from ..errors import ConfigError
 from .vad import VADConfig
 
-__all__ = ["channel_names_for", "analysis_settings", "default_window", "CHANNEL_MODES",
+__all__ = ["channel_names_for", "analysis_settings", "batch_settings", "default_window", "CHANNEL_MODES",
            "DEFAULT_WHOLE_INPUT_WINDOW"]
 
 CHANNEL_MODES = ("auto", "mono", "split")
@@ -104,3 +104,14 @@ def analysis_settings(predictor, *, window: float | None = None, hop: float | No
             "model": {"id": model_id(predictor), "name": predictor.config.get("model", {}).get("name"),
                       "sample_rate": int(predictor.sample_rate), "clip_seconds": clip},
             "escucha_version": __version__}
+
+
+def batch_settings(predictor, options: dict) -> dict:
+    """:func:`analysis_settings` of a batch's keyword ``options`` (those of
+    :func:`escucha.longaudio.analyze_folder`, the analyzer's defaults where one is not given): the
+    settings its results are stored under, so that a rerun knows what it already did (an ``-o``
+    folder's marker, the store's lookup)."""
+    return analysis_settings(predictor, window=options.get("window"), hop=options.get("hop"),
+                             smooth=options.get("smooth", 3.0), channels=options.get("channels", "auto"),
+                             vad=options.get("vad"), speakers=options.get("speakers", "auto"),
+                             transcribe=options.get("transcribe"), baseline=options.get("baseline", BASELINE_DEFAULT))

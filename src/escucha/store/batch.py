@@ -36,22 +36,21 @@ def store_folder(folder: str | os.PathLike, predictor, store, *, jobs: int | Non
     """
     from ..audio import audio_info
     from ..errors import CorpusError
-    from ..longaudio.batch import BatchReport, check_batch, run_engine
+    from ..longaudio.batch import BatchReport, check_batch, enrol_once, run_engine
     from ..longaudio.inputs import content_digest, find_audio_files
     from ..longaudio.interrupts import interrupts_deferred
     from ..longaudio.progress import BatchProgress
     from ..longaudio.resume import is_complete
-    from ..longaudio.settings import BASELINE_DEFAULT, analysis_settings
+    from ..longaudio.settings import batch_settings
 
     folder = Path(folder)
+    enrol_once(options)
     jobs = check_batch(folder, engine=engine, jobs=jobs, address=address)
     t0 = time.time()
     files = find_audio_files(folder)
     if not files:
         raise CorpusError(f"{folder}: no audio files found (.wav, .flac, .ogg, .mp3)")
-    settings = analysis_settings(predictor, window=options.get("window"), hop=options.get("hop"),
-                                 smooth=options.get("smooth", 3.0), channels=options.get("channels", "mono"),
-                                 vad=options.get("vad"), baseline=options.get("baseline", BASELINE_DEFAULT))
+    settings = batch_settings(predictor, options)   # the speaker and word settings too: they change results
     report = BatchReport(out_dir=folder)
     stored = {} if force else store.stored_sources(settings)
     todo, seconds, sources = [], {}, {}
