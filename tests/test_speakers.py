@@ -454,3 +454,48 @@ def test_a_store_batch_resumes_by_its_speaker_settings_too(predictor, tmp_path):
         assert store.count_calls() == 2                                  # replaced, never doubled
     finally:
         store.close()
+
+
+def test_the_crosstalk_gate_silences_only_a_drowned_channel():
+    from escucha.longaudio.vad import CrosstalkGate
+
+    rng = np.random.default_rng(0)
+    f = 512
+    loud = rng.standard_normal(6 * f).astype(np.float32) * 0.1
+    y = np.stack([loud, loud * 10 ** (-30 / 20)], axis=1)          # channel 1: channel 0's echo, -30 dB
+    y[4 * f:, 1] = rng.standard_normal(2 * f) * 0.05                # frames 4-5: both talk, 6 dB apart
+    probs = np.full((6, 2), 0.9, np.float32)
+    out = CrosstalkGate(f, 2, 15.0).apply(y, probs)
+    assert out[:, 0].tolist() == [pytest.approx(0.9)] * 6           # the loud channel is never touched
+    assert out[:4, 1].tolist() == [0.0] * 4 and out[4:, 1] == pytest.approx([0.9, 0.9])
+    # fed in pieces of any length, as the VAD is, it marks the same frames
+    gate, got = CrosstalkGate(f, 2, 15.0), []
+    for a, b in ((0, 700), (700, 1500), (1500, 6 * f)):
+        n = (b // f) - (a // f)
+        got.append(gate.apply(y[a:b], np.full((n, 2), 0.9, np.float32)))
+    assert np.array_equal(np.concatenate(got), out)
+
+
+@needs_ravdess
+def test_echo_of_the_other_party_is_not_a_turn_on_a_stereo_call(predictor):
+    """A stereo call recording carries each party's echo on the other channel (here -25 dB): it was
+    analysed as the other party speaking (twice the turns, the customer 'sad' from the agent's
+    echo). Both parties' real turns are kept, on their own channel."""
+    from escucha.longaudio import CallAnalyzer
+    from escucha.longaudio.vad import VADConfig
+
+    call, truth = _two_party(1)
+    echoed = call + 10 ** (-25 / 20) * call[:, ::-1]
+
+    def turns(vad):
+        an = CallAnalyzer(predictor, sample_rate=SR, channels_in=2, channels="split", vad=vad,
+                          channel_names=["a", "b"], speakers="off")
+        an.feed(echoed)
+        an.finish()
+        return [(s.channel, s.start, s.end) for s in an.result().segments]
+
+    found = turns(VADConfig())
+    assert len(found) == len(truth)
+    for (actor, t0, t1), (ch, s0, s1) in zip(truth, sorted(found, key=lambda s: s[1])):
+        assert ch == "ab"[actor - 1] and s0 < t1 and t0 < s1       # each turn once, on its speaker's channel
+    assert len(turns(VADConfig(crosstalk_db=0))) > len(truth) + 3   # without the gate the echo is heard

@@ -73,6 +73,9 @@ def register(sub):
     p.add_argument("--max-segment", type=float, default=10.0, metavar="S",
                    help="cut longer speech turns into pieces of at most this length (default 10)")
     p.add_argument("--vad-threshold", type=float, default=0.5, metavar="P", help="Silero speech threshold (default 0.5)")
+    p.add_argument("--crosstalk-db", type=float, default=15.0, metavar="DB",
+                   help="channels analysed apart: not speech on a channel while another is louder by more than DB "
+                        "(the other party's echo or crosstalk; default 15, 0: off)")
     p.add_argument("--jobs", type=int, default=None, metavar="N",
                    help="parallel worker processes for a folder (default 1; with --engine ray: one per "
                         "--threads CPUs of the cluster)")
@@ -180,7 +183,7 @@ def run_analyze(args) -> int:
     set_num_threads(args.threads)  # torch or ONNX Runtime, whichever runs the model
     if args.plot and not args.out:
         raise ConfigError("--plot writes a PNG file: give an output folder with -o DIR")
-    vad = VADConfig(threshold=args.vad_threshold, max_segment=args.max_segment)
+    vad = VADConfig(threshold=args.vad_threshold, max_segment=args.max_segment, crosstalk_db=args.crosstalk_db)
     from ..speakers import speaker_options
 
     # the agent's voice is enrolled once, for every call of a batch

@@ -28,7 +28,7 @@ from .settings import (BASELINE_DEFAULT, analysis_settings, channel_names_for, c
                        has_baseline)
 from .stream import SampleBuffer, StreamResampler
 from .summary import summarize
-from .vad import SileroVAD, SpeechSegmenter, VADConfig, VADStream
+from .vad import CrosstalkGate, SileroVAD, SpeechSegmenter, VADConfig, VADStream
 
 if TYPE_CHECKING:
     from ..speakers.options import SpeakerOptions
@@ -175,6 +175,8 @@ class CallAnalyzer:
         n = len(self.names)
         self.vad_rate = self.vad_config.sample_rate
         self._vad = VADStream(self._vad_model, sample_rate=self.vad_rate, channels=n)
+        self._crosstalk = (CrosstalkGate(self._vad.frame, n, self.vad_config.crosstalk_db)
+                           if n > 1 and self.vad_config.crosstalk_db > 0 else None)   # split channels only
         self._to_vad = StreamResampler(self.sample_rate, self.vad_rate, n)
         self._to_model = None if self.model_rate == self.vad_rate else StreamResampler(self.sample_rate, self.model_rate, n)
         self._ch = [_Channel(nm, self.vad_config, self.vad_rate) for nm in self.names]
@@ -342,6 +344,8 @@ class CallAnalyzer:
             piece = xv[pos:pos + self._vad.samples_until(target)]
             pos += len(piece)
             probs = self._vad.process(piece)
+            if self._crosstalk is not None:   # the other party's echo on a channel is not its speech
+                probs = self._crosstalk.apply(piece, probs)
             for k, c in enumerate(self._ch):
                 for r in c.segmenter.push(probs[:, k]):
                     out.append(self._analyse(c, r))

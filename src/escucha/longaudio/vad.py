@@ -50,6 +50,11 @@ class VADConfig:
     max_segment : float
         Seconds; a longer region is cut at its least speech-like frame near this length, so
         that live results arrive with bounded latency and memory stays bounded.
+    crosstalk_db : float
+        Channels analysed apart (``channels="split"``): a channel's frame is not speech where
+        another channel is louder by more than this many dB at the same moment: the other party
+        heard through echo or crosstalk, which Silero hears as speech down to about -40 dB. Both
+        parties talking at once stay speech on both channels. ``0`` turns it off.
     sample_rate : {16000, 8000}
         Rate the VAD runs at. 16 kHz (default) uses the fast sequence model for any input,
         telephone audio included (upsampled); 8000 runs Silero's narrow-band mode frame by frame
@@ -64,6 +69,7 @@ class VADConfig:
     speech_pad: float = 0.1
     max_segment: float = 10.0
     sample_rate: int = 16000
+    crosstalk_db: float = 15.0
 
     def __post_init__(self):
         if self.sample_rate not in (8000, 16000):
@@ -78,6 +84,8 @@ class VADConfig:
         if self.speech_pad > self.min_silence:
             raise ConfigError(f"VAD speech_pad ({self.speech_pad} s) must not exceed min_silence "
                               f"({self.min_silence} s)")
+        if not 0.0 <= self.crosstalk_db < float("inf"):   # NaN too
+            raise ConfigError(f"VAD crosstalk_db must be a finite number >= 0 dB (0: off), got {self.crosstalk_db}")
         if not 1.0 <= self.max_segment <= 3600.0:   # NaN and inf too
             raise ConfigError(f"VAD max_segment must be between 1 and 3600 seconds, got {self.max_segment}")
 
@@ -167,6 +175,31 @@ class SileroVAD:
 
 #: frame and context lengths (samples) per VAD sample rate
 _FRAMING = {16000: (512, 64), 8000: (256, 32)}
+
+
+class CrosstalkGate:
+    """Per VAD frame, silence a channel that another channel drowns out by more than ``db`` dB.
+
+    Fed the same pieces as :class:`VADStream` (it keeps the same partial frame), so its frames are
+    the probabilities' frames: :meth:`apply` zeroes ``probs[i, k]`` where channel ``k``'s frame
+    ``i`` is more than ``db`` below the loudest channel's. In a stereo call recording the other
+    party's echo or crosstalk is 25-45 dB down; both parties talking at once are within a few dB.
+    """
+
+    def __init__(self, frame: int, channels: int, db: float):
+        self.frame, self.db = frame, float(db)
+        self.pending = np.zeros((0, channels), np.float32)
+
+    def apply(self, y: np.ndarray, probs: np.ndarray) -> np.ndarray:
+        y = np.concatenate([self.pending, np.asarray(y, np.float32)])
+        n = len(y) // self.frame
+        self.pending = y[n * self.frame:].copy()
+        if n != len(probs) or n == 0:   # not aligned (cannot happen when fed as the VAD): leave as is
+            return probs
+        frames = y[:n * self.frame].reshape(n, self.frame, -1)
+        level = 10.0 * np.log10(np.mean(np.square(frames, dtype=np.float64), axis=1) + 1e-12)   # (n, C) dB
+        drowned = level.max(axis=1, keepdims=True) - level > self.db
+        return np.where(drowned, 0.0, probs).astype(probs.dtype)
 
 
 class VADStream:
