@@ -297,6 +297,19 @@ def test_summary_shares_thirds_and_change():
     assert empty["dominant"] is None and empty["change"]["angry"] is None and "channels" not in empty
 
 
+def test_thirds_divide_the_conversation_not_the_hold_before_it():
+    """A call that opens with 40 s on hold had no speech in its 'first third' (of the recording):
+    its change was None and it fell out of every 'ended worse' filter."""
+    segs = [_seg("customer", 40, 50, [0.1, 0.9]), _seg("agent", 50, 70, [0.2, 0.8]),
+            _seg("customer", 80, 100, [0.9, 0.1])]
+    s = summarize(segs, duration=100.0, labels=("angry", "calm"), channels=["agent", "customer"])
+    cust = s["channels"]["customer"]      # the conversation is 40-100 s: thirds 40-60 and 80-100
+    assert cust["first_third"]["dominant"] == "calm" and cust["last_third"]["dominant"] == "angry"
+    assert cust["change"]["angry"] == pytest.approx(1.0)
+    assert cust["negative"]["change"] is not None
+    assert s["speech_ratio"] == pytest.approx(0.5)   # talk time is still against the whole recording
+
+
 @pytest.mark.parametrize("n_in, mode, names, expected", [
     (1, "mono", None, ["mono"]),
     (2, "mono", None, ["mono"]),

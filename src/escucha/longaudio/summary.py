@@ -1,6 +1,10 @@
 """Per-call summary: talk time, the share of speech time per emotion, of high arousal and of
-negative speech, and how the first third of the call compares with the last (computed from the
-segments' tiles, :func:`escucha.longaudio.segments.segment_tiles`)."""
+negative speech, and how the first third of the conversation compares with the last (computed
+from the segments' tiles, :func:`escucha.longaudio.segments.segment_tiles`).
+
+The thirds divide the conversation, from the first speech to the last, not the recording: a call
+that opens with a minute on hold or in a phone menu, or ends in silence, still compares how its
+people began with how they ended."""
 
 from __future__ import annotations
 
@@ -26,7 +30,14 @@ def _shares(tiles: list[tuple[float, float, int]], labels: Sequence[str], lo: fl
             "dominant": labels[int(np.argmax(t))] if total > 0 else None}
 
 
-def _dimension(tiles: list[tuple[float, float, bool]], duration: float) -> dict:
+def _thirds(span: tuple[float, float]) -> tuple[tuple[float, float], tuple[float, float]]:
+    """The first and last third of ``span`` (start, end in seconds)."""
+    lo, hi = span
+    third = (hi - lo) / 3
+    return (lo, lo + third), (hi - third, hi)
+
+
+def _dimension(tiles: list[tuple[float, float, bool]], duration: float, span: tuple[float, float]) -> dict:
     """Share of speech time where a yes/no dimension holds, over the call and its thirds."""
     def share(lo, hi):
         t = yes = 0.0
@@ -37,17 +48,20 @@ def _dimension(tiles: list[tuple[float, float, bool]], duration: float) -> dict:
                 yes += d * v
         return round(yes / t, 4) if t > 0 else None
 
-    whole, first, last = share(0.0, max(duration, 0.0)), share(0.0, duration / 3), share(2 * duration / 3, duration)
+    (a1, b1), (a3, b3) = _thirds(span)
+    whole, first, last = share(0.0, max(duration, 0.0)), share(a1, b1), share(a3, b3)
     return {"share": whole, "first_third": first, "last_third": last,
             "change": round(last - first, 4) if first is not None and last is not None else None}
 
 
-def _summary_block(segments: list[Segment], labels: Sequence[str], duration: float) -> dict:
+def _summary_block(segments: list[Segment], labels: Sequence[str], duration: float,
+                   span: tuple[float, float]) -> dict:
     raw = [(a, b, np.asarray(p)) for s in segments for a, b, p in segment_tiles(s)]
     tiles = [(a, b, int(np.argmax(p))) for a, b, p in raw]
     whole = _shares(tiles, labels, 0.0, max(duration, 0.0))
-    first = _shares(tiles, labels, 0.0, duration / 3)
-    last = _shares(tiles, labels, 2 * duration / 3, duration)
+    (a1, b1), (a3, b3) = _thirds(span)
+    first = _shares(tiles, labels, a1, b1)
+    last = _shares(tiles, labels, a3, b3)
     both = first["speech_seconds"] > 0 and last["speech_seconds"] > 0
     change = {lab: round(last["emotion_share"][lab] - first["emotion_share"][lab], 4) if both else None
               for lab in labels}
@@ -59,8 +73,8 @@ def _summary_block(segments: list[Segment], labels: Sequence[str], duration: flo
     def holds(p, idx):
         return bool(p[idx].sum() >= 0.5 * p.sum()) if idx and p.sum() > 0 else False
 
-    dims = {"high_arousal": _dimension([(a, b, holds(p, high)) for a, b, p in raw], duration),
-            "negative": _dimension([(a, b, holds(p, neg)) for a, b, p in raw], duration)}
+    dims = {"high_arousal": _dimension([(a, b, holds(p, high)) for a, b, p in raw], duration, span),
+            "negative": _dimension([(a, b, holds(p, neg)) for a, b, p in raw], duration, span)}
     unsure = sum(s.duration for s in segments if s.uncertain)
     talk = sum(s.duration for s in segments)
     return {
@@ -85,7 +99,9 @@ def summarize(segments: Sequence[Segment], *, duration: float, labels: Sequence[
     (talk time / duration), ``segments``, ``emotion_share`` (share of speech time per emotion,
     summing to 1 when there is speech), ``dominant`` (emotion with the largest share, ``None``
     without speech), ``first_third`` and ``last_third`` (the same shares over the first and last
-    third of the call's duration), ``change`` (last-third share minus first-third share per
+    third of the conversation: from the start of the first segment to the end of the last, of any
+    channel, so that hold time or silence before and after does not empty a third; the whole
+    recording when there is no speech), ``change`` (last-third share minus first-third share per
     emotion; ``None`` when either third has no speech), ``high_arousal`` and ``negative`` (the
     share of speech time whose probabilities put at least half on high-arousal / negative
     emotions, over the call and its first and last thirds, and the change; ``None`` where there
@@ -94,8 +110,10 @@ def summarize(segments: Sequence[Segment], *, duration: float, labels: Sequence[
     without speech), and ``channels`` (the same per channel, e.g. the customer's).
     """
     segments = list(segments)
-    out = {"duration": round(float(duration), 3), **_summary_block(segments, labels, duration)}
+    span = ((min(s.start for s in segments), max(s.end for s in segments)) if segments
+            else (0.0, max(float(duration), 0.0)))
+    out = {"duration": round(float(duration), 3), **_summary_block(segments, labels, duration, span)}
     if len(channels) > 1:
-        out["channels"] = {ch: _summary_block([s for s in segments if s.channel == ch], labels, duration)
+        out["channels"] = {ch: _summary_block([s for s in segments if s.channel == ch], labels, duration, span)
                            for ch in channels}
     return out
