@@ -499,3 +499,20 @@ def test_echo_of_the_other_party_is_not_a_turn_on_a_stereo_call(predictor):
     for (actor, t0, t1), (ch, s0, s1) in zip(truth, sorted(found, key=lambda s: s[1])):
         assert ch == "ab"[actor - 1] and s0 < t1 and t0 < s1       # each turn once, on its speaker's channel
     assert len(turns(VADConfig(crosstalk_db=0))) > len(truth) + 3   # without the gate the echo is heard
+
+
+@needs_ravdess
+def test_channel_names_name_the_stereo_calls_of_a_mixed_folder(predictor, tmp_path):
+    """'--channel-names agent,customer' on a folder of stereo and mono calls failed every mono one."""
+    from escucha.longaudio import analyze_folder
+
+    calls = tmp_path / "calls"
+    calls.mkdir()
+    call, _ = _two_party(0)
+    sf.write(calls / "stereo.wav", call, SR, subtype="PCM_16")
+    sf.write(calls / "mono.wav", call.mean(axis=1), SR, subtype="PCM_16")
+    with pytest.warns(UserWarning, match="do not apply to a one-channel recording"):
+        rep = analyze_folder(calls, predictor, tmp_path / "out", show_progress=False, channel_names="agent,customer")
+    assert len(rep.analysed) == 2 and not rep.errors
+    assert json.loads((tmp_path / "out" / "stereo.wav.json").read_text())["channels"] == ["agent", "customer"]
+    assert json.loads((tmp_path / "out" / "mono.wav.json").read_text())["channel_mode"] == "mono"

@@ -21,7 +21,9 @@ CHANNEL_MODES = ("auto", "mono", "split")
 def channel_names_for(n_in: int, mode: str, names: Sequence[str] | str | None) -> list[str]:
     """Names of the analysed channels: ``["mono"]`` in mono mode, ``["left", "right"]`` for a
     split stereo call, ``["ch1", ...]`` otherwise, unless ``names`` are given (one per channel;
-    a comma-separated string is accepted)."""
+    a comma-separated string is accepted). Names for several channels do not apply to a
+    one-channel file (its speakers are found and named instead): a folder of stereo and mono
+    calls takes ``agent,customer`` for the stereo ones."""
     if mode not in CHANNEL_MODES:
         raise ConfigError(f"channels mode {mode!r} is unknown; choose one of {', '.join(CHANNEL_MODES)}")
     n = 1 if mode == "mono" else n_in   # "auto": named as if split (a mono decision names one "mono")
@@ -29,6 +31,12 @@ def channel_names_for(n_in: int, mode: str, names: Sequence[str] | str | None) -
         if isinstance(names, str):
             names = [s.strip() for s in names.split(",")]
         names = list(names)
+        if n_in == 1 and len(names) > 1:
+            import warnings
+
+            warnings.warn(f"channel names {','.join(names)!r} do not apply to a one-channel recording: its "
+                          "speakers are found and named instead (--agent-voice names the agent)")
+            return ["mono"]
         if len(names) != n or any(not s for s in names) or len(set(names)) != len(names):
             raise ConfigError(f"channel names {','.join(names)!r}: need {n} distinct non-empty name(s) for "
                               f"{n} analysed channel(s) ({mode} mode, {n_in} input channel(s))")
