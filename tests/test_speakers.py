@@ -516,3 +516,42 @@ def test_channel_names_name_the_stereo_calls_of_a_mixed_folder(predictor, tmp_pa
     assert len(rep.analysed) == 2 and not rep.errors
     assert json.loads((tmp_path / "out" / "stereo.wav.json").read_text())["channels"] == ["agent", "customer"]
     assert json.loads((tmp_path / "out" / "mono.wav.json").read_text())["channel_mode"] == "mono"
+
+
+@needs_ravdess
+def test_the_service_names_the_agent_and_queued_jobs_keep_their_speaker_settings(predictor, tmp_path):
+    """The service had no agent voice, so mono calls stored there had no roles; and a queued job
+    (a long call) dropped its ?speakers= and ?transcribe= and ran with the defaults."""
+    import time
+
+    from fastapi.testclient import TestClient
+
+    from escucha.service import ServiceConfig, create_app
+
+    call, _ = _two_party(0)
+    mono = tmp_path / "call.wav"
+    sf.write(mono, call.mean(axis=1), SR, subtype="PCM_16")
+    agent = tmp_path / "agent.wav"
+    sf.write(agent, np.concatenate([_clip(2, 1, 2), _clip(2, 2, 1)]), SR)
+    cfg = ServiceConfig(data=str(tmp_path / "data"), agent_voice=str(agent))
+    with TestClient(create_app(predictor, cfg)) as c:
+        r = c.post("/v1/analyze", files={"file": ("call.wav", mono.read_bytes())})
+        assert r.status_code == 200 and set(r.json()["speakers"]) == {"agent", "customer"}
+        assert r.json()["settings"]["speakers"]["agent_voice"]["file"] == "agent.wav"
+        r = c.post("/v1/analyze?mode=job&speakers=off", files={"file": ("call.wav", mono.read_bytes())})
+        assert r.status_code == 202
+        for _ in range(600):
+            job = c.get(r.headers["location"]).json()
+            if job["status"] in ("done", "failed"):
+                break
+            time.sleep(0.1)
+        assert job["status"] == "done", job
+        assert not job["result"].get("speakers") and job["result"]["settings"]["speakers"]["enabled"] is False
+        calls = c.get("/v1/calls?speaker=customer").json()
+        assert calls["total"] == 1   # the first call: its customer can be filtered on
+    from escucha.errors import AudioError
+
+    silent = tmp_path / "silent.wav"
+    sf.write(silent, np.zeros(SR * 2, np.float32), SR)
+    with pytest.raises(AudioError, match="silent.wav"):   # a clip without speech stops the start, naming it
+        create_app(predictor, ServiceConfig(agent_voice=str(silent)))

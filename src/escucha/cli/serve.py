@@ -66,6 +66,9 @@ def register(sub):
                    help="stored jobs this server runs at once (default 1)")
     p.add_argument("--job-lease", type=float, default=60.0, metavar="S",
                    help="a stored job whose server stopped sending heartbeats for S seconds is run again (default 60)")
+    p.add_argument("--agent-voice", metavar="SAMPLE.wav",
+                   help="a clip of the agent's voice: in every call analysed, the closest speaker or channel is "
+                        "named 'agent' and the other 'customer' (mono calls get roles too)")
     p.add_argument("--keep-audio", action="store_true",
                    help="keep the uploads of finished stored jobs in DIR/uploads (default: deleted when done)")
     p.add_argument("--log-level", default="info", choices=("critical", "error", "warning", "info", "debug"),
@@ -147,7 +150,8 @@ def run_serve(args) -> int:
                         max_upload_mb=args.max_upload_mb, max_seconds=args.max_seconds, timeout=args.timeout,
                         sync_seconds=args.sync_seconds, max_jobs=args.max_jobs, job_ttl=args.job_ttl,
                         max_streams=args.max_streams, token=token, cors_origins=args.cors_origin, data=args.data,
-                        db=args.db, job_lease=args.job_lease, job_workers=args.job_workers, keep_audio=args.keep_audio)
+                        db=args.db, job_lease=args.job_lease, job_workers=args.job_workers, keep_audio=args.keep_audio,
+                        agent_voice=args.agent_voice)
     threads = args.threads if args.threads is not None else max(1, (os.cpu_count() or 1) // cfg.workers)
     if threads < 1:
         raise ConfigError(f"--threads must be >= 1, got {threads}")

@@ -27,7 +27,7 @@ import logging
 import tempfile
 from importlib import resources
 from pathlib import Path
-from typing import Literal
+from typing import Callable, Literal
 
 from fastapi import Depends, FastAPI, Query, Request, Security
 from fastapi.exceptions import RequestValidationError
@@ -120,7 +120,8 @@ def create_app(model=None, config: ServiceConfig | None = None, store=None) -> F
     pool = WorkPool(cfg.workers, cfg.queue)
     jobs = JobStore(cfg.max_jobs, cfg.job_ttl)
     streams = {"open": 0}
-    store, durable, own_store = _open_store(cfg, store, predictor)
+    speakers_for = _speakers_for(cfg)
+    store, durable, own_store = _open_store(cfg, store, predictor, speakers_for)
     metrics = Metrics(pool, durable or jobs, lambda: streams["open"])
     summary = model_summary(predictor)
     page = _static("index.html").decode().replace(
@@ -149,6 +150,7 @@ def create_app(model=None, config: ServiceConfig | None = None, store=None) -> F
                               "Errors are `{\"error\": \"<one line>\"}`; overload is `503` with `Retry-After`.")
     app.state.predictor, app.state.config, app.state.pool, app.state.jobs = predictor, cfg, pool, jobs
     app.state.metrics, app.state.streams, app.state.store, app.state.durable = metrics, streams, store, durable
+    app.state.speakers_for = speakers_for
     if cfg.cors_origins:
         from fastapi.middleware.cors import CORSMiddleware
 
@@ -392,10 +394,8 @@ def create_app(model=None, config: ServiceConfig | None = None, store=None) -> F
         except ConfigError as e:
             raise problem_of(e) from None
         try:
-            from ..speakers import speaker_options
-
             opts = dict(window=window, hop=hop, smooth=smooth, channels=channels, channel_names=channel_names,
-                        vad=vad, speakers=speaker_options(speakers), transcribe=transcriber() if transcribe else None,
+                        vad=vad, speakers=speakers_for(speakers), transcribe=transcriber() if transcribe else None,
                         baseline=baseline)
         except ConfigError as e:
             raise problem_of(e) from None
@@ -413,7 +413,7 @@ def create_app(model=None, config: ServiceConfig | None = None, store=None) -> F
                   "auto": lambda info: info["duration"] > cfg.sync_seconds}[mode]
         options = dict(window=window, hop=hop, smooth=smooth, channels=channels, channel_names=channel_names,
                        vad_threshold=vad_threshold, max_segment=max_segment, labels=labels, windows=windows,
-                       baseline=baseline)
+                       baseline=baseline, speakers=speakers, transcribe=transcribe)   # a queued job runs them all
         return await run_job(request, filename, work, "/v1/analyze", as_job=as_job, options=options)
 
     @app.get("/v1/jobs/{job_id}", dependencies=guarded, responses={401: _ERR, 404: _ERR},
@@ -449,7 +449,22 @@ def create_app(model=None, config: ServiceConfig | None = None, store=None) -> F
     return app
 
 
-def _open_store(cfg: ServiceConfig, store, predictor):
+def _speakers_for(cfg: ServiceConfig) -> Callable:
+    """``speakers_for(spec) -> SpeakerOptions``: a request's ``speakers`` with the service's agent
+    voice (``cfg.agent_voice``, enrolled here, once; a clip without speech stops the start)."""
+    import os
+
+    from ..speakers import speaker_options
+
+    if not cfg.agent_voice:
+        return speaker_options
+    from ..speakers.options import enrol
+
+    emb, source = enrol(cfg.agent_voice), os.path.basename(cfg.agent_voice)
+    return lambda spec: speaker_options(spec, agent_voice=emb, agent_source=source)
+
+
+def _open_store(cfg: ServiceConfig, store, predictor, speakers_for: Callable):
     """``(store, durable jobs, whether this app opened the store)``; ``(None, None, False)``
     without a store."""
     own = False
@@ -466,7 +481,7 @@ def _open_store(cfg: ServiceConfig, store, predictor):
         return p.status, p.message
 
     data = cfg.upload_folder() if cfg.store_wanted else tempfile.mkdtemp(prefix="escucha-data-")
-    durable = DurableJobs(store, data, analysis_runner(predictor), classify, workers=cfg.job_workers,
+    durable = DurableJobs(store, data, analysis_runner(predictor, speakers_for), classify, workers=cfg.job_workers,
                           lease=cfg.job_lease, keep_audio=cfg.keep_audio)
     return store, durable, own
 

@@ -74,6 +74,10 @@ class ServiceConfig:
         Stored jobs run at once by this server.
     keep_audio : bool
         Keep the uploads of finished stored jobs in the data folder (default: deleted).
+    agent_voice : str or None
+        A clip of the agent's voice (``escucha analyze --agent-voice``), enrolled once when the
+        service starts: in every analysis (uploads, queued jobs, streams) the speaker or channel
+        closest to it is named ``agent`` and the other ``customer``, so that mono calls get roles.
     """
 
     host: str = "127.0.0.1"
@@ -94,6 +98,7 @@ class ServiceConfig:
     job_lease: float = 60.0
     job_workers: int = 1
     keep_audio: bool = False
+    agent_voice: str | None = None
 
     def __post_init__(self):
         for name in ("workers", "max_jobs", "max_streams", "job_workers"):

@@ -27,21 +27,31 @@ __all__ = ["DurableJobs", "analysis_runner"]
 log = logging.getLogger("escucha.service")
 
 
-def analysis_runner(predictor) -> Callable:
+def analysis_runner(predictor, speakers_for: Callable | None = None) -> Callable:
     """``run(claim) -> result dict``: a queued job's analysis with its stored options, as
-    ``POST /v1/analyze`` would run it."""
+    ``POST /v1/analyze`` would run it (``speakers_for(spec)``: the service's speaker options,
+    its agent's voice included; default :func:`escucha.speakers.speaker_options`)."""
+    transcriber: list = []   # one Whisper model, loaded by the first job that asks for words
 
     def run(claim) -> dict:
         from ..inference.answers import answer_among
         from ..longaudio import VADConfig, analyze_file
         from ..longaudio.settings import BASELINE_DEFAULT
+        from ..speakers import speaker_options
 
         o = dict(claim.options)
         vad = VADConfig(threshold=o.get("vad_threshold", 0.5), max_segment=o.get("max_segment", 10.0))
         answering = answer_among(predictor, o.get("labels"))
+        if o.get("transcribe") and not transcriber:
+            from ..asr import load_transcriber
+
+            transcriber.append(load_transcriber())
+        # jobs queued before speakers and words were stored ran with the defaults: they still do
         res = analyze_file(claim.audio_path, answering, window=o.get("window"), hop=o.get("hop"),
                            smooth=o.get("smooth", 3.0), channels=o.get("channels", "mono"),
                            channel_names=o.get("channel_names"), vad=vad,
+                           speakers=(speakers_for or speaker_options)(o.get("speakers", "auto")),
+                           transcribe=transcriber[0] if o.get("transcribe") else None,
                            baseline=o.get("baseline", BASELINE_DEFAULT))
         d = res.to_dict(windows=o.get("windows", True))
         d["file"] = claim.file

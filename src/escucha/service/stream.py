@@ -158,6 +158,7 @@ def add_stream_route(app: FastAPI) -> None:
 
                         st.transcriber = await loop.run_in_executor(pool.executor, load_transcriber)
                     opts["transcribe"] = st.transcriber
+                opts["speakers"] = st.speakers_for(opts["speakers"])   # the service's agent voice, if any
                 live = await loop.run_in_executor(pool.executor, lambda: LiveAnalyzer(predictor, name="stream", **opts))
             except EscuchaError as e:
                 raise _Close(1007, str(e)) from None

@@ -52,9 +52,11 @@ class SpeakerOptions:
 
 
 def speaker_options(speakers: "SpeakerOptions | str | int | None" = "auto", *,
-                    agent_voice: "str | os.PathLike | np.ndarray | None" = None) -> SpeakerOptions:
+                    agent_voice: "str | os.PathLike | np.ndarray | None" = None,
+                    agent_source: str | None = None) -> SpeakerOptions:
     """``speakers``: ``"auto"`` (estimate), ``"off"`` / ``0`` / ``None`` (no attribution), or a
-    number of speakers; ``agent_voice``: an enrolment clip's path or its embedding."""
+    number of speakers; ``agent_voice``: an enrolment clip's path or its embedding (enrolled once
+    with :func:`enrol`; ``agent_source`` then names the clip it came from)."""
     if isinstance(speakers, SpeakerOptions):
         opts = speakers
     elif speakers is None or (isinstance(speakers, str) and speakers.strip().lower() in ("off", "none", "0")):
@@ -72,7 +74,7 @@ def speaker_options(speakers: "SpeakerOptions | str | int | None" = "auto", *,
         opts = SpeakerOptions(enabled=False) if n == 0 else SpeakerOptions(count=n)
     if agent_voice is not None:
         if isinstance(agent_voice, np.ndarray):
-            emb, src = np.asarray(agent_voice, np.float32), "embedding"
+            emb, src = np.asarray(agent_voice, np.float32), agent_source or "embedding"
         else:
             emb, src = enrol(agent_voice), os.path.basename(os.fspath(agent_voice))
         opts = SpeakerOptions(enabled=opts.enabled, count=opts.count, threshold=opts.threshold, agent=emb,
