@@ -593,11 +593,15 @@ def test_the_batch_progress_bar_never_passes_its_total(monkeypatch, capsys):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         bar = BatchProgress(seconds=sum(secs), n_files=3, t0=time.time())
-        for s in secs:
+        bar.bar.mininterval = bar.bar.miniters = 0   # draw at every file
+        for k, s in enumerate(secs, start=1):
             report.analysed.append("x")
             report.audio_seconds += s
+            capsys.readouterr()
             bar.file_done(s + 1e-7, report)  # a hair more than the header said
             assert bar.bar.n <= bar.bar.total
+            drawn = capsys.readouterr().err.split("\r")[-1]
+            assert f"files {k}/3" in drawn, drawn   # the file just done is counted as it is drawn
         bar.close()
     assert not [w for w in caught if "clamping" in str(w.message)], [str(w.message) for w in caught]
     err = capsys.readouterr().err

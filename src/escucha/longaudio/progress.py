@@ -26,10 +26,12 @@ class BatchProgress:
         """One more file (``seconds`` of audio) done, analysed or failed; ``report``: the
         :class:`~escucha.longaudio.BatchReport` so far."""
         left = max(0.0, (self.bar.total or 0.0) - self.bar.n)
-        self.bar.update(min(seconds / 3600, left))  # never past the total
         speed = report.audio_seconds / max(time.time() - self.t0, 1e-9)
+        # the counts first, then the update that draws them (the other way round, the bar showed
+        # the file counts and errors of one file before)
         self.bar.set_postfix_str(f"files {len(report.analysed) + len(report.errors)}/{self.n_files}, "
                                  f"errors {len(report.errors)}, {speed:.0f}x real time", refresh=False)
+        self.bar.update(min(seconds / 3600, left))  # never past the total
 
     def close(self) -> None:
         self.bar.close()
