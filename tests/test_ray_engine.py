@@ -209,6 +209,7 @@ def test_interrupted_ray_batch_keeps_complete_results_and_resumes(many, cluster,
     assert "Traceback" not in err and "Started a local Ray instance" not in err, err
     done = sorted(p.name[:-len(".json")] for p in out.glob("*.flac.json"))
     assert 1 <= len(done) < 12
+    assert f"interrupted; {len(done)} finished analyses are kept in {out}" in err   # and how to go on
     rows = (out / "summary.csv").read_text().splitlines()
     assert sorted(r.split(",")[0].rsplit("/", 1)[-1] for r in rows[1:]) == done   # the complete results, listed
     assert not [p for p in out.rglob(".*") if p.name != ".batch.lock"]          # no half-written file

@@ -215,10 +215,18 @@ def run_analyze(args) -> int:
             raise ConfigError(f"{src} is a folder: --json prints one recording's analysis; a folder's are written "
                               "to -o DIR (a JSON file per recording, and summary.csv)")
         predictor = load_model(args.model, labels=args.labels, calibrate=not args.no_calibration)
-        with _sigterm_interrupts():
-            rep = analyze_folder(src, predictor, args.out, jobs=args.jobs, force=args.force, plot=args.plot,
-                                 show_progress=not args.quiet, threads=args.threads, engine=args.engine,
-                                 address=args.address, **opts)
+        try:
+            with _sigterm_interrupts():
+                rep = analyze_folder(src, predictor, args.out, jobs=args.jobs, force=args.force, plot=args.plot,
+                                     show_progress=not args.quiet, threads=args.threads, engine=args.engine,
+                                     address=args.address, **opts)
+        except KeyboardInterrupt:
+            from ..longaudio.outdir import MARKER_NAME
+
+            kept = sum(1 for f in Path(args.out).rglob("*.json") if f.name != MARKER_NAME and not f.name.startswith("."))
+            print(f"escucha: interrupted; {kept} finished analyses are kept in {args.out} (summary.csv lists "
+                  "them): run the same command again to go on", file=sys.stderr)
+            return 130
         for f, msg in rep.errors:
             print(f"escucha: error: {msg}", file=sys.stderr)
         print(f"analysed {len(rep.analysed)} file(s) ({rep.audio_seconds / 3600:.2f} h of audio) in {rep.seconds:.0f} s, "

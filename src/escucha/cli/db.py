@@ -129,10 +129,17 @@ def analyze_into_store(args, src: str, opts: dict, *, interrupts) -> int:
         if src != "-" and os.path.isdir(src):
             from ..store.batch import store_folder
 
-            with interrupts():
-                rep = store_folder(src, predictor, store, jobs=args.jobs, force=args.force,
-                                   show_progress=not args.quiet, threads=args.threads, engine=args.engine,
-                                   address=args.address, **opts)
+            before = store.count_calls()
+            try:
+                with interrupts():
+                    rep = store_folder(src, predictor, store, jobs=args.jobs, force=args.force,
+                                       show_progress=not args.quiet, threads=args.threads, engine=args.engine,
+                                       address=args.address, **opts)
+            except KeyboardInterrupt:
+                print(f"escucha: interrupted; the calls stored so far are kept ({store.count_calls()} in "
+                      f"{store.url}, {before} before this run): run the same command again to go on",
+                      file=sys.stderr)
+                return 130
             for f, msg in rep.errors:
                 print(f"escucha: error: {msg}", file=sys.stderr)
             print(f"analysed {len(rep.analysed)} file(s) ({rep.audio_seconds / 3600:.2f} h of audio) in "
@@ -141,7 +148,7 @@ def analyze_into_store(args, src: str, opts: dict, *, interrupts) -> int:
             return 1 if rep.errors else 0
         from ..longaudio import analyze_file, analyze_stream
         from ..longaudio.inputs import content_digest
-        from ..longaudio.settings import analysis_settings
+        from ..longaudio.settings import batch_settings
 
         if src == "-":
             if not args.rate:
@@ -151,8 +158,7 @@ def analyze_into_store(args, src: str, opts: dict, *, interrupts) -> int:
             cid = store.save_call(res.to_dict())
         else:
             source, digest = os.path.realpath(src), content_digest(src)
-            settings = analysis_settings(predictor, window=opts["window"], hop=opts["hop"], smooth=opts["smooth"],
-                                         channels=opts["channels"], vad=opts["vad"], baseline=opts["baseline"])
+            settings = batch_settings(predictor, opts)   # what the result will carry, speaker options included
             cid = None if args.force else store.find_call(source=source, digest=digest, settings=settings)
             if cid is not None:
                 print(f"{src}: already stored as call {cid} (--force analyses it again)", file=sys.stderr)
