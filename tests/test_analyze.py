@@ -668,3 +668,19 @@ def test_predict_json_and_the_batch_table_carry_arousal_and_negative(tmp_path):
     pr = d["probabilities"]
     assert d["arousal"] == pytest.approx(sum(v for k, v in pr.items() if k in HIGH_AROUSAL), abs=2e-4)
     assert d["negative"] == pytest.approx(sum(v for k, v in pr.items() if k in NEGATIVE), abs=2e-4)
+
+
+def test_summary_csv_counts_split_channels_as_speakers():
+    """summary.csv's speakers column was empty for a split stereo call (2 for the same call in mono)."""
+    from escucha.longaudio.tables import summary_row
+
+    segs = [_seg("agent", 0, 10, [0.2, 0.8]), _seg("customer", 12, 18, [0.9, 0.1])]
+    labels = ("angry", "calm")
+    split = {"file": "s.wav", "channels": ["agent", "customer"],
+             "summary": summarize(segs, duration=20.0, labels=labels, channels=["agent", "customer"])}
+    assert summary_row(split, labels)["speakers"] == 2
+    one = {"file": "m.wav", "channels": ["mono"],
+           "summary": summarize([_seg("mono", 0, 10, [0.2, 0.8])], duration=20.0, labels=labels, channels=["mono"])}
+    assert summary_row(one, labels)["speakers"] == ""          # speakers not looked for: unknown, not 1
+    found = {**one, "speakers": ["agent", "customer"]}
+    assert summary_row(found, labels)["speakers"] == 2

@@ -17,8 +17,11 @@ __all__ = ["summary_row", "write_tables"]
 def summary_row(d: dict, labels: Sequence[str]) -> dict:
     """One ``summary.csv`` row from a result JSON (``CallResult.to_dict()``)."""
     s = d["summary"]
+    # the speakers found on a mono call, or split channels (each one speaker); empty for one mono track
+    found = d.get("speakers")
+    speakers = len(found) if found is not None else (len(d["channels"]) if len(d["channels"]) > 1 else "")
     row = {"file": d["file"], "duration": s["duration"], "channels": ";".join(d["channels"]),
-           "speakers": len(d["speakers"]) if d.get("speakers") is not None else "",
+           "speakers": speakers,
            "speech_seconds": s["speech_seconds"], "speech_ratio": s["speech_ratio"], "segments": s["segments"],
            "dominant": s["dominant"] or "", "outcome": d.get("outcome") or "", "first_third_dominant": s["first_third"]["dominant"] or "",
            "last_third_dominant": s["last_third"]["dominant"] or ""}
