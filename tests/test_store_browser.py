@@ -98,6 +98,8 @@ def test_list_filter_open_export_delete_and_queue_several(page, stored, tmp_path
     # open a call: the timeline with a lane per speaker, their summaries, the transcript
     page.click("#calls-table button[data-id] >> text=worse-call.wav")
     page.wait_for_selector("#call-result:not([hidden])")
+    # drawn below the list, the call is brought into view (its heading at the top of the window)
+    wait_until(page, "Math.abs(document.getElementById('call-result').getBoundingClientRect().top) < 2")
     assert page.eval_on_selector_all("#track-names div", "els => els.map(e => e.textContent)") == ["agent", "customer"]
     assert len(page.query_selector_all("#lane-rows .seg")) == 4
     assert len(page.query_selector_all("#summary .block")) == 3

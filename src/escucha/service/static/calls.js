@@ -106,6 +106,8 @@ export async function openCall(id) {
     $('call-actions').hidden = false;
     $('call-stored').textContent = `stored ${(body.stored_at || '').replace('T', ' ').replace('Z', ' UTC')}`;
     setStatus('');
+    // the call is drawn below the list: bring it into view, its heading at the top
+    $('call-result').scrollIntoView({ block: 'start', behavior: 'instant' });
   } catch (e) {
     showError(e instanceof ApiError ? e.message : `Something went wrong in the page: ${e.message}`);
   }
