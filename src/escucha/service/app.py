@@ -120,8 +120,10 @@ def create_app(model=None, config: ServiceConfig | None = None, store=None) -> F
     pool = WorkPool(cfg.workers, cfg.queue)
     jobs = JobStore(cfg.max_jobs, cfg.job_ttl)
     streams = {"open": 0}
-    speakers_for = _speakers_for(cfg)
-    store, durable, own_store = _open_store(cfg, store, predictor, speakers_for)
+    from .durable import one_transcriber
+
+    speakers_for, transcriber = _speakers_for(cfg), one_transcriber()
+    store, durable, own_store = _open_store(cfg, store, predictor, speakers_for, transcriber)
     metrics = Metrics(pool, durable or jobs, lambda: streams["open"])
     summary = model_summary(predictor)
     page = _static("index.html").decode().replace(
@@ -150,7 +152,7 @@ def create_app(model=None, config: ServiceConfig | None = None, store=None) -> F
                               "Errors are `{\"error\": \"<one line>\"}`; overload is `503` with `Retry-After`.")
     app.state.predictor, app.state.config, app.state.pool, app.state.jobs = predictor, cfg, pool, jobs
     app.state.metrics, app.state.streams, app.state.store, app.state.durable = metrics, streams, store, durable
-    app.state.speakers_for = speakers_for
+    app.state.speakers_for, app.state.transcriber = speakers_for, transcriber
     if cfg.cors_origins:
         from fastapi.middleware.cors import CORSMiddleware
 
@@ -320,13 +322,6 @@ def create_app(model=None, config: ServiceConfig | None = None, store=None) -> F
     async def models():
         return {"models": [summary]}
 
-    def transcriber():
-        """The service's one Whisper model, loaded at the first request that asks for words."""
-        if getattr(app.state, "transcriber", None) is None:
-            from ..asr import load_transcriber
-
-            app.state.transcriber = load_transcriber()
-        return app.state.transcriber
 
     def answer_for(labels: str | None):
         """The shared predictor, answering among ``labels`` only when asked (a light wrapper)."""
@@ -464,7 +459,7 @@ def _speakers_for(cfg: ServiceConfig) -> Callable:
     return lambda spec: speaker_options(spec, agent_voice=emb, agent_source=source)
 
 
-def _open_store(cfg: ServiceConfig, store, predictor, speakers_for: Callable):
+def _open_store(cfg: ServiceConfig, store, predictor, speakers_for: Callable, transcriber: Callable):
     """``(store, durable jobs, whether this app opened the store)``; ``(None, None, False)``
     without a store."""
     own = False
@@ -481,7 +476,8 @@ def _open_store(cfg: ServiceConfig, store, predictor, speakers_for: Callable):
         return p.status, p.message
 
     data = cfg.upload_folder() if cfg.store_wanted else tempfile.mkdtemp(prefix="escucha-data-")
-    durable = DurableJobs(store, data, analysis_runner(predictor, speakers_for), classify, workers=cfg.job_workers,
+    durable = DurableJobs(store, data, analysis_runner(predictor, speakers_for, transcriber), classify,
+                          workers=cfg.job_workers,
                           lease=cfg.job_lease, keep_audio=cfg.keep_audio)
     return store, durable, own
 

@@ -22,16 +22,36 @@ from typing import Callable
 
 from ..errors import AudioError
 
-__all__ = ["DurableJobs", "analysis_runner"]
+__all__ = ["DurableJobs", "analysis_runner", "one_transcriber"]
 
 log = logging.getLogger("escucha.service")
 
 
-def analysis_runner(predictor, speakers_for: Callable | None = None) -> Callable:
+def one_transcriber() -> Callable:
+    """``transcriber()``: the service's one Whisper model, loaded by the first analysis that asks
+    for words (an upload, a queued job or a stream), once even when several ask at once."""
+    import threading
+
+    box: list = []
+    lock = threading.Lock()
+
+    def transcriber():
+        with lock:
+            if not box:
+                from ..asr import load_transcriber
+
+                box.append(load_transcriber())
+            return box[0]
+    return transcriber
+
+
+def analysis_runner(predictor, speakers_for: Callable | None = None, transcriber: Callable | None = None) -> Callable:
     """``run(claim) -> result dict``: a queued job's analysis with its stored options, as
     ``POST /v1/analyze`` would run it (``speakers_for(spec)``: the service's speaker options,
-    its agent's voice included; default :func:`escucha.speakers.speaker_options`)."""
-    transcriber: list = []   # one Whisper model, loaded by the first job that asks for words
+    its agent's voice included; default :func:`escucha.speakers.speaker_options`;
+    ``transcriber()``: the service's Whisper model, for jobs that ask for words; default: one
+    loaded by the first such job)."""
+    transcriber = transcriber or one_transcriber()
 
     def run(claim) -> dict:
         from ..inference.answers import answer_among
@@ -42,16 +62,12 @@ def analysis_runner(predictor, speakers_for: Callable | None = None) -> Callable
         o = dict(claim.options)
         vad = VADConfig(threshold=o.get("vad_threshold", 0.5), max_segment=o.get("max_segment", 10.0))
         answering = answer_among(predictor, o.get("labels"))
-        if o.get("transcribe") and not transcriber:
-            from ..asr import load_transcriber
-
-            transcriber.append(load_transcriber())
         # jobs queued before speakers and words were stored ran with the defaults: they still do
         res = analyze_file(claim.audio_path, answering, window=o.get("window"), hop=o.get("hop"),
                            smooth=o.get("smooth", 3.0), channels=o.get("channels", "mono"),
                            channel_names=o.get("channel_names"), vad=vad,
                            speakers=(speakers_for or speaker_options)(o.get("speakers", "auto")),
-                           transcribe=transcriber[0] if o.get("transcribe") else None,
+                           transcribe=transcriber() if o.get("transcribe") else None,
                            baseline=o.get("baseline", BASELINE_DEFAULT))
         d = res.to_dict(windows=o.get("windows", True))
         d["file"] = claim.file

@@ -153,11 +153,7 @@ def add_stream_route(app: FastAPI) -> None:
 
                 predictor = answer_among(predictor, opts.pop("labels"))
                 if opts.get("transcribe"):  # one Whisper model for the whole service
-                    if getattr(st, "transcriber", None) is None:
-                        from ..asr import load_transcriber
-
-                        st.transcriber = await loop.run_in_executor(pool.executor, load_transcriber)
-                    opts["transcribe"] = st.transcriber
+                    opts["transcribe"] = await loop.run_in_executor(pool.executor, st.transcriber)
                 opts["speakers"] = st.speakers_for(opts["speakers"])   # the service's agent voice, if any
                 live = await loop.run_in_executor(pool.executor, lambda: LiveAnalyzer(predictor, name="stream", **opts))
             except EscuchaError as e:
