@@ -631,3 +631,28 @@ def test_an_hour_of_stereo_mulaw_is_accepted_by_the_default_limits(model, tmp_pa
     with TestClient(create_app(model, ServiceConfig(workers=1, queue=1))) as c:
         r = upload(c, "/v1/analyze", path, mode="job")
     assert r.status_code == 202, r.text
+
+
+def test_the_service_loads_one_whisper_model_however_many_ask_at_once(monkeypatch):
+    import threading
+    import time
+
+    import escucha.asr as asr
+    from escucha.service.durable import one_transcriber
+
+    loads = []
+
+    def slow_load():
+        loads.append(1)
+        time.sleep(0.2)
+        return object()
+
+    monkeypatch.setattr(asr, "load_transcriber", slow_load)
+    get = one_transcriber()
+    got = []
+    threads = [threading.Thread(target=lambda: got.append(get())) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(loads) == 1 and len({id(g) for g in got}) == 1
