@@ -392,12 +392,18 @@ def main(argv=None) -> int:
                     help="also score every analysis with analyze's baseline (each speaker against their own "
                          "neutral voice, escucha.inference.baseline) switched the other way from its default "
                          "(rows named '... +baseline', or '... as heard' were it the default)")
+    ap.add_argument("--crosstalk-db", type=float, default=None, metavar="DB",
+                    help="split channels: silence a channel where another is this many dB louder "
+                         "(VADConfig.crosstalk_db; default: analyze's; 0: off)")
     ap.add_argument("--no-predict", action="store_true",
                     help="skip predict on each turn's speech (the 'agree' column: analyze's answer = predict's)")
     ap.add_argument("--train-data", nargs="+",
                     default=[str(shared / c) for c in ("ravdess", "emodb", "savee", "nemo", "korean")],
                     help="with --recipe: the corpora the fold models are trained on (the held-out one left out)")
     args = ap.parse_args(argv)
+    from escucha.longaudio.vad import VADConfig
+
+    vad = VADConfig() if args.crosstalk_db is None else VADConfig(crosstalk_db=args.crosstalk_db)
     if args.calibration:   # before any model is trained: a file that cannot calibrate stops here
         import calibration
 
@@ -451,7 +457,7 @@ def main(argv=None) -> int:
                              for r in csv.DictReader(f)]
                 for line in args.lines:
                     heard = analyze_file(paths[line], model, channels="split", channel_names="agent,customer",
-                                         baseline=False)
+                                         baseline=False, vad=vad)
                     audio += heard.duration
                     first = None
                     for v in variants:

@@ -108,8 +108,10 @@ def _fmt_segment(seg) -> str:
 
 def _fmt_summary(res) -> str:
     s = res.summary
+    both = " of the call, all channels added" if len(s.get("channels") or {}) > 1 else ""  # may pass 100 %
+    n = s["segments"]
     lines = [f"{res.file or 'stdin'}: {res.duration:.1f} s, speech {s['speech_seconds']:.1f} s "
-             f"({s['speech_ratio']:.0%}), {s['segments']} segments, dominant {s['dominant'] or 'n/a'}"]
+             f"({s['speech_ratio']:.0%}{both}), {n} segment{'s' if n != 1 else ''}, dominant {s['dominant'] or 'n/a'}"]
     outcome, reason = res.outcome
     if outcome is not None:
         lines[0] += f"; {outcome} ({reason})"
