@@ -630,12 +630,14 @@ def test_data_index_several_corpora_summary_and_no_overwrite(tmp_path, capsys):
             "-o", str(out), "--label-map", str(tmp_path / "map.json")]
     assert main(args) == 0
     err = capsys.readouterr().err
-    assert f"wrote {out}: 37 clips, 6 speakers" in err and "3 corpora" in err
+    # the clips of "mine" have no speaker id: not counted as a speaker, said instead
+    assert f"wrote {out}: 37 clips, 5 speakers (2 clips without a speaker id)" in err and "3 corpora" in err
     lines = {ln.split()[0]: ln.split() for ln in err.splitlines()[1:]}
     assert lines["corpus"] == ["corpus", "clips", "speakers", "min", "neutral", "happy", "sad", "angry", "fearful",
                                "disgust", "surprised"]
     assert lines["savee"][1:3] == ["14", "2"] and lines["crema-d"][1:3] == ["21", "3"]
     assert lines["crema-d"][-1] == "-" and lines["mine"][4:8] == ["-", "1", "-", "1"]
+    assert lines["mine"][1:3] == ["2", "0"] and lines["all"][1:3] == ["37", "5"]
     rows = list(csv.DictReader(open(out)))
     assert len(rows) == 37 and {r["corpus"] for r in rows} == {"savee", "crema-d", "mine"}
     assert {r["path"].rsplit(".", 1)[1] for r in rows if r["corpus"] == "mine"} == {"mp3", "ogg"}

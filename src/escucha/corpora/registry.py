@@ -273,7 +273,8 @@ def scan_corpora(roots: str | os.PathLike | Iterable[str | os.PathLike], *,
 
 
 def summary_table(records: Sequence[Utterance]) -> str:
-    """A per-corpus table of clips, speakers, minutes and clips per label (``-``: label absent)."""
+    """A per-corpus table of clips, speakers (those with an id), minutes and clips per label (``-``:
+    label absent)."""
     by_corpus: dict[str, list[Utterance]] = {}
     for r in records:
         by_corpus.setdefault(r.corpus, []).append(r)
@@ -282,11 +283,11 @@ def summary_table(records: Sequence[Utterance]) -> str:
     rows = []
     for name, recs in by_corpus.items():
         counts = Counter(r.emotion for r in recs)
-        rows.append([name or "-", str(len(recs)), str(len({r.speaker for r in recs})),
+        rows.append([name or "-", str(len(recs)), str(len({r.speaker for r in recs if r.speaker})),
                      f"{sum(r.duration for r in recs) / 60:.1f}"] + [str(counts[e]) if counts[e] else "-" for e in present])
     if len(rows) > 1:
         counts = Counter(r.emotion for r in records)
-        rows.append(["all", str(len(records)), str(len({r.speaker_key for r in records})),
+        rows.append(["all", str(len(records)), str(len({r.speaker_key for r in records if r.speaker})),
                      f"{sum(r.duration for r in records) / 60:.1f}"] + [str(counts[e]) for e in present])
     widths = [max(len(x) for x in col) for col in zip(head, *rows)]
     fmt = lambda cells: "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths)))  # noqa: E731
