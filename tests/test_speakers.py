@@ -404,19 +404,25 @@ def test_der_and_wer_come_from_the_libraries():
     assert jiwer.wer("kids are talking by the door", "kids are walking by door") == pytest.approx(2 / 6)
 
 
+def _mono_calls_and_agent(tmp_path, n: int = 2):
+    """``n`` mono two-party calls ``calls/call{k}.wav`` and a clip of the agent's voice (actor 2)."""
+    calls = tmp_path / "calls"
+    calls.mkdir()
+    for seed in range(n):
+        call, _ = _two_party(seed)
+        sf.write(calls / f"call{seed}.wav", call.mean(axis=1), SR, subtype="PCM_16")
+    agent = tmp_path / "agent.wav"
+    sf.write(agent, np.concatenate([_clip(2, 1, 2), _clip(2, 2, 1)]), SR)
+    return calls, agent
+
+
 @needs_ravdess
 def test_a_batch_names_the_agent_in_every_call_and_resumes(predictor, tmp_path):
     import csv
 
     from escucha.longaudio import analyze_folder
 
-    calls = tmp_path / "calls"
-    calls.mkdir()
-    for seed in (0, 1):
-        call, _ = _two_party(seed)
-        sf.write(calls / f"call{seed}.wav", call.mean(axis=1), SR, subtype="PCM_16")
-    agent = tmp_path / "agent.wav"
-    sf.write(agent, np.concatenate([_clip(2, 1, 2), _clip(2, 2, 1)]), SR)
+    calls, agent = _mono_calls_and_agent(tmp_path)
     out = tmp_path / "out"
     rep = analyze_folder(calls, predictor, out, show_progress=False, agent_voice=agent)
     assert len(rep.analysed) == 2 and not rep.errors
@@ -436,13 +442,7 @@ def test_a_store_batch_resumes_by_its_speaker_settings_too(predictor, tmp_path):
     from escucha.store import open_store
     from escucha.store.batch import store_folder
 
-    calls = tmp_path / "calls"
-    calls.mkdir()
-    for seed in (0, 1):
-        call, _ = _two_party(seed)
-        sf.write(calls / f"call{seed}.wav", call.mean(axis=1), SR, subtype="PCM_16")
-    agent = tmp_path / "agent.wav"
-    sf.write(agent, np.concatenate([_clip(2, 1, 2), _clip(2, 2, 1)]), SR)
+    calls, agent = _mono_calls_and_agent(tmp_path)
     store = open_store(f"sqlite:///{tmp_path / 'calls.db'}")
     try:
         first = store_folder(calls, predictor, store, show_progress=False, agent_voice=agent)
@@ -528,11 +528,8 @@ def test_the_service_names_the_agent_and_queued_jobs_keep_their_speaker_settings
 
     from escucha.service import ServiceConfig, create_app
 
-    call, _ = _two_party(0)
-    mono = tmp_path / "call.wav"
-    sf.write(mono, call.mean(axis=1), SR, subtype="PCM_16")
-    agent = tmp_path / "agent.wav"
-    sf.write(agent, np.concatenate([_clip(2, 1, 2), _clip(2, 2, 1)]), SR)
+    calls, agent = _mono_calls_and_agent(tmp_path, n=1)
+    mono = calls / "call0.wav"
     cfg = ServiceConfig(data=str(tmp_path / "data"), agent_voice=str(agent))
     with TestClient(create_app(predictor, cfg)) as c:
         r = c.post("/v1/analyze", files={"file": ("call.wav", mono.read_bytes())})
