@@ -210,3 +210,16 @@ def test_data_index_names_every_unreadable_file(fake_ravdess, tmp_path):
     assert [ln.split(": ")[2].removeprefix("skipped ") for ln in skipped] == [str(d / "03-01-01-01-02-01-01.wav"),
                                                     str(d / "03-01-01-01-02-02-01.wav")]
     assert "wrote " in r.stderr and "4 clips, 1 speaker, " in r.stderr
+
+
+@needs_bundle
+@pytest.mark.parametrize("command", ["predict", "evaluate", "adapt"])
+def test_inference_commands_take_threads(command, fake_ravdess, tmp_path):
+    """predict, evaluate and adapt had no --threads (only ESCUCHA_THREADS); a bad count is one line."""
+    target = {"predict": [str(sorted(fake_ravdess.glob("Actor_01/*.wav"))[0])], "evaluate": [str(fake_ravdess)],
+              "adapt": [str(fake_ravdess), "-o", str(tmp_path / "adapted")]}[command]
+    r = escucha(command, *target, "--threads", "0")
+    assert r.returncode == 2 and r.stderr.strip() == "escucha: error: threads must be an integer >= 1, got 0"
+    assert "--threads N" in escucha(command, "--help").stdout
+    if command == "predict":
+        assert escucha(command, *target, "--threads", "1").returncode == 0

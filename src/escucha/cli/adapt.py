@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sys
 
-from .options import add_model_option
+from .options import add_model_option, add_threads_option, apply_threads
 
 
 #: shown in --help; the library's values (escucha.inference.adapt), not imported here so that
@@ -30,6 +30,7 @@ def register(sub):
                                                           ".wav, .flac, .ogg, .mp3)")
     p.add_argument("-o", "--out", required=True, metavar="OUT_MODEL", help="folder for the adapted model")
     add_model_option(p, what="model or run folder to adapt")
+    add_threads_option(p)
     p.add_argument("--strength", type=float, metavar="N0",
                    help="how many recordings the trained statistics count for: the new statistics are "
                         f"n/(n+N0) of the way to yours (default {DEFAULT_STRENGTH:g}; 0: all the way)")
@@ -39,6 +40,7 @@ def register(sub):
 
 
 def run_adapt(args) -> int:
+    apply_threads(args)
     from ..inference.adapt import adapt
 
     kw = {} if args.strength is None else {"strength": args.strength}

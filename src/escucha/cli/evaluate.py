@@ -7,13 +7,14 @@ import sys
 import warnings
 from pathlib import Path
 
-from .options import add_calibration_option, add_labels_option, add_model_option
+from .options import add_calibration_option, add_labels_option, add_model_option, add_threads_option, apply_threads
 
 
 def register(sub):
     p = sub.add_parser("evaluate", help="score a model on a folder (or manifest) of labelled clips")
     p.add_argument("dir", help="RAVDESS folder or manifest CSV")
     add_model_option(p)
+    add_threads_option(p)
     add_labels_option(p)
     add_calibration_option(p)
     p.add_argument("--corpus", help="read DIR as this corpus instead of detecting it (see 'escucha data index --help')")
@@ -148,6 +149,7 @@ def scan_reporting_failures(source, *, corpus=None, label_map=None) -> tuple[lis
 
 
 def run_evaluate(args) -> int:
+    apply_threads(args)
     from ..inference import load_model
 
     if args.predictions:

@@ -38,3 +38,18 @@ def add_audio_option(p) -> None:
                    help="report players: embed small copies in the HTML (it plays wherever it is sent), folder "
                         "(copies in audio/ beside it), link (the original files, by relative paths); default auto: "
                         "embed up to 400 clips, else folder")
+
+
+def add_threads_option(p) -> None:
+    """``--threads``: threads for the model's networks (:func:`escucha.runtime.set_num_threads`)."""
+    p.add_argument("--threads", type=int, default=None, metavar="N",
+                   help="threads for the model (default: ESCUCHA_THREADS, else ONNX Runtime's and torch's own); "
+                        "results do not depend on it")
+
+
+def apply_threads(args) -> None:
+    """Set ``--threads`` before any model is loaded (a bad value: one line, exit 2)."""
+    if getattr(args, "threads", None) is not None:
+        from ..runtime import set_num_threads
+
+        set_num_threads(args.threads)

@@ -12,13 +12,15 @@ import json
 import sys
 from pathlib import Path
 
-from .options import add_engine_options, add_calibration_option, add_labels_option, add_model_option
+from .options import (add_calibration_option, add_engine_options, add_labels_option, add_model_option,
+                      add_threads_option, apply_threads)
 
 
 def register(sub):
     p = sub.add_parser("predict", help="say which emotion each recording expresses")
     p.add_argument("files", nargs="+", help="audio files, or folders (searched for .wav, .flac, .ogg, .mp3)")
     add_model_option(p)
+    add_threads_option(p)
     how = p.add_mutually_exclusive_group()
     how.add_argument("--json", action="store_true",
                      help='print a JSON list of {"file", "label", "probabilities", "duration"} (strict JSON; '
@@ -124,6 +126,7 @@ def _emit(args, record: dict) -> None:
 
 
 def run_predict(args) -> int:
+    apply_threads(args)
     from ..inference import load_model
     from ..inference.predictor import LONG_SECONDS
     from ..inference.results import ResultsFile, error_record
