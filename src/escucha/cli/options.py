@@ -44,7 +44,7 @@ def add_threads_option(p) -> None:
     """``--threads``: threads for the model's networks (:func:`escucha.runtime.set_num_threads`)."""
     p.add_argument("--threads", type=int, default=None, metavar="N",
                    help="threads for the model (default: ESCUCHA_THREADS, else ONNX Runtime's and torch's own); "
-                        "results do not depend on it")
+                        "the same answers, to rounding")
 
 
 def apply_threads(args) -> None:
