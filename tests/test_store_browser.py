@@ -145,6 +145,13 @@ def test_a_long_stored_call_zooms_and_the_view_follows_the_cursor(page, stored, 
     assert page.is_visible("#zoom-row") and page.get_attribute("#zoom", "max") == "60"
     ratio = "document.getElementById('lanes').offsetWidth / document.getElementById('lanes-scroll').clientWidth"
     assert abs(page.evaluate(ratio) - 1) < 0.02
+    # the axis ticks fall at round times (they fell at fifths of the duration: 0:11.6, 0:23.2 ...)
+    ticks = page.eval_on_selector_all("#axis span", "els => els.map(e => e.textContent)")
+    assert ticks == ["0:00.0", "2:30.0", "5:00.0", "7:30.0", "10:00.0"]
+    inside = ("(() => { const a = document.getElementById('axis').getBoundingClientRect(); return Array.from("
+              "document.querySelectorAll('#axis span')).every(s => { const r = s.getBoundingClientRect(); "
+              "return r.left >= a.left - 1 && r.right <= a.right + 1; }); })()")
+    assert page.evaluate(inside)                                       # none hangs over the ends
     page.eval_on_selector("#zoom", "z => { z.value = '10'; z.dispatchEvent(new Event('input')); }")
     assert abs(page.evaluate(ratio) - 10) < 0.2
     assert len(page.query_selector_all("#axis span")) == 41

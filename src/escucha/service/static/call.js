@@ -1,7 +1,7 @@
 // The result of a call: its dominant emotion, one timeline lane per speaker, the axis, the
 // legend, the summary per speaker (whole call, first and last third) and the segments table.
 import { CFG } from './config.js';
-import { $, clock, color, el, pct, swatch } from './dom.js';
+import { $, clock, color, el, fillAxis, pct, swatch } from './dom.js';
 import { state } from './state.js';
 import { follow, seek } from './timeline.js';
 
@@ -95,9 +95,7 @@ export function renderCall(r) {
       el('td', {}, swatch(g.label), ' ', g.label), el('td', {}, pct(g.confidence))));
   });
   renderTranscript(r);
-  const axis = $('axis');
-  axis.replaceChildren();
-  for (let k = 0; k <= 4; k++) axis.append(el('span', {}, clock((k * total) / 4)));
+  fillAxis($('axis'), total, 4);
   const legend = $('legend');
   legend.replaceChildren();
   for (const label of CFG.labels) legend.append(el('li', {}, swatch(label), label));

@@ -24,3 +24,21 @@ export const clock = (t) => {
   const m = Math.floor(t / 60), s = t - 60 * m;
   return `${m}:${s.toFixed(1).padStart(4, '0')}`;
 };
+
+// Ticks of a timeline's axis at round times (every 1, 2, 5, 10, 15, 30 s, 1, 2, 5 min, ...): about
+// `target` of them over `total` seconds, each placed where its time falls on the lanes.
+const STEPS = [0.5, 1, 2, 5, 10, 15, 20, 30, 60, 120, 150, 300, 600, 900, 1200, 1800, 3600, 7200];
+export function fillAxis(axis, total, target) {
+  const ticks = [];
+  if (total > 0) {
+    const step = STEPS.find((s) => total / s <= target) || STEPS[STEPS.length - 1];
+    for (let k = 0; k * step <= total + 1e-9; k++) {
+      const t = k * step, at = Math.min(1, t / total);
+      const s = el('span', {}, clock(t));
+      s.style.left = `${100 * at}%`;
+      s.style.transform = at === 0 ? 'none' : at >= 1 ? 'translateX(-100%)' : 'translateX(-50%)';
+      ticks.push(s);
+    }
+  }
+  axis.replaceChildren(...ticks);
+}

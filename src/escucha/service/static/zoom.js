@@ -2,7 +2,7 @@
 // scrolling box that keeps the cursor in view as the player moves. Clicks, keys and the cursor
 // keep working as they do unzoomed (they are in proportions of the lanes' own width). A new call
 // on the timeline resets the zoom; calls under 20 s get no zoom.
-import { $, clock } from './dom.js';
+import { $, fillAxis } from './dom.js';
 import { state } from './state.js';
 
 function keepInView() {
@@ -18,14 +18,7 @@ function apply(z) {
   axis.style.width = w;
   $('zoom-value').textContent = `${z}×`;
   const total = state.call ? state.call.duration || 0 : 0;
-  const n = Math.min(4 * z, 256);
-  const ticks = [];
-  for (let k = 0; k <= n; k++) {
-    const s = document.createElement('span');
-    s.textContent = clock((k * total) / n);
-    ticks.push(s);
-  }
-  axis.replaceChildren(...ticks);
+  fillAxis(axis, total, Math.min(4 * z, 256));
   keepInView();
 }
 
