@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -684,3 +685,21 @@ def test_summary_csv_counts_split_channels_as_speakers():
     assert summary_row(one, labels)["speakers"] == ""          # speakers not looked for: unknown, not 1
     found = {**one, "speakers": ["agent", "customer"]}
     assert summary_row(found, labels)["speakers"] == 2
+
+
+def test_summary_csv_columns_are_one_word_whatever_the_speakers_are_called():
+    """Unnamed speakers made columns such as 'speaker 1_dominant', awkward in pandas and SQL."""
+    from escucha.longaudio.tables import column_prefix, summary_row
+
+    labels = ("angry", "calm")
+    names = ["speaker 1", "speaker-1", "speaker,1", "Ágata R."]
+    segs = [_seg(n, 4 * i, 4 * i + 3, [0.2, 0.8]) for i, n in enumerate(names)]
+    d = {"file": "m.wav", "channels": names, "summary": summarize(segs, duration=20.0, labels=labels, channels=names)}
+    row = summary_row(d, labels)
+    assert not [k for k in row if re.search(r"[^\w-]", k)]
+    # 'speaker 1' and 'speaker,1' would both be speaker_1: the second is numbered, nothing is lost
+    doms = [k for k in row if k.endswith("_dominant") and k not in ("first_third_dominant", "last_third_dominant",
+                                                                    "channel_dominant")]
+    assert doms == ["speaker_1_dominant", "speaker-1_dominant", "speaker_1_2_dominant", "Ágata_R_dominant"]
+    assert column_prefix("agent") == "agent" and column_prefix("!!!") == "channel"
+    assert row["channel_dominant"].startswith("speaker 1=")      # the value keeps the real names

@@ -248,7 +248,8 @@ def test_a_mono_call_gets_a_timeline_and_a_summary_per_speaker(predictor, tmp_pa
     assert all(s["speaker"] == s["channel"] for s in d["segments"])
     assert d["settings"]["speakers"]["enabled"] is True
     row = summary_row(json.loads(json.dumps(d)), predictor.labels)
-    assert row["speakers"] == 2 and "speaker 1_negative_share" in row and "speaker 2_dominant" in row
+    assert row["speakers"] == 2 and "speaker_1_negative_share" in row and "speaker_2_dominant" in row
+    assert not any(" " in k for k in row)        # one-word columns for pandas and SQL
     assert "speaker" in res.segments_csv().splitlines()[0]
     # asked to split (as a batch of stereo calls is, names and all), one channel is still a mono
     # call: the same speakers, and the reason said

@@ -5,13 +5,21 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from pathlib import Path
 from typing import Sequence
 
 from ..utils.io import atomic_write_csv, atomic_write_text
 from .resume import is_complete, strict_json
 
-__all__ = ["summary_row", "write_tables"]
+__all__ = ["summary_row", "write_tables", "column_prefix"]
+
+
+def column_prefix(name: str) -> str:
+    """A speaker's (channel's) name as the start of a column name: ``speaker 1`` ->
+    ``speaker_1_``, so that every column is one word for pandas, SQL and spreadsheets. Names
+    that differ only in spaces or punctuation are told apart by a number."""
+    return re.sub(r"[^\w-]+", "_", str(name)).strip("_") or "channel"
 
 
 def summary_row(d: dict, labels: Sequence[str]) -> dict:
@@ -35,7 +43,14 @@ def summary_row(d: dict, labels: Sequence[str]) -> dict:
         v = s["change"].get(lab)
         row[f"change_{lab}"] = "" if v is None else v
     # the coarse dimensions, for the call and for each speaker (channel) by name
-    blocks = [("", s)] + [(f"{ch}_", v) for ch, v in s.get("channels", {}).items()]
+    blocks, taken = [("", s)], set()
+    for ch, v in s.get("channels", {}).items():
+        base = prefix = column_prefix(ch)
+        n = 2
+        while prefix in taken:
+            prefix, n = f"{base}_{n}", n + 1
+        taken.add(prefix)
+        blocks.append((f"{prefix}_", v))
     for prefix, b in blocks:
         if prefix:
             row[f"{prefix}dominant"] = b.get("dominant") or ""
