@@ -213,11 +213,12 @@ def test_data_index_names_every_unreadable_file(fake_ravdess, tmp_path):
 
 
 @needs_bundle
-@pytest.mark.parametrize("command", ["predict", "evaluate", "adapt"])
+@pytest.mark.parametrize("command", ["predict", "evaluate", "adapt", "export"])
 def test_inference_commands_take_threads(command, fake_ravdess, tmp_path):
-    """predict, evaluate and adapt had no --threads (only ESCUCHA_THREADS); a bad count is one line."""
+    """predict, evaluate, adapt and export had no --threads (only ESCUCHA_THREADS); a bad count is one line."""
     target = {"predict": [str(sorted(fake_ravdess.glob("Actor_01/*.wav"))[0])], "evaluate": [str(fake_ravdess)],
-              "adapt": [str(fake_ravdess), "-o", str(tmp_path / "adapted")]}[command]
+              "adapt": [str(fake_ravdess), "-o", str(tmp_path / "adapted")],
+              "export": [str(tmp_path / "no-such-model")]}[command]
     r = escucha(command, *target, "--threads", "0")
     assert r.returncode == 2 and r.stderr.strip() == "escucha: error: threads must be an integer >= 1, got 0"
     assert "--threads N" in escucha(command, "--help").stdout

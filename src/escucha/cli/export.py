@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import sys
 
+from .options import add_threads_option, apply_threads
+
 #: the library's choices (escucha.export.QUANTIZE), not imported here so that building the parser
 #: does not load torch
 QUANTIZE = ("none", "dynamic", "static")
@@ -34,10 +36,12 @@ def register(sub):
                    help="do not write the spectral front ends as graphs (escucha computes them in numpy; the graphs "
                         "serve runtimes without escucha)")
     p.add_argument("--force", action="store_true", help="replace an existing export in the output folder")
+    add_threads_option(p)
     p.set_defaults(func=run_export)
 
 
 def run_export(args) -> int:
+    apply_threads(args)
     from ..export import export_model
 
     rep = export_model(args.model, args.out, quantize=args.quantize, calibration=args.calibration,
