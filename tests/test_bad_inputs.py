@@ -425,6 +425,19 @@ def test_evaluate_batch(corpus, evaluate_batch):
     assert all(row_["predicted"] in EMOTIONS for row_ in rows)
 
 
+def test_silence_is_called_silent_by_predict_and_analyze(corpus, predict_batch, analyze_batch):
+    """analyze said "voice activity detection found no speech" of a file of digital silence, where
+    predict says it is silent; a person acts differently on the two (a muted channel, a bad line)."""
+    by_file = {d["file"]: d for d in strict_json(predict_batch[0].stdout)}
+    out = analyze_batch[1]
+    for id_ in ("silence", "long-silence"):
+        said = {"predict": by_file[str(corpus[id_])]["reason"],
+                "analyze": strict_json((out / f"{row(id_).name}.json").read_text())["reason"]}
+        assert set(said.values()) == {"silent: loudest frame -100 dBFS"}, said
+    noise = strict_json((out / f"{row('white-noise').name}.json").read_text())["reason"]
+    assert noise.startswith("voice activity detection finds no speech")
+
+
 @pytest.mark.parametrize("id_", SAME_WORDS)
 def test_same_problem_same_words_everywhere(id_, corpus, predict_batch, analyze_batch, evaluate_batch, inproc):
     p = corpus[id_]

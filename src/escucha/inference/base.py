@@ -274,8 +274,10 @@ class BasePredictor:
             res = an.result()
         summ = res.summary
         if summ.get("dominant") is None:
+            from .gate import no_speech_reason
+
             return Prediction(label=None, probabilities={}, file=file, outcome="no speech found",
-                              reason=f"voice activity detection found no speech in {res.duration:.1f} s",
+                              reason=res.outcome[1] or no_speech_reason(res.duration),
                               duration=res.duration, long=True)
         return Prediction(label=summ["dominant"], probabilities=dict(summ["emotion_share"]), file=file,
                           duration=res.duration, long=True)

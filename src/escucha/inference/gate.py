@@ -29,7 +29,7 @@ import numpy as np
 from ..audio import resample
 from ..audio.processing import frame_rms_db
 
-__all__ = ["judge", "speech_found", "speech_regions", "speech_span", "too_short_reason", "TOO_SHORT", "NO_SPEECH", "OUTCOMES", "MIN_SECONDS",
+__all__ = ["judge", "speech_found", "speech_regions", "speech_span", "too_short_reason", "no_speech_reason", "silent_reason", "TOO_SHORT", "NO_SPEECH", "OUTCOMES", "MIN_SECONDS",
            "SILENCE_DB"]
 
 TOO_SHORT = "too short"
@@ -105,6 +105,18 @@ def too_short_reason(seconds: float) -> str:
     return f"{have} of audio, need at least {MIN_SECONDS * 1000:.0f} ms"
 
 
+def silent_reason(peak_db: float) -> str:
+    return f"silent: loudest frame {max(peak_db, -100.0):.0f} dBFS"
+
+
+def no_speech_reason(seconds: float, peak_db: float | None = None) -> str:
+    """Why ``seconds`` of analysed audio (a call, a long file) have no speech, in the words
+    :func:`judge` uses for a clip: silent, or speech the voice activity detection does not hear."""
+    if peak_db is not None and peak_db < SILENCE_DB:
+        return silent_reason(peak_db)
+    return f"voice activity detection finds no speech in {seconds:.1f} s"
+
+
 def judge(y: np.ndarray, sample_rate: int, *, vad: bool = True,
           y16: np.ndarray | None = None) -> tuple[str | None, str]:
     """Decide whether mono ``y`` ``(T,)`` at ``sample_rate`` Hz can be labelled.
@@ -129,7 +141,7 @@ def judge(y: np.ndarray, sample_rate: int, *, vad: bool = True,
     loudest = int(levels.argmax())
     peak_db = float(levels[loudest])
     if peak_db < SILENCE_DB:
-        return NO_SPEECH, f"silent: loudest frame {max(peak_db, -100.0):.0f} dBFS"
+        return NO_SPEECH, silent_reason(peak_db)
     if vad:
         found, prob = speech_found(np.clip(np.asarray(y16, dtype=np.float32), -1, 1))
         if not found:

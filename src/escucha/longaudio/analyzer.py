@@ -160,6 +160,7 @@ class CallAnalyzer:
         self.hop_samples = max(1, int(round(self.hop * self.model_rate)))
         self._vad_model = vad_model or SileroVAD()
         self.samples_in = 0
+        self.peak_db = -np.inf    # the loudest 32-ms frame so far (dBFS), to say why a call has no speech
         self.segments: list[Segment] = []
         self.finished = False
         self._judge = None
@@ -253,6 +254,7 @@ class CallAnalyzer:
 
             raise nonfinite_error(self.name, self.samples_in + int(np.argmax(~finite)), self.sample_rate)
         self.samples_in += len(x)
+        self.peak_db = max(self.peak_db, _loudest_frame_db(x, self.sample_rate))
         if self._judge is not None:
             if not self._judge.push(x):
                 return []
@@ -441,7 +443,21 @@ class CallAnalyzer:
         if self.speaker_names is not None:
             res.speakers = list(self.speaker_names)
         res.baseline = self.baseline_shifts
+        res.peak_db = self.peak_db
         return res
+
+
+def _loudest_frame_db(x: np.ndarray, rate: int) -> float:
+    """Level (dBFS) of the loudest 32-ms frame of ``x`` ``(n, channels)`` (frames within the
+    block; a block shorter than a frame counts as one), as :func:`escucha.inference.gate.judge`
+    measures silence."""
+    if not len(x):
+        return -np.inf
+    n = max(1, int(round(0.032 * rate)))
+    k = len(x) // n
+    frames = x[:k * n].reshape(k, n, -1) if k else x[None]
+    ms = (frames.astype(np.float64) ** 2).mean(axis=1).max()
+    return float(10 * np.log10(max(ms, 1e-20)))
 
 
 def apply_baseline(segments: list[Segment], predictor) -> dict[str, dict[str, float]]:

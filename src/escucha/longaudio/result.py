@@ -41,6 +41,9 @@ class CallResult:
     #: by label that re-weighted their answers (:mod:`escucha.inference.baseline`)
     baseline: dict | None = None
 
+    #: the loudest 32-ms frame of the input (dBFS), when the analyzer measured it
+    peak_db: float | None = None
+
     @property
     def windows(self) -> list[tuple[str, Window]]:
         return [(s.channel, w) for s in self.segments for w in s.windows]
@@ -49,13 +52,13 @@ class CallResult:
     def outcome(self) -> tuple[str | None, str]:
         """``(None, "")`` when speech was found; else ``("too short" | "no speech found", reason)``,
         the outcomes of ``escucha predict`` (:mod:`escucha.inference.gate`)."""
-        from ..inference.gate import MIN_SECONDS, NO_SPEECH, TOO_SHORT, too_short_reason
+        from ..inference.gate import MIN_SECONDS, NO_SPEECH, TOO_SHORT, no_speech_reason, too_short_reason
 
         if self.segments:
             return None, ""
         if self.duration < MIN_SECONDS:
             return TOO_SHORT, too_short_reason(self.duration)
-        return NO_SPEECH, f"voice activity detection found no speech in {self.duration:.1f} s"
+        return NO_SPEECH, no_speech_reason(self.duration, self.peak_db)
 
     def to_dict(self, *, windows: bool = True) -> dict:
         """JSON-ready result; a call without speech also gets ``outcome`` and ``reason``."""
