@@ -96,10 +96,29 @@ def test_predict_json_and_bad_file_among_good(tiny_model, fake_ravdess, tmp_path
 def test_train_cli_writes_run_folder(fake_ravdess, tmp_path):
     r = escucha("train", "--data", fake_ravdess, "--model", "m5", "--features", "raw", "--epochs", "2",
                 "--clip-seconds", "1", "--val-speakers", "1", "--folds", "3", "--out", tmp_path / "run",
-                "--no-report")
+                "--no-report", "--json")
     assert r.returncode == 0, r.stderr
     summary = json.loads(r.stdout)
     assert summary["test"]["n"] == 32 and (tmp_path / "run" / "checkpoint" / "model.safetensors").is_file()
+
+
+def test_train_ends_with_lines_a_person_reads_and_cv_takes_json(fake_ravdess, tmp_path):
+    """train ended with a JSON dump where cv ends with a table; --json now asks for JSON on both."""
+    r = escucha("train", "--data", fake_ravdess, "--config", "whisper-lr", "--folds", "3", "--out", tmp_path / "run",
+                "--no-report", "--quiet")
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0].startswith("trained whisper-lr (") and lines[0].endswith(str(tmp_path / "run"))
+    assert lines[1] == "  test: 32 clips of speakers it did not train on (--fold 0, 3 folds)"
+    t = json.loads((tmp_path / "run" / "summary.json").read_text())["test"]
+    assert lines[2] == f"  accuracy {t['accuracy']:.3f}   UAR {t['uar']:.3f}   macro-F1 {t['macro_f1']:.3f}"
+    r = escucha("train", "--data", fake_ravdess, "--config", "whisper-lr", "--split", "all", "--out", tmp_path / "all",
+                "--no-report", "--quiet")
+    assert r.stdout.splitlines()[-1] == "  no test set (--split all: every speaker was trained on)"
+    r = escucha("cv", "--data", fake_ravdess, "--config", "whisper-lr", "--folds", "3", "--out", tmp_path / "cv",
+                "--no-report", "--quiet", "--json")
+    assert r.returncode == 0, r.stderr
+    assert len(json.loads(r.stdout)["mean_std"]["uar"]["folds"]) == 3
 
 
 def test_evaluate_json(tiny_model, fake_ravdess):

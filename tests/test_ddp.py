@@ -57,7 +57,7 @@ def setup(tmp_path_factory):
     corpus = make_fake_ravdess(root / "corpus", emotions=(1, 3, 4, 5), sr=8000)
     cfg = root / "cnn.json"
     cfg.write_text(json.dumps(CONFIG))
-    args = ["train", "--data", str(corpus), "--config", str(cfg), "--no-report", "--quiet"]
+    args = ["train", "--data", str(corpus), "--config", str(cfg), "--no-report", "--quiet", "--json"]
     t0 = time.time()
     assert main([*args, "--out", str(root / "one")]) == 0
     return root, args, time.time() - t0
@@ -210,7 +210,7 @@ def test_interrupt_or_crash_leaves_no_process(setup, tmp_path, how):
 def test_closed_form_model_is_fitted_by_rank0_alone(setup, tmp_path):
     root, _, _ = setup
     r = subprocess.run([sys.executable, "-m", "escucha", "train", "--data", str(root / "corpus"), "--model",
-                        "whisper-lr", "--folds", "3", "--val-speakers", "1", "--no-report", "--quiet",
+                        "whisper-lr", "--folds", "3", "--val-speakers", "1", "--no-report", "--quiet", "--json",
                         "--out", str(tmp_path / "run"), "--nproc", "2"],
                        capture_output=True, text=True, env=_env(), timeout=120)
     assert r.returncode == 0, r.stderr

@@ -67,7 +67,7 @@ def test_cv_with_the_whisper_lr_recipe_prints_mean_and_std_and_reports(corpus, t
 
 def test_train_with_the_whisper_lr_recipe_and_its_report(corpus, tmp_path):
     r = escucha("train", "--data", corpus, "--config", "whisper-lr", "--folds", "4", "--out", "run", "--quiet",
-                cwd=tmp_path)
+                "--json", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["model"] == "whisper-lr"
     html = (tmp_path / "run" / "report.html").read_text()

@@ -66,6 +66,8 @@ def _common(p):
                         "(.NAME.partial) and swapped in when finished, the old one deleted only then")
     p.add_argument("--no-report", action="store_true", help="skip the HTML report at the end")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--json", action="store_true",
+                   help="print the result as JSON on stdout (the run's summary.json) instead of a few lines")
 
 
 def register(sub):
@@ -302,8 +304,25 @@ def _run_train(args) -> int:
         return 3
     if not distributed.is_main():
         return 0
-    print(json.dumps(summary, indent=2), flush=True)  # the result first: a report problem cannot hide it
+    # the result first: a report problem cannot hide it
+    print(json.dumps(summary, indent=2) if args.json else _train_lines(summary, cfg), flush=True)
     return _left_out(failed, _maybe_report(args, out))
+
+
+def _train_lines(summary: dict, cfg) -> str:
+    """What a person reads at the end of ``train``: where the model is, and its test figures on
+    speakers it did not hear (or why there are none)."""
+    head = (f"trained {summary['model']} ({summary['n_parameters']:,} parameters) in "
+            f"{summary['train_minutes']:.1f} min: {summary['run_dir']}")
+    if summary.get("best_val_uar") is not None:
+        head += f"\n  kept epoch {summary['best_epoch']} (validation UAR {summary['best_val_uar']:.3f})"
+    t = summary.get("test")
+    if not t:
+        return head + "\n  no test set (--split all: every speaker was trained on)"
+    whose = ("random split: its speakers were also trained on" if cfg.split == "random"
+             else f"speakers it did not train on (--fold {cfg.fold}, {cfg.folds} folds)")
+    return (head + f"\n  test: {t['n']} clips of {whose}\n"
+            f"  accuracy {t['accuracy']:.3f}   UAR {t['uar']:.3f}   macro-F1 {t['macro_f1']:.3f}")
 
 
 def run_cv(args) -> int:
@@ -328,6 +347,9 @@ def run_cv(args) -> int:
                            source=source, by=args.by, waves=waves)
     except KeyboardInterrupt:
         return _interrupted(out, "cv")
+    if args.json:
+        print(json.dumps(s, indent=2), flush=True)
+        return _left_out(failed, _maybe_report(args, out))
     ms = s["mean_std"]
     if s.get("by") == "corpus":
         print(f"leave-one-corpus-out CV of {s['model']} on {s['n']} clips ({out}):")
