@@ -554,6 +554,16 @@ def test_batch_is_resumable_and_lists_bad_files(model, mono_call, stereo_call, t
     assert main(args) == 1
     assert "broken.wav" in capsys.readouterr().err
 
+    # the same recording twice in a folder counts twice in every average: flagged, not dropped
+    (calls / "broken.wav").unlink()
+    shutil.copy(calls / "a.wav", calls / "day2" / "a-again.wav")
+    assert main(args) == 0
+    err = capsys.readouterr().err
+    assert "1 file is a copy of another file of the folder" in err and f"{calls / 'day2' / 'a-again.wav'} = " in err
+    rows = {Path(r["file"]).name: r for r in csv.DictReader(open(out / "summary.csv"))}
+    assert rows["a-again.wav"]["duplicate_of"] == str(calls / "a.wav")
+    assert rows["a.wav"]["duplicate_of"] == rows["b.wav"]["duplicate_of"] == ""
+
 
 @needs_ravdess
 def test_whole_input_model_analyses_windows_as_heard(mono_call, vad_model, tmp_path):

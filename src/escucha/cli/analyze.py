@@ -231,6 +231,12 @@ def run_analyze(args) -> int:
             return 130
         for f, msg in rep.errors:
             print(f"escucha: error: {msg}", file=sys.stderr)
+        if rep.duplicates:
+            n = len(rep.duplicates)
+            pairs = "; ".join(f"{f} = {of}" for f, of in rep.duplicates[:3]) + ("; ..." if n > 3 else "")
+            print(f"escucha: warning: {n} file{'s are copies' if n > 1 else ' is a copy'} of another file of the "
+                  f"folder (the same bytes), each copy counted in summary.csv, whose column duplicate_of names the "
+                  f"first: {pairs}", file=sys.stderr)
         print(f"analysed {len(rep.analysed)} file(s) ({rep.audio_seconds / 3600:.2f} h of audio) in {rep.seconds:.0f} s, "
               f"skipped {len(rep.skipped)} already done, {len(rep.errors)} failed; "
               f"summary: {rep.summary_csv}, errors: {rep.errors_csv}")

@@ -95,6 +95,9 @@ class BatchReport:
         Audio analysed in this run (seconds).
     seconds : float
         Wall-clock time of the run.
+    duplicates : list of (str, str)
+        ``(file, first file with the same bytes)`` over every result of the folder
+        (``summary.csv``'s ``duplicate_of``).
     """
 
     out_dir: Path
@@ -103,6 +106,7 @@ class BatchReport:
     errors: list[tuple[str, str]] = field(default_factory=list)
     audio_seconds: float = 0.0
     seconds: float = 0.0
+    duplicates: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def summary_csv(self) -> Path:

@@ -1,5 +1,6 @@
 """The tables of a batch's output folder: ``summary.csv`` (one row per analysed file, including
-those done by earlier runs) and ``errors.csv`` (the files that failed in this run, with the reason)."""
+those done by earlier runs; ``duplicate_of`` names the first file with the same audio bytes) and
+``errors.csv`` (the files that failed in this run, with the reason)."""
 
 from __future__ import annotations
 
@@ -72,17 +73,26 @@ _EMPTY = {"file": "", "channels": [], "summary": {"duration": 0, "speech_seconds
 def write_tables(report, files: list[Path], folder: Path, out_dir: Path, labels: list[str]) -> None:
     """Write ``summary.csv`` (a row for every complete result of ``files`` in ``out_dir``, whichever
     run made it) and ``errors.csv`` (``report.errors``, the failures of this run), each atomically."""
-    rows = []
+    rows, first = [], {}
     for p in files:
         j = out_dir / f"{p.relative_to(folder).as_posix()}.json"
         if j.is_file():
             try:
                 d = strict_json(j.read_text())
                 if is_complete(d):
-                    rows.append(summary_row(d, labels))
+                    row = summary_row(d, labels)
+                    digest = (d.get("source") or {}).get("blake2b")
+                    # the same recording stored twice would count twice in every average
+                    row["duplicate_of"] = first.setdefault(digest, d["file"]) if digest else ""
+                    if row["duplicate_of"] == d["file"]:
+                        row["duplicate_of"] = ""
+                    else:
+                        report.duplicates.append((d["file"], row["duplicate_of"]))
+                    rows.append(row)
             except (OSError, ValueError, KeyError, TypeError):
                 pass
-    cols = list(dict.fromkeys(k for r in rows for k in r)) if rows else list(summary_row(_EMPTY, labels))
+    cols = (list(dict.fromkeys(k for r in rows for k in r)) if rows
+            else [*summary_row(_EMPTY, labels), "duplicate_of"])
     atomic_write_csv(out_dir / "summary.csv", rows, fieldnames=cols)
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
