@@ -90,7 +90,20 @@ def test_list_filter_open_export_delete_and_queue_several(page, stored, tmp_path
     page.click("#calls-apply")
     wait_until(page, "document.querySelectorAll('#calls-table tbody tr').length === 1")
     assert rows(page) == ["quiet-call.wav"]
+    # filtered by a role, the negative columns are that speaker's (the agent stayed at 10 %), not the call's
+    cells = ("Array.from(document.querySelectorAll('#calls-table tbody tr')).filter(r => r.textContent"
+             ".startsWith('worse-call.wav')).map(r => Array.from(r.cells).slice(4, 6).map(c => c.textContent).join())")
+    page.fill("#f-speaker", "agent")
+    page.click("#calls-apply")
+    wait_until(page, "document.querySelectorAll('#calls-table tbody tr').length === 2")
+    assert page.evaluate(f"{cells}.join()") == "10 %,0 pts"
+    assert page.text_content("#th-negative") == "negative (agent)"
+    assert "customer: angry (45 % negative)" in page.evaluate(f"{cells.split('.map(r =>')[0]}[0].textContent")
     page.fill("#f-speaker", "")
+    page.click("#calls-apply")
+    wait_until(page, "document.querySelectorAll('#calls-table tbody tr').length === 3")
+    assert page.evaluate(f"{cells}.join()") == "45 %,+70 pts"      # the whole call's
+    assert page.text_content("#th-negative") == "negative"
     page.fill("#f-file", "CALL")
     page.select_option("#f-sort", "-negative")
     order = "Array.from(document.querySelectorAll('#calls-table tbody tr td:first-child')).map(e => e.textContent)"

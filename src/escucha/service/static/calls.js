@@ -41,17 +41,36 @@ function changeText(c) {
   return p > 0 ? `+${p} pts` : `${p} pts`;
 }
 
+// the speaker the filter names (by name or role, as the server matches it), whose negative speech
+// the list then shows: "customers who ended worse" must read the customer's change, not the call's
+function filtered(c) {
+  const want = $('f-speaker').value.trim();
+  return want ? c.speakers.find((s) => s.name === want || s.role === want) : null;
+}
+
 function row(c) {
   const open = el('button', { type: 'button', class: 'link', 'data-id': c.id, onclick: () => openCall(c.id) }, c.file);
-  const who = c.speakers.map((s) => `${s.role || s.name}: ${s.dominant || '–'}`).join(', ');
+  const who = c.speakers.map((s) => {
+    const neg = s.negative && s.negative.share != null ? ` (${pct(s.negative.share)} negative)` : '';
+    return `${s.role || s.name}: ${s.dominant || '–'}${neg}`;
+  }).join(', ');
+  const sp = filtered(c);
+  const neg = sp ? sp.negative : c.negative;
   return el('tr', { 'data-id': c.id },
     el('td', {}, open),
     el('td', {}, (c.stored_at || '').replace('T', ' ').replace('Z', '')),
     el('td', {}, clock(c.duration)),
     el('td', {}, c.dominant ? swatch(c.dominant) : '', ' ', c.dominant || c.outcome || '–'),
-    el('td', {}, c.negative.share == null ? '–' : pct(c.negative.share)),
-    el('td', {}, changeText(c.negative.change)),
+    el('td', {}, neg.share == null ? '–' : pct(neg.share)),
+    el('td', {}, changeText(neg.change)),
     el('td', { class: 'who' }, who));
+}
+
+// the negative columns' heading says whose speech they measure
+function negativeHeadings() {
+  const want = $('f-speaker').value.trim();
+  $('th-negative').textContent = want ? `negative (${want})` : 'negative';
+  $('th-change').textContent = want ? `first → last third (${want})` : 'first → last third';
 }
 
 export async function loadCalls() {
@@ -62,6 +81,7 @@ export async function loadCalls() {
     const { body } = await api(`/v1/calls?${q}`);
     total = body.total;
     const tbody = $('calls-table').tBodies[0];
+    negativeHeadings();
     tbody.replaceChildren(...body.calls.map(row));
     $('calls-empty').hidden = body.calls.length > 0;
     $('calls-count').textContent = total ? `${offset + 1}–${offset + body.calls.length} of ${total} calls` : '';
