@@ -147,6 +147,21 @@ def test_enrolment_names_the_closest_speaker_agent(tmp_path):
     assert isinstance(opts, SpeakerOptions) and opts.to_dict()["agent_voice"]["file"] == "agent.wav"
 
 
+def test_with_an_agent_enrolled_the_main_other_voice_is_the_customer():
+    """A customer heard as two voices (their angry and calm turns) left an agent's call with no
+    'customer' at all, so it fell out of every customer filter: the one who talks most is it."""
+    from escucha.longaudio.attribution import name_speakers
+
+    rng = np.random.default_rng(0)
+    cent = rng.standard_normal((3, 16)).astype(np.float32)
+    cent /= np.linalg.norm(cent, axis=1, keepdims=True)
+    agent = cent[1] + 0.1 * rng.standard_normal(16).astype(np.float32)
+    assert name_speakers(cent, agent, talk=np.array([5.0, 40.0, 30.0])) == ["speaker 1", "agent", "customer"]
+    assert name_speakers(cent, agent, talk=np.array([30.0, 40.0, 5.0])) == ["customer", "agent", "speaker 1"]
+    assert name_speakers(cent, None, talk=np.array([5.0, 40.0, 30.0])) == ["speaker 1", "speaker 2", "speaker 3"]
+    assert name_speakers(cent[:2], agent) == ["customer", "agent"]
+
+
 def test_an_enrolment_clip_without_speech_is_one_clear_error(tmp_path):
     from escucha.errors import AudioError
     from escucha.speakers import enrol

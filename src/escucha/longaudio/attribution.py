@@ -12,8 +12,8 @@ not kept). At the end of the call:
 - with two or more speakers the segments' ``channel`` becomes the speaker's name, so that each
   speaker gets a timeline and a summary exactly as the channels of a split stereo call do;
 - names: ``speaker 1``, ``speaker 2``, ... by first appearance; with an enrolled agent voice the
-  closest speaker (or, on split stereo, channel) is ``agent`` and, when there are two, the other
-  ``customer``.
+  closest speaker (or, on split stereo, channel) is ``agent`` and the other ``customer``; when
+  more than one other voice is found, the one who talks most is the ``customer``.
 
 During a live stream each segment gets a provisional speaker as it closes (the nearest speaker
 heard so far, or a new one); :meth:`SpeakerTrack.finish` gives the final answer.
@@ -35,19 +35,28 @@ GROUP = 1             # embeddings (of 1.6 s) of one segment clustered together 
 _ONLINE_DISTANCE = 0.25  # live streams: a segment this close (cosine distance) to a speaker is theirs
 
 
-def name_speakers(cent: np.ndarray, agent: np.ndarray | None) -> list[str]:
-    """Names of ``k`` speakers (centroids ``(k, D)`` in order of first appearance)."""
+def name_speakers(cent: np.ndarray, agent: np.ndarray | None, talk: np.ndarray | None = None) -> list[str]:
+    """Names of ``k`` speakers (centroids ``(k, D)`` in order of first appearance).
+
+    With an enrolled ``agent``, the closest speaker is ``agent`` and the other one ``customer``;
+    when more than one other voice was found (a third party, or one customer heard as two voices
+    by their changing emotion), the one who talks most (``talk``: seconds per speaker) is the
+    ``customer`` and the others ``speaker 1``, ``speaker 2``, ... so that every call of an agent
+    has a customer to follow."""
     k = len(cent)
     names = [f"speaker {i + 1}" for i in range(k)]
     if agent is not None and k >= 1:
         a = int(np.argmax(cent @ np.asarray(agent, np.float32)))
         rest = [i for i in range(k) if i != a]
         names[a] = "agent"
+        main = rest[int(np.argmax(np.asarray(talk)[rest]))] if rest and talk is not None else None
         if len(rest) == 1:
-            names[rest[0]] = "customer"
-        else:
-            for j, i in enumerate(rest):
-                names[i] = f"speaker {j + 1}"
+            main = rest[0]
+        others = [i for i in rest if i != main]
+        if main is not None:
+            names[main] = "customer"
+        for j, i in enumerate(others):
+            names[i] = f"speaker {j + 1}"
     return names
 
 
@@ -209,7 +218,8 @@ class SpeakerTrack:
                                        threshold=self.options.threshold)
         labels = item_labels[np.array(owner)]
         k = int(labels.max()) + 1
-        names = name_speakers(centroids(E, labels, k, w), self.options.agent)
+        names = name_speakers(centroids(E, labels, k, w), self.options.agent,
+                              talk=np.bincount(labels, weights=w, minlength=k))
         out: list[Segment] = []
         pos = 0
         for seg, e in zip(self.segments, self._emb):
