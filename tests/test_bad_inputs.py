@@ -593,3 +593,40 @@ def test_the_api_takes_one_path_as_one_file_and_refuses_an_array_where_a_path_go
     u8 = np.round(y * 127 + 128).astype(np.uint8)
     got = model.prepare(u8, 16000, preprocess_=False, resample_=False)
     assert np.abs(got - y).max() < 1.5 / 128
+
+
+@pytest.mark.skipif(not HAVE_REAL, reason="needs ../shared/data/ravdess")
+def test_integer_pcm_and_the_sample_rate_of_an_array(tmp_path):
+    """int16 samples over 30 s went to the call analyzer unscaled (values in the thousands: other
+    speech regions, another emotion); a sample rate of True was taken as 1 Hz (17 GB, then a
+    segmentation fault); a labelled clip's duration was its trimmed length."""
+    import escucha
+    from escucha.audio import load_audio
+    from escucha.errors import AudioError
+    from escucha.longaudio import CallAnalyzer
+
+    model = escucha.load_model()
+    clips = [load_audio(p, sample_rate=16000)[0] for p in sorted(SHARED_RAVDESS.glob("Actor_01/*"))[:12]]
+    y = np.concatenate([np.concatenate([c, np.zeros(8000, np.float32)]) for c in clips])
+    assert len(y) > 30 * 16000                     # a long input: scored as a call
+    i16 = np.round(np.clip(y, -1, 1) * 32767).astype(np.int16)
+    as_float = model.predict(i16.astype(np.float32) / 32768, sample_rate=16000)
+    as_int = model.predict(i16, sample_rate=16000)
+    assert as_int.long and as_int.label == as_float.label
+    assert as_int.probabilities == pytest.approx(as_float.probabilities, abs=0.02)
+    an = CallAnalyzer(model, sample_rate=16000)
+    an.feed(i16)
+    an.finish()
+    assert -60 < an.peak_db < 0                    # heard at its real level, not +75 dBFS
+    assert as_int.confidence is None and as_int.arousal == pytest.approx(as_int.to_dict()["arousal"])
+    for bad in (True, 1, 16000.5, "48000", 0, -8000, 10 ** 6):
+        with pytest.raises(AudioError, match="sample rate must be a whole number of Hz from 1000 to 384000"):
+            model.predict(clips[0], sample_rate=bad)
+    assert model.predict(clips[0], sample_rate=16000.0).label is not None
+    clip = sorted(SHARED_RAVDESS.glob("Actor_01/*"))[0]
+    with pytest.raises(AudioError, match=r"the file is 48000 Hz; sample_rate=8000 is for arrays"):
+        model.predict(clip, sample_rate=8000)
+    p = model.predict(clip)
+    info = sf.info(clip)
+    assert p.duration == pytest.approx(info.frames / info.samplerate, abs=1e-3)   # not the trimmed length
+    assert p.negative == p.to_dict()["negative"] and 0 < p.confidence <= 1

@@ -38,6 +38,34 @@ __all__ = ["Prediction", "BasePredictor", "EnsemblePredictor", "clip_windows", "
 LONG_SECONDS = 30.0
 
 
+#: sample rates an array may be given at (Hz), as the live stream takes them
+RATES = (1000, 384000)
+
+
+def check_sample_rate(sample_rate, *, name: str = "audio") -> int:
+    """``sample_rate`` as an int, or :class:`AudioError`: a whole number of Hz in :data:`RATES`
+    (a bool, a string, 16000.5 or 1 Hz are mistakes; 1 Hz would make a 4-s clip 17 GB)."""
+    ok = isinstance(sample_rate, (int, np.integer, float, np.floating)) and not isinstance(sample_rate, (bool, np.bool_))
+    if ok and float(sample_rate).is_integer() and RATES[0] <= float(sample_rate) <= RATES[1]:
+        return int(sample_rate)
+    raise AudioError(f"{name}: sample rate must be a whole number of Hz from {RATES[0]} to {RATES[1]}, "
+                     f"got {sample_rate!r}")
+
+
+def float_samples(x) -> np.ndarray:
+    """Samples as float32 in [-1, 1]: integer PCM is scaled (``int16`` by 32768, unsigned 8-bit
+    around its middle), floats are kept; anything else (complex, strings) is an :class:`AudioError`."""
+    y = np.asarray(x)
+    if y.dtype.kind not in "fiu":
+        raise AudioError(f"audio samples must be real numbers, got an array of {y.dtype}")
+    if np.issubdtype(y.dtype, np.unsignedinteger):   # offset PCM (8-bit WAV): silence is the middle
+        mid = float(np.iinfo(y.dtype).max // 2 + 1)
+        return ((y.astype(np.float32) - mid) / mid).astype(np.float32)
+    if np.issubdtype(y.dtype, np.integer):
+        return (y.astype(np.float32) / float(-np.iinfo(y.dtype).min)).astype(np.float32)
+    return y.astype(np.float32, copy=False)
+
+
 @dataclass
 class Prediction:
     """Result for one input.
@@ -55,7 +83,7 @@ class Prediction:
         ``None`` when labelled; else ``"too short"`` or ``"no speech found"``
         (:mod:`escucha.inference.gate`), with ``reason`` saying why.
     duration : float or None
-        Seconds of audio.
+        Seconds of audio given (before any silence is trimmed).
     long : bool
         True when the input was scored as a long recording (speech segments only).
     uncertain : bool
@@ -74,7 +102,24 @@ class Prediction:
 
     @property
     def confidence(self) -> float | None:
-        return self.probabilities[self.label] if self.label is not None else None
+        """The label's probability; ``None`` when not judged, and for a long recording, whose
+        scores are shares of speech time, not probabilities."""
+        return self.probabilities[self.label] if self.label is not None and not self.long else None
+
+    @property
+    def arousal(self) -> float | None:
+        """The probability (a long recording: share of speech time) of high-arousal emotions
+        (:func:`escucha.labels.dimension_scores`); ``None`` when not judged."""
+        from ..labels import dimension_scores
+
+        return dimension_scores(self.probabilities).get("arousal")
+
+    @property
+    def negative(self) -> float | None:
+        """The probability (or share of speech time) of negative emotions; ``None`` when not judged."""
+        from ..labels import dimension_scores
+
+        return dimension_scores(self.probabilities).get("negative")
 
     @property
     def judged(self) -> bool:
@@ -222,18 +267,11 @@ class BasePredictor:
                 resample_: bool = True) -> np.ndarray:
         """Mono, resampled, preprocessed float32 signal ready for :meth:`predict_proba_waveforms`
         (``preprocess_=False``: not preprocessed; ``resample_=False``: nor resampled)."""
-        y = np.asarray(y)
-        if np.issubdtype(y.dtype, np.unsignedinteger):   # offset PCM (8-bit WAV): silence is the middle
-            mid = float(np.iinfo(y.dtype).max // 2 + 1)
-            y = (y.astype(np.float32) - mid) / mid
-        elif np.issubdtype(y.dtype, np.integer):
-            y = y.astype(np.float32) / float(np.iinfo(y.dtype).max)
-        y = valid_audio(y.astype(np.float32, copy=False), name=name)
+        sample_rate = check_sample_rate(sample_rate, name=name)
+        y = valid_audio(float_samples(y), name=name)
         if y.ndim == 2:
             # accept (C, T) or (T, C): channels is the short axis
             y = to_mono(y if y.shape[0] <= y.shape[1] else y.T)
-        if int(sample_rate) <= 0:
-            raise AudioError(f"{name}: sample rate must be positive, got {sample_rate} Hz")
         if not resample_:
             return y
         y = resample(y, int(sample_rate), self.sample_rate)
@@ -298,6 +336,9 @@ class BasePredictor:
 
             file = str(x)
             info = audio_info(x)
+            if sample_rate is not None and check_sample_rate(sample_rate) != info["sample_rate"]:
+                raise AudioError(f"{file}: the file is {info['sample_rate']} Hz; sample_rate={sample_rate} is for "
+                                 "arrays of samples (a file's rate is read from it)")
             if info["duration"] > LONG_SECONDS:
                 return self._predict_long(x, file)
             y, sr = load_audio(x)
@@ -307,13 +348,13 @@ class BasePredictor:
             if sample_rate is None:
                 raise AudioError("array input needs sample_rate= (Hz)")
             file = None
-            arr = np.asarray(x)
-            if arr.dtype.kind not in "fiu":   # complex, strings, objects: not samples
-                raise AudioError(f"audio samples must be real numbers, got an array of {arr.dtype}")
+            sr = check_sample_rate(sample_rate)
+            arr = float_samples(x)
             n = arr.shape[-1] if arr.ndim == 1 else max(arr.shape, default=0)
-            if int(sample_rate) > 0 and n > LONG_SECONDS * int(sample_rate):
-                return self._predict_long(x, None, sample_rate)
-            y, sr = self.prepare(x, sample_rate, preprocess_=False, resample_=False), int(sample_rate)
+            if n > LONG_SECONDS * sr:
+                return self._predict_long(arr, None, sr)
+            y = self.prepare(arr, sr, preprocess_=False, resample_=False)
+        given = y.shape[-1] / sr      # the duration reported: what was given, before trimming
         # judged at the input's own rate (a model's low rate must not hide the speech band); a
         # 16 kHz model's resampled signal is the one the gate's voice activity detection hears
         ym = resample(y, sr, self.sample_rate) if y.shape[-1] >= MIN_SECONDS * sr else None
@@ -321,7 +362,7 @@ class BasePredictor:
         if verdict is not None:
             return verdict
         y = preprocess(ym, self.sample_rate, self.preprocess_config, name=file or "audio")
-        return self._to_prediction(self.predict_proba_waveforms([y])[0], file, y.shape[-1] / self.sample_rate)
+        return self._to_prediction(self.predict_proba_waveforms([y])[0], file, given)
 
     def iter_predictions(self, paths: Iterable[str | os.PathLike], *, show_progress: bool = False
                          ) -> Iterator[tuple[str, Prediction | None, str | None]]:

@@ -106,8 +106,9 @@ class CallAnalyzer:
                  vad_model: SileroVAD | None = None, batch_size: int = 32, name: str = "audio",
                  speakers: "SpeakerOptions | str | int | None" = "auto", agent_voice=None, transcribe=None,
                  live: bool = False, baseline: bool = BASELINE_DEFAULT):
-        if int(sample_rate) <= 0:
-            raise AudioError(f"{name}: sample rate must be positive, got {sample_rate} Hz")
+        from ..inference.base import check_sample_rate
+
+        sample_rate = check_sample_rate(sample_rate, name=name)
         if int(channels_in) < 1:
             raise AudioError(f"{name}: need at least one channel, got {channels_in}")
         self.predictor = predictor
@@ -237,13 +238,16 @@ class CallAnalyzer:
 
     # -- streaming --------------------------------------------------------------------------------
     def feed(self, block: np.ndarray) -> list[Segment]:
-        """Analyse the next audio: ``(n,)`` or ``(n, channels_in)`` float samples in [-1, 1].
+        """Analyse the next audio: ``(n,)`` or ``(n, channels_in)`` float samples in [-1, 1]
+        (integer PCM, e.g. ``int16``, is scaled to that range).
 
         Returns the segments that closed during this block (possibly none), in time order.
         """
+        from ..inference.base import float_samples
+
         if self.finished:
             raise ConfigError(f"{self.name}: analyzer already finished; create a new one")
-        x = np.asarray(block, dtype=np.float32)
+        x = float_samples(block)
         if x.ndim == 1:
             x = x[:, None]
         if x.ndim != 2 or x.shape[1] != self.channels_in:
