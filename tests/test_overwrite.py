@@ -336,6 +336,22 @@ def test_an_output_that_cannot_be_written_is_refused_before_any_work(small, tmp_
     assert blocker.read_text() == "mine" and sorted(p.name for p in small.iterdir()) == before
 
 
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs Linux's /proc")
+@pytest.mark.parametrize("command", ["predict", "analyze-file"])
+def test_a_folder_that_refuses_files_is_found_before_any_work(small, capsys, command):
+    """Run as root (containers), permission bits say yes everywhere: -o /sys/x.csv predicted every
+    file, then failed, and said the results were kept in a file it could not create."""
+    from escucha.utils.io import check_writable
+
+    with pytest.raises(ConfigError, match=r"^/proc/escucha-test\.csv: cannot be written"):
+        check_writable("/proc/escucha-test.csv")
+    argv = {"predict": ["predict", str(small), "-o", "/proc/escucha-test.csv"],
+            "analyze-file": ["analyze", str(small / "a.wav"), "-o", "/proc/escucha-test"]}[command]
+    assert main(argv + ["--quiet"]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.startswith("escucha: error: /proc/escucha-test") and err.count("\n") == 1, err
+
+
 # -- single files, evaluate, explore ---------------------------------------------------------------------
 def test_analyze_file_refuses_to_overwrite_without_force(small, tmp_path, capsys):
     out = tmp_path / "out"

@@ -15,9 +15,10 @@ __all__ = ["atomic_path", "atomic_write_text", "atomic_write_json", "atomic_writ
 
 def check_writable(path: str | os.PathLike, *, folder: bool = False) -> None:
     """Raise :class:`~escucha.errors.ConfigError` (one line) unless ``path`` can be written: the
-    nearest part of it that exists must be a folder this process may write in. Nothing is created,
-    so a command can check its outputs before any work. ``folder``: ``path`` is a folder to write
-    into (an existing one must itself be writable)."""
+    nearest part of it that exists must be a folder this process may write in, which is tried
+    with an empty hidden file, removed at once (permission bits do not tell root, nor a file
+    system such as /sys or /proc that refuses files), so a command can check its outputs before any
+    work. ``folder``: ``path`` is a folder to write into (an existing one must itself be writable)."""
     from ..errors import ConfigError
 
     p = Path(path).absolute()
@@ -29,6 +30,12 @@ def check_writable(path: str | os.PathLike, *, folder: bool = False) -> None:
     if not os.access(place, os.W_OK | os.X_OK):
         raise ConfigError(f"{path}: cannot be written: no permission to write in {place}, or it is on a "
                           "read-only file system")
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".escucha-write-check-", dir=place)
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot be written: {place} refuses new files ({e.strerror or e})") from None
+    os.close(fd)
+    os.unlink(probe)
 
 
 @contextmanager
