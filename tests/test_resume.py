@@ -103,6 +103,14 @@ def test_run_killed_mid_epoch_resumes_to_the_uninterrupted_result(recs, tmp_path
         import escucha
         with pytest.warns(UserWarning, match=rf"unfinished training run.*--resume {re.escape(str(run))}"):
             escucha.load_model(run / "checkpoint")
+    else:   # no model yet: said so, with the way on (it said its config.json was no checkpoint)
+        assert not (run / "checkpoint" / "config.json").is_file()
+        import escucha
+        from escucha.errors import ModelError
+
+        with pytest.raises(ModelError, match=rf"^{re.escape(str(run))}: unfinished training run without a model yet.*"
+                                             rf"--resume {re.escape(str(run))}$"):
+            escucha.load_model(run)
     # the state is safetensors + JSON only: nothing is pickled
     assert {p.suffix for p in (run / "state").iterdir()} == {".json", ".safetensors"}
 

@@ -195,6 +195,13 @@ def load_predictor(path: str | os.PathLike | None = None, *, runtime: str | None
         from ..runtime.predictor import load_export
 
         return load_export(path)
+    if (path / "UNFINISHED").is_file() and not (path / "checkpoint" / "config.json").is_file():
+        # killed before its first checkpoint: say so, not that its run config is no checkpoint
+        try:
+            how = (path / "UNFINISHED").read_text(errors="replace").strip().splitlines()[-1]
+        except (OSError, IndexError):
+            how = f"Continue it with: escucha train --resume {path}"
+        raise ModelError(f"{path}: unfinished training run without a model yet (it saves one when it finishes). {how}")
     d, cfg = read_checkpoint_config(path)
     warn_if_unfinished(d)
     export = d / EXPORT_DIRNAME
