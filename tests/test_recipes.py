@@ -83,3 +83,11 @@ def test_models_lists_bundled_models_and_recipes():
     out = r.stdout
     assert out.index("bundled trained models") < out.index("shipped training recipes") < out.index("architectures")
     assert "whisper-lr-tel" in out and "m5 " in out
+    # what the bundled models are made of comes from their configs (it said 'layers 1-3' of a
+    # model that reads Whisper base layers 1-4)
+    from escucha.inference.predictor import bundled_model_dir
+
+    member = json.loads((bundled_model_dir("default") / "member-0" / "config.json").read_text())["features"]
+    layers = member["whisper_layers"]
+    default = next(ln for ln in out.splitlines() if ln.strip().startswith("default "))
+    assert f"layers {layers[0]}-{layers[-1]}" in default and "Whisper base" in default and "58 speakers" in default

@@ -10,11 +10,42 @@ def register(sub):
     p.set_defaults(func=run_models)
 
 
-#: one line on each bundled model (docs/model_card.md)
+#: what each bundled model is for (docs/model_card.md); what it is made of is read from its config
 ABOUT_BUNDLED = {
-    "default": "used when --model is not given: 2 whisper-lr members (clean + telephone), layers 1-3",
-    "fast": "1 whisper-lr member, layer 2 over the loudest 1.5 s: about 2x the default's throughput",
+    "default": "used when --model is not given",
+    "fast": "about 2x the default's throughput",
 }
+
+
+def describe_bundled(d) -> str:
+    """One line on the bundled model in folder ``d``, read from its config (so it cannot go stale):
+    its members, encoder, the Whisper states pooled, which band each member answers, its data."""
+    import json
+    from pathlib import Path
+
+    d = Path(d)
+    cfg = json.loads((d / "config.json").read_text())
+    members = cfg.get("ensemble") or [{"path": ".", "model": (cfg.get("model") or {}).get("name")}]
+
+    def states(m) -> str:
+        sub = json.loads((d / m["path"] / "config.json").read_text()) if m["path"] != "." else cfg
+        f = sub.get("features") or {}
+        enc = {None: "tiny.en", "whisper-base": "base"}.get(f.get("encoder_path"), f.get("encoder_path"))
+        layers = f.get("whisper_layers") or []
+        span = (f"layers {layers[0]}-{layers[-1]}" if len(layers) > 1 and layers == list(range(layers[0], layers[-1] + 1))
+                else "layer" + ("s " if len(layers) > 1 else " ") + ",".join(map(str, layers)))
+        window = f" over the loudest {f['max_seconds']:g} s" if f.get("max_seconds") else ""
+        return f"Whisper {enc} {span}{window}"
+
+    kinds = sorted({m.get("model") or "?" for m in members})
+    what = f"{len(members)} {'/'.join(kinds)} member{'s' if len(members) > 1 else ''}"
+    encs = sorted({states(m) for m in members})
+    bands = {m.get("band") for m in members}
+    routed = "; wide band and telephone band answered by their own member" if {"wide", "narrow"} <= bands else ""
+    t = cfg.get("trained_on") or {}
+    n_spk = t["speakers"] if isinstance(t.get("speakers"), int) else len(t.get("speakers") or [])
+    data = f"; trained on {n_spk} speakers" if n_spk else ""
+    return f"{what} on {', '.join(encs)}{routed}{data}"
 
 
 def run_models(args) -> int:
@@ -24,8 +55,11 @@ def run_models(args) -> int:
 
     print("bundled trained models (--model NAME; docs/model_card.md):")
     for name in BUNDLED_MODELS:
-        there = (bundled_model_dir(name) / "config.json").is_file()
-        print(f"  {name:13s} {ABOUT_BUNDLED.get(name, '')}{'' if there else ' (not in this installation)'}")
+        d = bundled_model_dir(name)
+        if not (d / "config.json").is_file():
+            print(f"  {name:13s} {ABOUT_BUNDLED.get(name, '')} (not in this installation)")
+            continue
+        print(f"  {name:13s} {ABOUT_BUNDLED.get(name, '')}: {describe_bundled(d)}")
     print("\nshipped training recipes (train/cv --config NAME):")
     print("  " + "  ".join(list_recipes()))
     print("\narchitectures (train --model NAME):")
