@@ -94,7 +94,9 @@ def register(sub):
 def _fmt_segment(seg) -> str:
     top = sorted(seg.probability_dict().items(), key=lambda kv: -kv[1])[:3]
     probs = "  ".join(f"{k} {v:.2f}" for k, v in top)
-    who = seg.channel if seg.speaker in (None, seg.channel) else f"{seg.channel}/{seg.speaker}"
+    # a speaker of the one mono channel is named alone ("speaker 1", not "mono/speaker 1")
+    who = (seg.channel if seg.speaker in (None, seg.channel) else seg.speaker if seg.channel == "mono"
+           else f"{seg.channel}/{seg.speaker}")
     unsure = ", uncertain" if seg.uncertain else ""
     line = f"{seg.start:8.2f} {seg.end:8.2f}  {who:<10} {seg.label:<10} ({seg.confidence:.0%}{unsure})   {probs}"
     if seg.overlap:

@@ -430,6 +430,13 @@ class CallAnalyzer:
             self._words.add(seg, y, self.model_rate)
         if self._tracks is not None and len(y):
             self._tracks[self._ch.index(c)].add(seg, y, self.model_rate)
+            if self.live and self.mode == "split":   # a live split call: its roles as soon as both voices are heard
+                seg.speaker = c.name
+                if self._given_names is None:
+                    from .attribution import provisional_names
+
+                    roles = provisional_names([t.mean_embedding() for t in self._tracks], self.speaker_options.agent)
+                    seg.speaker = roles[self._ch.index(c)] or c.name
         elif self.mode == "split" and self.speaker_options.enabled:
             seg.speaker = c.name
         return seg

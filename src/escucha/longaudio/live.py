@@ -109,17 +109,25 @@ class LiveAnalyzer:
 
     def _events(self, segs: list[Segment], *, final: bool) -> list[dict]:
         now = {} if final else self.core.speaking()
-        last = {s.channel: k for k, s in enumerate(segs)}
+        heard_on = [c.name for c in self.core._ch]
+
+        def channel(s: Segment) -> str:
+            # utterances are the analysed channel's (what the voice activity detection hears); the
+            # end of a mono stream names its segments by speaker, which are not channels
+            return s.channel if s.channel in heard_on or len(heard_on) != 1 else heard_on[0]
+
+        last = {channel(s): k for k, s in enumerate(segs)}
         out = []
         for k, s in enumerate(segs):
-            if s.channel not in self._open:
-                out.append({"event": "speech_start", "channel": s.channel, "start": round(s.start, 3)})
-                self._open.add(s.channel)
+            ch = channel(s)
+            if ch not in self._open:
+                out.append({"event": "speech_start", "channel": ch, "start": round(s.start, 3)})
+                self._open.add(ch)
             out.append({"event": "segment", **s.to_dict()})
-            heard = now.get(s.channel)
-            if last[s.channel] == k and (heard is None or not heard[1]):   # not a cut: the utterance ended
-                out.append({"event": "speech_end", "channel": s.channel, "end": round(s.end, 3)})
-                self._open.discard(s.channel)
+            heard = now.get(ch)
+            if last[ch] == k and (heard is None or not heard[1]):   # not a cut: the utterance ended
+                out.append({"event": "speech_end", "channel": ch, "end": round(s.end, 3)})
+                self._open.discard(ch)
         for ch, (start, _) in now.items():
             if ch not in self._open:
                 out.append({"event": "speech_start", "channel": ch, "start": round(start, 3)})
