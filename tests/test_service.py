@@ -251,10 +251,17 @@ def test_unusable_files_through_analyze_get_the_analyze_wording(client, model, r
         assert r.json()["error"] == str(e.value).replace(str(path), row.name)
 
 
-def test_a_server_without_a_store_says_how_to_keep_calls(client):
+def test_a_server_without_a_store_says_how_to_keep_calls(client, model):
     for path in ("/v1/calls", "/v1/calls.csv", "/v1/calls/abc"):
         r = client.get(path)
         assert r.status_code == 404 and r.json()["error"].startswith("this server keeps no calls: start it with --data")
+    with TestClient(create_app(model, ServiceConfig(token="s3cret"))) as c:   # the token first, store or none
+        for method, path in [("GET", "/v1/calls"), ("GET", "/v1/calls.csv?speaker=x"), ("DELETE", "/v1/calls/abc")]:
+            for headers in ({}, {"Authorization": "Bearer wrong"}):
+                r = c.request(method, path, headers=headers)
+                assert r.status_code == 401 and r.headers["www-authenticate"] == "Bearer", (method, path, headers)
+            r = c.request(method, path, headers={"Authorization": "Bearer s3cret"})
+            assert r.status_code == 404 and "keeps no calls" in r.json()["error"]
 
 
 def test_requests_that_are_not_audio(client):
@@ -273,11 +280,51 @@ def test_requests_that_are_not_audio(client):
     assert r.status_code == 400 and "more than one" in r.json()["error"]
     r = client.post("/v1/analyze", params={"channels": "both"}, content=b"x", headers={"content-type": "audio/wav"})
     assert r.status_code == 422 and "channels" in r.json()["error"]
-    r = client.post("/v1/analyze", params={"smooth": "nan"}, content=b"x", headers={"content-type": "audio/wav"})
-    assert r.status_code == 422 and "smooth" in r.json()["error"]
+    r = client.post("/v1/analyze", params={"smooth": "abc"}, content=b"x", headers={"content-type": "audio/wav"})
+    assert r.status_code == 422 and "smooth" in r.json()["error"]        # not a number at all
     assert client.get("/v1/nothing").status_code == 404 and "error" in client.get("/v1/nothing").json()
     assert client.get("/static/../app.py").status_code == 404
     assert client.get("/healthz").status_code == 200
+
+
+@pytest.mark.parametrize("params,message", [
+    ({"hop": 0}, "hop must be > 0 and <= window (3.0 s), got 0.0"),
+    ({"hop": -1}, "hop must be > 0 and <= window"),
+    ({"window": 1.0, "hop": 2.0}, "hop must be > 0 and <= window (1.0 s), got 2.0"),
+    ({"window": 0.01}, "window must be between 0.1 and 60 seconds, got 0.01"),
+    ({"window": 61}, "window must be between 0.1 and 60 seconds"),
+    ({"smooth": "nan"}, "smooth must be a finite number >= 0 seconds, got nan"),
+    ({"smooth": -1}, "smooth must be a finite number >= 0 seconds"),
+    ({"smooth": 61}, "smooth must be between 0 and 60 seconds on this server, got 61.0"),
+    ({"max_segment": 0.5}, "VAD max_segment must be between 1 and 3600 seconds, got 0.5"),
+    ({"max_segment": 601}, "max_segment must be between 1 and 600 seconds on this server"),
+    ({"vad_threshold": 1}, "VAD threshold must be in (0, 1), got 1.0"),
+    ({"speakers": "many"}, "speakers must be 'auto', 'off' (or 0) or a number of speakers (1-16), got 'many'"),
+    ({"speakers": "17"}, "speakers must be 'auto', 'off' (or 0) or a number of speakers (1-16), got '17'"),
+])
+def test_analysis_settings_out_of_range_are_400_in_the_librarys_words(client, params, message):
+    """As docs/service.md says: the message ``escucha analyze`` gives for the same option, never a
+    schema's pattern or bound; said before the upload is read."""
+    r = client.post("/v1/analyze", params=params, content=b"x", headers={"content-type": "audio/wav"})
+    assert r.status_code == 400 and r.json()["error"].startswith(message), r.json()
+
+
+@pytest.mark.parametrize("route", ["/v1/predict", "/v1/analyze"])
+def test_a_label_over_http_names_the_parameter_not_a_flag(client, route):
+    r = client.post(route, params={"labels": "neutral,boredom"}, content=b"x", headers={"content-type": "audio/wav"})
+    err = r.json()["error"]
+    assert r.status_code == 400 and err.startswith("labels: 'boredom' is not an emotion label escucha knows; accepted:")
+    assert "--" not in err, err
+    r = client.post(route, params={"labels": "neutral"}, content=b"x", headers={"content-type": "audio/wav"})
+    assert r.status_code == 400 and r.json()["error"].startswith("labels: give at least two labels")
+
+
+def test_a_label_in_the_streams_settings_names_the_setting_not_a_flag(client):
+    with client.websocket_connect("/v1/stream") as ws:
+        ws.send_json({"sample_rate": 16000, "labels": "neutral,boredom"})
+        ev = ws.receive_json()
+    assert ev["event"] == "error" and ev["error"].startswith("labels: 'boredom' is not an emotion label")
+    assert "--" not in ev["error"]
 
 
 @needs_real

@@ -8,6 +8,7 @@ import copy
 import json
 import threading
 import time
+from datetime import date, datetime, timedelta, timezone
 
 import pytest
 
@@ -176,10 +177,57 @@ def test_list_filters_sorting_and_paging(db_url):
 
 
 @pytest.mark.parametrize("kw,message", [({"sort": "colour"}, "sort 'colour' is unknown"),
-                                        ({"limit": 0}, "limit must be between"), ({"offset": -1}, "offset must be")])
+                                        ({"limit": 0}, "limit must be between"), ({"offset": -1}, "offset must be"),
+                                        ({"since": "soon"}, "since='soon': not a time; give a date"),
+                                        ({"until": "2026-13-01"}, "until='2026-13-01': not a time"),
+                                        ({"since": float("nan")}, "since='nan': not a time"),
+                                        ({"since": True}, "since='True': not a time"),
+                                        ({"dominant": 3}, "dominant must be an emotion's name")])
 def test_bad_queries_are_one_line(kw, message):
-    with pytest.raises(ConfigError, match=message):
+    with pytest.raises(ConfigError, match=message) as e:
         CallQuery(**kw)
+    assert "\n" not in str(e.value)
+
+
+DEC_1 = 1796083200.0   # 2026-12-01T00:00:00Z
+
+
+@pytest.mark.parametrize("since", ["2026-12-01", "2026-12-01T00:00:00Z", "2026-12-01T01:00:00+01:00",
+                                   "2026-12-01T00:00:00", datetime(2026, 12, 1), date(2026, 12, 1),
+                                   datetime(2026, 12, 1, tzinfo=timezone.utc), "1796083200", DEC_1, int(DEC_1)])
+def test_call_query_takes_the_times_the_service_takes(since):
+    """A date, a date and time (no zone: UTC), epoch seconds, a datetime or date: as ?since= does."""
+    assert CallQuery(since=since).since == DEC_1 and CallQuery(until=since).until == DEC_1
+
+
+def test_dominant_and_speaker_in_any_case_and_an_unknown_emotion_said(db_url):
+    store = open_store(db_url)
+    store.save_call(fake_result("angry.wav", dominant="angry"))
+    store.save_call(fake_result("custom.wav", dominant="Frustrated"))   # a model with labels of its own
+    store.save_call(fake_result("Named.wav", channels=("Ana", "Customer")))
+
+    def names(**kw):
+        items, total = store.list_calls(CallQuery(sort="file", **kw))
+        assert total == len(items)
+        return sorted(c["file"] for c in items)
+
+    assert names(dominant="Angry") == names(dominant=" ANGRY ") == ["angry.wav"]
+    assert names(dominant="frustrated") == ["custom.wav"]                # stored in its own case
+    assert names(dominant="calm") == []                                  # an emotion no call has: none
+    for bad in ("anger", "nonesuch"):                                    # not an emotion: said, not "none"
+        with pytest.raises(ConfigError, match=f"dominant='{bad}' is not an emotion; one of angry, calm, "):
+            store.list_calls(CallQuery(dominant=bad))
+        with pytest.raises(ConfigError, match="is not an emotion"):
+            list(store.iter_calls(CallQuery(dominant=bad)))
+    assert names(speaker="Customer") == ["Named.wav", "angry.wav", "custom.wav"]   # role or name, any case
+    assert names(speaker="CUSTOMER", min_change=0.1) == ["angry.wav", "custom.wav"]   # that speaker's own change
+    assert names(speaker="ana") == names(speaker="ANA") == ["Named.wav"]
+    assert names(speaker="AGENT") == ["angry.wav", "custom.wav"]
+    now = time.time()
+    assert len(names(since="2000-01-01", until=datetime.now(timezone.utc) + timedelta(hours=1))) == 3
+    assert names(since=datetime.now(timezone.utc) + timedelta(hours=1)) == []
+    assert len(names(until=str(now + 60))) == 3 and names(until=date(2000, 1, 1)) == []
+    store.close()
 
 
 def test_jobs_claim_lease_finish_once(db_url):

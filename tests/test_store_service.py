@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -104,6 +105,61 @@ def test_calls_over_http_list_filter_export_delete(model, tmp_path):
         assert c.delete(f"/v1/calls/{short_id}", headers=h).status_code == 404
         assert c.get("/v1/calls", headers=h).json()["total"] == 1
     assert os.listdir(tmp_path / "data" / "uploads") == []               # the job's audio is gone once done
+
+
+def test_calls_in_any_case_duplicates_told_routes_counted_and_a_token_first(model, tmp_path):
+    from escucha.store import open_store
+
+    from .test_store import fake_result
+
+    store = open_store(data=tmp_path)
+    first = store.save_call(fake_result("first.wav", dominant="angry"), digest="d1")
+    store.save_call(fake_result("other.wav"), digest="d2")
+    store.save_call(fake_result("no digest.wav", channels=("mono",)))
+    again = store.save_call(fake_result("again.wav"), digest="d1")     # the same bytes as first.wav, later
+    h = {"Authorization": "Bearer tok"}
+    cfg = ServiceConfig(workers=1, data=str(tmp_path), token="tok")
+    with TestClient(create_app(model, cfg, store=store)) as c:
+        # a protected route without the token, or with a wrong one, is 401 before anything else is said
+        for method, path in [("GET", "/v1/calls"), ("GET", "/v1/calls?limit=0"), ("GET", "/v1/calls?dominant=anger"),
+                             ("GET", "/v1/calls?nonesuch=1"), ("GET", "/v1/calls.csv"), ("GET", "/v1/calls.json"),
+                             ("GET", f"/v1/calls/{first}"), ("GET", f"/v1/calls/{first}.csv"), ("GET", "/v1/calls/x"),
+                             ("DELETE", f"/v1/calls/{first}"), ("GET", "/v1/jobs"), ("GET", "/v1/jobs/x")]:
+            for headers in ({}, {"Authorization": "Bearer wrong"}):
+                r = c.request(method, path, headers=headers)
+                assert r.status_code == 401 and r.headers["www-authenticate"] == "Bearer", (method, path, r.text)
+
+        def get(path):
+            return c.get(path, headers=h)
+
+        assert get("/v1/calls?speaker=Customer").json()["total"] == 3   # a role or name in any case
+        assert get("/v1/calls?dominant=ANGRY").json()["total"] == 1
+        assert get("/v1/calls?since=2000-01-01&until=2999-01-01T00:00:00Z").json()["total"] == 4
+        for path in ("/v1/calls", "/v1/calls.csv", "/v1/calls.json"):   # the store's words, a 400 for all three
+            r = get(f"{path}?dominant=anger")
+            assert r.status_code == 400 and r.json()["error"].startswith("dominant='anger' is not an emotion; one of")
+        rows = list(csv.DictReader(io.StringIO(get("/v1/calls.csv").text)))
+        assert list(rows[0])[-1] == "duplicate_of"                         # as a batch's summary.csv ends
+        assert {r["file"]: r["duplicate_of"] for r in rows} == {"first.wav": "", "other.wav": "", "no digest.wav": "",
+                                                                "again.wav": "first.wav"}
+        rows = list(csv.DictReader(io.StringIO(get("/v1/calls.csv?file=again").text)))
+        assert [(r["file"], r["duplicate_of"]) for r in rows] == [("again.wav", "")]   # among the rows exported
+        # each stored-call route under its template, never an id
+        for path in (f"/v1/calls/{first}", f"/v1/calls/{first}.csv", "/v1/calls.json", "/v1/jobs"):
+            assert get(path).status_code == 200, path
+        assert c.delete(f"/v1/calls/{again}", headers=h).status_code == 204
+        text = get("/metrics").text
+        for route in ("/v1/calls", "/v1/calls.csv", "/v1/calls.json", "/v1/calls/{id}", "/v1/calls/{id}.csv",
+                      "/v1/jobs"):
+            assert f'route="{route}"' in text, route
+        assert re.search(r'escucha_requests_total\{method="DELETE",route="/v1/calls/\{id\}",status="204"\} 1\.0', text)
+        assert 'route="other"' not in text and first not in text and again not in text
+        # uploads keep their digest too: the same recording sent twice is told in calls.csv
+        for name in ("sample.wav", "sample again.wav"):
+            assert c.post("/v1/analyze", files={"file": (name, SAMPLE.read_bytes())}, headers=h).status_code == 200
+        rows = list(csv.DictReader(io.StringIO(get("/v1/calls.csv?file=sample").text)))
+        assert {r["file"]: r["duplicate_of"] for r in rows} == {"sample.wav": "", "sample again.wav": "sample.wav"}
+    store.close()
 
 
 # -- real servers, killed ------------------------------------------------------------------------------
@@ -431,4 +487,8 @@ def test_a_stored_job_that_cannot_be_analysed_fails_with_its_reason_and_its_audi
     assert got[0]["error"].startswith("call 7.wav: cannot decode audio") and "uploads" not in got[0]["error"]
     assert got[1]["status"] == "done" and got[1]["result"]["file"] == "kept.wav"
     assert sorted(p.name for p in (tmp_path / "uploads").iterdir()) == [f"{kept_job['id']}.wav"]  # asked to keep
+    from escucha.longaudio.inputs import content_digest
+
+    kept_digest = content_digest(tmp_path / "uploads" / f"{kept_job['id']}.wav")
+    assert [r["digest"] for r in store.iter_calls()] == [kept_digest]   # a job's call keeps its digest too
     store.close()

@@ -362,17 +362,19 @@ def create_app(model=None, config: ServiceConfig | None = None, store=None) -> F
         channels: Literal["auto", "mono", "split"] = Query(
             "auto", description="auto: a stereo call whose channels carry different voices is analysed per channel; "
                                 "mono: mix; split: each channel is its own speaker"),
-        speakers: str = Query("auto", pattern=r"^(auto|off|[0-9]{1,2})$",
-                              description="speakers on a mono channel: auto (estimate), a number, or off"),
+        speakers: str = Query("auto", max_length=16,
+                              description="speakers on a mono channel: auto (estimate), a number (1-16), or off"),
         transcribe: bool = Query(False, description="words with timestamps per segment (needs escucha[asr])"),
         baseline: bool = Query(BASELINE_DEFAULT, description="hear each speaker against their own neutral voice "
                                                              "(the model's calibration reference)"),
         channel_names: str | None = Query(None, max_length=1000, description="names of the channels, e.g. agent,customer"),
-        smooth: float = Query(3.0, ge=0, le=60, allow_inf_nan=False, description="seconds of smoothing (0: off)"),
-        window: float | None = Query(None, ge=0.1, le=60, allow_inf_nan=False, description="window seconds"),
-        hop: float | None = Query(None, gt=0, le=60, allow_inf_nan=False, description="seconds between windows"),
-        max_segment: float = Query(10.0, ge=1, le=600, allow_inf_nan=False, description="longest speech turn (s)"),
-        vad_threshold: float = Query(0.5, gt=0, lt=1, allow_inf_nan=False, description="Silero speech threshold"),
+        # the settings' ranges are checked below, in the library's words (400), as the command line says them
+        smooth: float = Query(3.0, description="seconds of smoothing, 0 to 60 (0: off)"),
+        window: float | None = Query(None, description="window seconds, 0.1 to 60 (default: the model's clip)"),
+        hop: float | None = Query(None, description="seconds between windows, > 0 and <= window (default: half "
+                                                    "the window)"),
+        max_segment: float = Query(10.0, description="longest speech turn, 1 to 600 s"),
+        vad_threshold: float = Query(0.5, description="Silero speech threshold, between 0 and 1"),
         windows: bool = Query(True, description="include every analysis window in the result"),
         labels: str | None = LABELS_QUERY,
         mode: Literal["auto", "sync", "job"] = Query(
@@ -383,8 +385,10 @@ def create_app(model=None, config: ServiceConfig | None = None, store=None) -> F
         first third vs last third, per channel). Long calls (``mode=job``, or ``auto`` over the
         server's ``--sync-seconds``) answer ``202`` with a job to poll at ``GET /v1/jobs/{id}``."""
         from ..longaudio import VADConfig, analyze_file
+        from ..longaudio.inputs import content_digest
 
         try:
+            _check_analysis(predictor, window=window, hop=hop, smooth=smooth, max_segment=max_segment)
             vad = VADConfig(threshold=vad_threshold, max_segment=max_segment)
         except ConfigError as e:
             raise problem_of(e) from None
@@ -400,8 +404,9 @@ def create_app(model=None, config: ServiceConfig | None = None, store=None) -> F
             res = analyze_file(up.path, answering, **opts)
             d = res.to_dict(windows=windows)
             d["file"] = up.name
-            if store is not None:  # kept, like a queued job's result
-                return JSONResponse(d, headers={"Content-Location": f"/v1/calls/{store.save_call(d)}"})
+            if store is not None:  # kept, like a queued job's result, with its digest (duplicates in calls.csv)
+                call_id = store.save_call(d, digest=content_digest(up.path))
+                return JSONResponse(d, headers={"Content-Location": f"/v1/calls/{call_id}"})
             return d
 
         as_job = {"sync": lambda info: False, "job": lambda info: True,
@@ -435,13 +440,29 @@ def create_app(model=None, config: ServiceConfig | None = None, store=None) -> F
 
         add_calls_routes(app, store, durable, guarded)
     else:
-        @app.api_route("/v1/calls{rest:path}", methods=["GET", "DELETE"], include_in_schema=False)
+        @app.api_route("/v1/calls{rest:path}", methods=["GET", "DELETE"], include_in_schema=False,
+                       dependencies=[Security(auth)])   # 401 before anything is said about the store
         async def _no_store(rest: str):
             raise HTTPProblem(404, "this server keeps no calls: start it with --data DIR (or --db URL) to store "
                                    "each analysed call")
     app.add_middleware(_AsgiWrap, wrap=lambda inner: origin_guard(inner, cfg.cors_origins))
     app.add_middleware(_AsgiWrap, wrap=metrics.middleware)
     return app
+
+
+def _check_analysis(predictor, *, window: float | None, hop: float | None, smooth: float, max_segment: float) -> None:
+    """Raise :class:`ConfigError` (one line, the library's words: a 400) for a request's window,
+    hop or smoothing that :func:`escucha.longaudio.analyze_file` would refuse, or a smoothing or
+    longest turn over this service's bounds (60 s, 600 s). The VAD's own settings are checked by
+    :class:`escucha.longaudio.VADConfig`."""
+    from ..longaudio.settings import check_timing, default_window
+
+    w = float(window) if window is not None else default_window(predictor)
+    check_timing(w, float(hop) if hop is not None else w / 2, float(smooth))
+    if not smooth <= 60:
+        raise ConfigError(f"smooth must be between 0 and 60 seconds on this server, got {smooth}")
+    if not max_segment <= 600:
+        raise ConfigError(f"max_segment must be between 1 and 600 seconds on this server, got {max_segment}")
 
 
 def _speakers_for(cfg: ServiceConfig) -> Callable:

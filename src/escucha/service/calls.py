@@ -17,42 +17,18 @@ from __future__ import annotations
 
 import csv
 import io
-import math
-from datetime import datetime, timezone
 
 from fastapi import Query
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from ..errors import ConfigError
-from ..labels import EMOTIONS
 from .uploads import HTTPProblem
 
-__all__ = ["add_calls_routes", "parse_time"]
+__all__ = ["add_calls_routes"]
 
 _ERR = {"description": "one line for a person", "content": {"application/json": {"schema": {
     "type": "object", "properties": {"error": {"type": "string"}}, "required": ["error"]}}}}
-
-
-def parse_time(value: str | None, name: str) -> float | None:
-    """Seconds since the epoch from ``2026-12-01``, ``2026-12-01T09:30:00Z`` (no zone: UTC) or a
-    number of seconds."""
-    if value is None or value == "":
-        return None
-    try:
-        t = float(value)
-        if math.isfinite(t):
-            return t
-    except ValueError:
-        pass
-    try:
-        d = datetime.fromisoformat(value.strip().replace("z", "Z"))
-    except ValueError:
-        raise HTTPProblem(400, f"{name}={value[:40]!r}: not a time; give a date (2026-12-01), a date and time "
-                               "(2026-12-01T09:30:00Z) or seconds since 1970") from None
-    if d.tzinfo is None:
-        d = d.replace(tzinfo=timezone.utc)
-    return d.timestamp()
 
 
 def _segments_csv(call: dict) -> str:
@@ -63,18 +39,26 @@ def _segments_csv(call: dict) -> str:
 
 
 def _calls_csv(rows) -> str:
-    """One row per call: ``id``, ``stored_at``, then the columns of a batch's ``summary.csv``."""
+    """One row per call: ``id``, ``stored_at``, then the columns of a batch's ``summary.csv``,
+    ``duplicate_of`` last: the file of the earliest stored call among these with the same audio
+    bytes (its digest; empty for the first, or when the digest is unknown)."""
     from ..longaudio.tables import summary_row
 
-    out, labels = [], []
+    out, labels, first = [], [], {}
     rows = list(rows)
     for r in rows:
         labels += [lab for lab in r["labels"] if lab not in labels]
+    for r in sorted(rows, key=lambda r: (r["created_at"], r["id"])):
+        if r.get("digest"):
+            first.setdefault(r["digest"], r)
     for r in rows:
-        out.append({"id": r["id"], "stored_at": r["stored_at"], **summary_row(r, labels)})
-    cols = list(dict.fromkeys(k for r in out for k in r)) or ["id", "stored_at", "file"]
+        f = first.get(r.get("digest"))
+        out.append({"id": r["id"], "stored_at": r["stored_at"], **summary_row(r, labels),
+                    "duplicate_of": f["file"] if f is not None and f is not r else ""})
+    cols = [k for k in dict.fromkeys(k for r in out for k in r) if k != "duplicate_of"]
+    cols = cols or ["id", "stored_at", "file"]
     buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=cols, lineterminator="\n", restval="")
+    w = csv.DictWriter(buf, fieldnames=[*cols, "duplicate_of"], lineterminator="\n", restval="")
     w.writeheader()
     w.writerows(out)
     return buf.getvalue()
@@ -90,22 +74,19 @@ def add_calls_routes(app, store, durable, guarded) -> None:
     from ..errors import StoreError
     from .problems import problem_of
 
-    async def _store_down(request, e: StoreError):  # the database, not the request: 503, one line
+    async def _store_error(request, e):  # the database (503), or a filter the store refuses (400): one line
         p = problem_of(e)
         return JSONResponse({"error": p.message}, status_code=p.status, headers=p.headers)
 
-    app.add_exception_handler(StoreError, _store_down)
+    app.add_exception_handler(StoreError, _store_error)
+    app.add_exception_handler(ConfigError, _store_error)
 
     def query(since, until, file, speaker, dominant, min_negative, max_negative, min_change, max_change, sort,
               limit=50, offset=0) -> CallQuery:
-        if dominant:   # any case; an emotion no model here answers is a mistake, not "no calls"
-            dominant = dominant.strip().lower()
-            known = set(EMOTIONS) | set(getattr(getattr(app.state, "predictor", None), "labels", ()) or ())
-            if dominant not in known:
-                raise HTTPProblem(400, f"dominant={dominant[:32]!r} is not an emotion; one of "
-                                       f"{', '.join(sorted(known))}")
+        """The store's query (times parsed, ``dominant`` in any case, by :class:`CallQuery` as for
+        a Python caller; an unknown emotion is refused by the store when it reads: 400 too)."""
         try:
-            return CallQuery(since=parse_time(since, "since"), until=parse_time(until, "until"), file=file or None,
+            return CallQuery(since=since, until=until, file=file or None,
                              speaker=speaker or None, dominant=dominant or None, min_negative=min_negative,
                              max_negative=max_negative, min_change=min_change, max_change=max_change, sort=sort,
                              limit=limit, offset=offset)
@@ -153,7 +134,8 @@ def add_calls_routes(app, store, durable, guarded) -> None:
              summary="Stored calls as CSV")
     async def calls_csv(f: dict = Depends(filters)):
         """Every matching call, one row each: ``id``, ``stored_at`` and the columns of a batch's
-        ``summary.csv``."""
+        ``summary.csv``, ending with ``duplicate_of`` (the earliest of these calls with the same
+        audio bytes, or empty)."""
         text = await run_in_threadpool(lambda: _calls_csv(_export(f)))
         return Response(text, media_type="text/csv; charset=utf-8",
                         headers={"Content-Disposition": 'attachment; filename="calls.csv"'})

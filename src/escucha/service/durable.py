@@ -220,7 +220,10 @@ class DurableJobs:
                 if not claim.audio_path or not os.path.isfile(claim.audio_path):
                     raise AudioError(f"{claim.file}: its uploaded audio is gone from the data folder "
                                      f"({claim.audio_path}); every server sharing a database must share its data folder")
+                from ..longaudio.inputs import content_digest
+
                 d = self.run(claim)
+                digest = content_digest(claim.audio_path)   # duplicates are told in calls.csv
             except Exception as e:  # the analysis failed: the job is over, with the reason
                 status, message = self.classify(e, claim)
                 try:
@@ -229,7 +232,7 @@ class DurableJobs:
                     log.error("could not record the failure of job %s: %s", claim.id, e2)
                 return
             try:
-                finished = self.store.save_call(d, job=(claim.id, claim.worker)) is not None
+                finished = self.store.save_call(d, digest=digest, job=(claim.id, claim.worker)) is not None
             except Exception as e:  # the store, not the call: its lease runs out and it is run again
                 log.error("could not store the call of job %s (%s); it will be run again", claim.id, e)
                 return

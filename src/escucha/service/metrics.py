@@ -8,14 +8,18 @@ import time
 __all__ = ["Metrics", "route_label", "ROUTES"]
 
 #: paths reported by name in the metrics; anything else is "other" (the label set stays small)
-ROUTES = ("/", "/healthz", "/metrics", "/v1/models", "/v1/predict", "/v1/analyze", "/v1/stream")
+ROUTES = ("/", "/healthz", "/metrics", "/v1/models", "/v1/predict", "/v1/analyze", "/v1/stream", "/v1/calls",
+          "/v1/calls.csv", "/v1/calls.json", "/v1/jobs")
 
 
 def route_label(path: str) -> str:
+    """The route template of ``path`` (``/v1/calls/{id}``: never an id, so the label set stays small)."""
     if path in ROUTES:
         return path
     if path.startswith("/v1/jobs/"):
         return "/v1/jobs/{id}"
+    if path.startswith("/v1/calls/") and "/" not in path[len("/v1/calls/"):]:
+        return "/v1/calls/{id}.csv" if path.endswith(".csv") else "/v1/calls/{id}"
     if path.startswith("/static/"):
         return "/static"
     if path in ("/docs", "/openapi.json", "/docs/oauth2-redirect", "/redoc"):

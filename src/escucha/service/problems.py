@@ -4,20 +4,32 @@ endpoints (:mod:`escucha.service.app`) and the stream (:mod:`escucha.service.str
 from __future__ import annotations
 
 import logging
+import re
 
 from ..errors import AudioError, ConfigError, EscuchaError, ModelError, StoreError
 from .uploads import HTTPProblem, Upload
 from .work import Busy, TimedOut
 
-__all__ = ["problem_of"]
+__all__ = ["problem_of", "api_words"]
 
 log = logging.getLogger("escucha.service")
+
+_FLAG = re.compile(r"^--([a-z][a-z-]*): ")
+_CLI_ONLY = re.compile(r"; map others with --label-map \S+")
+
+
+def api_words(message: str) -> str:
+    """A library message in the words of the API: a leading ``--labels:`` (the command line's
+    flag) names the parameter, ``labels:``, and advice only the command line can follow
+    (``map others with --label-map FILE.json``) is left out."""
+    message = _CLI_ONLY.sub("", message)
+    return _FLAG.sub(lambda m: m.group(1).replace("-", "_") + ": ", message)
 
 
 def problem_of(e: BaseException, up: Upload | None = None) -> HTTPProblem:
     """The HTTP answer for an exception raised while handling ``up``: the library's own message
     (naming the client's file, not the stored one) and a 4xx status for anything about the input."""
-    msg = (lambda s: up.message(s)) if up is not None else str
+    msg = (lambda s: up.message(api_words(s))) if up is not None else api_words
     if isinstance(e, HTTPProblem):
         return e
     if isinstance(e, (Busy, TimedOut)):

@@ -36,7 +36,7 @@ from fastapi import FastAPI, WebSocket, WebSocketDisconnect
 
 from ..errors import AudioError, EscuchaError
 from ..longaudio.settings import BASELINE_DEFAULT
-from .problems import problem_of
+from .problems import api_words, problem_of
 
 __all__ = ["add_stream_route", "MAX_FRAME_BYTES", "parse_settings"]
 
@@ -157,7 +157,7 @@ def add_stream_route(app: FastAPI) -> None:
                 opts["speakers"] = st.speakers_for(opts["speakers"])   # the service's agent voice, if any
                 live = await loop.run_in_executor(pool.executor, lambda: LiveAnalyzer(predictor, name="stream", **opts))
             except EscuchaError as e:
-                raise _Close(1007, str(e)) from None
+                raise _Close(1007, api_words(str(e))) from None
             max_delay = opts["vad"].max_segment + opts["vad"].min_silence
             await send({"event": "ready", "labels": list(predictor.labels), "sample_rate": opts["sample_rate"],
                         "format": opts["sample_format"], "channels": live.result().channels, "max_delay": max_delay,

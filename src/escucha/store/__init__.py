@@ -5,12 +5,12 @@ PostgreSQL (several servers or machines), with Alembic migrations shipped in thi
 >>> from escucha.store import open_store, CallQuery
 >>> store = open_store(data="calls-data")           # or open_store("postgresql://u:p@host/db")
 >>> call_id = store.save_call(result.to_dict())      # a CallResult of escucha.longaudio
->>> store.list_calls(CallQuery(speaker="customer", min_change=0.1))
+>>> calls, total = store.list_calls(CallQuery(speaker="customer", min_change=0.1, since="2026-12-01"))
 
 Modules: ``schema`` (the tables), ``db`` (URLs, engines, migrations), ``repository`` (every read
 and write: :class:`Store`), ``batch`` (``escucha analyze DIR --db``), ``export`` (CSV).
 """
 
-from .repository import MAX_ATTEMPTS, CallQuery, JobClaim, Store, open_store, settings_key
+from .repository import MAX_ATTEMPTS, CallQuery, JobClaim, Store, open_store, parse_time, settings_key
 
-__all__ = ["Store", "open_store", "CallQuery", "JobClaim", "settings_key", "MAX_ATTEMPTS"]
+__all__ = ["Store", "open_store", "CallQuery", "JobClaim", "settings_key", "parse_time", "MAX_ATTEMPTS"]

@@ -12,16 +12,19 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import math
 import time
 import uuid
 from dataclasses import dataclass
+from datetime import date, datetime, timezone
 from typing import Iterable, Iterator
 
 from ..errors import ConfigError, StoreError
+from ..labels import EMOTIONS
 from .db import current_revision, db_error, head_revision, make_engine, resolve_url, safe_url, upgrade
 from .schema import Call, Job, SegmentRow, Settings, Speaker
 
-__all__ = ["Store", "open_store", "CallQuery", "JobClaim", "settings_key", "SORTS", "MAX_ATTEMPTS"]
+__all__ = ["Store", "open_store", "CallQuery", "JobClaim", "settings_key", "parse_time", "SORTS", "MAX_ATTEMPTS"]
 
 #: sort keys of the calls list (``-`` in front: descending)
 SORTS = {"created": Call.created_at, "file": Call.file, "duration": Call.duration, "dominant": Call.dominant,
@@ -72,8 +75,6 @@ def settings_key(settings: dict) -> str:
 def _iso(t: float | None) -> str | None:
     if t is None:
         return None
-    from datetime import datetime, timezone
-
     return datetime.fromtimestamp(t, timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
@@ -85,21 +86,57 @@ def _num(d: dict | None, *keys):
     return float(d) if isinstance(d, (int, float)) and not isinstance(d, bool) else None
 
 
+def parse_time(value, name: str = "time") -> float | None:
+    """Seconds since the epoch from ``2026-12-01``, ``2026-12-01T09:30:00Z``, a number of seconds
+    (a string or a number), or a ``datetime``/``date``; a time without a zone is UTC. ``None`` or
+    ``""``: ``None``.
+
+    Raises
+    ------
+    ConfigError
+        Anything else, naming ``name`` and the value (one line).
+    """
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        return (value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)).timestamp()
+    if isinstance(value, date):
+        return datetime(value.year, value.month, value.day, tzinfo=timezone.utc).timestamp()
+    if isinstance(value, (int, float, str)) and not isinstance(value, bool):
+        try:
+            t = float(value)
+            if math.isfinite(t):
+                return t
+        except ValueError:
+            pass
+        if isinstance(value, str):
+            try:
+                d = datetime.fromisoformat(value.strip().replace("z", "Z"))
+                return (d if d.tzinfo is not None else d.replace(tzinfo=timezone.utc)).timestamp()
+            except ValueError:
+                pass
+    raise ConfigError(f"{name}={str(value)[:40]!r}: not a time; give a date (2026-12-01), a date and time "
+                      "(2026-12-01T09:30:00Z) or seconds since 1970")
+
+
 @dataclass
 class CallQuery:
     """Which calls, in which order, which page.
 
     Attributes
     ----------
-    since, until : float, optional
-        Stored at or after / before these times (seconds since the epoch).
+    since, until : str, float or datetime, optional
+        Stored at or after / before these times: ``2026-12-01``, ``2026-12-01T09:30:00Z``, seconds
+        since the epoch, a ``datetime`` or ``date`` (no zone: UTC); kept as seconds since the epoch
+        (:func:`parse_time`).
     file : str, optional
         Part of the file name (case-insensitive).
     speaker : str, optional
-        A speaker's name or role (e.g. ``customer``); the negative filters then apply to that
-        speaker's own summary ("customers who ended worse than they started").
+        A speaker's name or role (e.g. ``customer``, any case); the negative filters then apply to
+        that speaker's own summary ("customers who ended worse than they started").
     dominant : str, optional
-        Dominant emotion of the call.
+        Dominant emotion of the call, any case. A label that is neither an escucha emotion nor
+        any stored call's is a :class:`~escucha.errors.ConfigError` when the calls are read.
     min_negative, max_negative : float, optional
         Share of negative speech (0..1).
     min_change, max_change : float, optional
@@ -110,8 +147,8 @@ class CallQuery:
         The page.
     """
 
-    since: float | None = None
-    until: float | None = None
+    since: float | str | datetime | None = None
+    until: float | str | datetime | None = None
     file: str | None = None
     speaker: str | None = None
     dominant: str | None = None
@@ -124,6 +161,11 @@ class CallQuery:
     offset: int = 0
 
     def __post_init__(self):
+        self.since, self.until = parse_time(self.since, "since"), parse_time(self.until, "until")
+        if self.dominant is not None:
+            if not isinstance(self.dominant, str):
+                raise ConfigError(f"dominant must be an emotion's name, got {self.dominant!r}")
+            self.dominant = self.dominant.strip().lower() or None
         if self.sort.lstrip("-") not in SORTS:
             raise ConfigError(f"sort {self.sort!r} is unknown; choose one of {', '.join(SORTS)} (- in front: "
                               "descending)")
@@ -282,8 +324,24 @@ class Store:
             s.execute(delete(Job).where(Job.call_id == call_id, Job.status == "done"))
             return s.execute(delete(Call).where(Call.id == call_id)).rowcount == 1
 
-    def _filtered(self, q: CallQuery):
-        from sqlalchemy import exists, or_, select
+    def _dominants(self, s, value: str | None) -> list[str] | None:
+        """The stored spellings of the dominant emotion ``value`` (lower case; a model with labels
+        of its own may have stored them in another case), ``None`` for no filter. A label that is
+        neither an escucha emotion nor any stored call's is a mistake, not "no calls"."""
+        from sqlalchemy import select
+
+        if value is None:
+            return None
+        stored = s.scalars(select(Call.dominant).where(Call.dominant.is_not(None)).distinct()).all()
+        same = [d for d in stored if d.lower() == value]
+        if same or value in EMOTIONS:
+            return same or [value]
+        known = sorted(set(EMOTIONS) | {d.lower() for d in stored})
+        raise ConfigError(f"dominant={value[:32]!r} is not an emotion; one of {', '.join(known[:40])}"
+                          f"{' ...' if len(known) > 40 else ''}")
+
+    def _filtered(self, q: CallQuery, dominants: list[str] | None):
+        from sqlalchemy import exists, func, or_, select
 
         stmt = select(Call)
         if q.since is not None:
@@ -293,11 +351,13 @@ class Store:
         if q.file:
             pat = "%" + q.file.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
             stmt = stmt.where(Call.file.ilike(pat, escape="\\"))
-        if q.dominant:
-            stmt = stmt.where(Call.dominant == q.dominant)
+        if dominants is not None:
+            stmt = stmt.where(Call.dominant.in_(dominants))
         neg = [(q.min_negative, ">="), (q.max_negative, "<="), (q.min_change, ">="), (q.max_change, "<=")]
         if q.speaker:
-            conds = [Speaker.call_id == Call.id, or_(Speaker.name == q.speaker, Speaker.role == q.speaker)]
+            who = func.lower(q.speaker)   # any case: folded alike on both sides (SQLite folds ASCII only)
+            conds = [Speaker.call_id == Call.id,
+                     or_(func.lower(Speaker.name) == who, func.lower(Speaker.role) == who)]
             cols = (Speaker.negative_share, Speaker.negative_share, Speaker.negative_change, Speaker.negative_change)
             conds += [c >= v if op == ">=" else c <= v for (v, op), c in zip(neg, cols) if v is not None]
             stmt = stmt.where(exists().where(*conds))
@@ -308,15 +368,16 @@ class Store:
 
     @_retry
     def list_calls(self, q: CallQuery | None = None, *, count: bool = True) -> tuple[list[dict], int | None]:
-        """One page of calls matching ``q`` (their summaries, speakers included) and how many match."""
+        """One page of calls matching ``q`` (their summaries, speakers included) and how many match:
+        ``(calls, total)``, ``total`` ``None`` with ``count=False``."""
         from sqlalchemy import func, select
         from sqlalchemy.orm import defer, selectinload
 
         q = q or CallQuery()
         col = SORTS[q.sort.lstrip("-")]
         order = [col.desc(), Call.id.desc()] if q.sort.startswith("-") else [col.asc(), Call.id.asc()]
-        base = self._filtered(q)
         with self._session() as s:
+            base = self._filtered(q, self._dominants(s, q.dominant))
             total = s.scalar(select(func.count()).select_from(base.subquery())) if count else None
             rows = s.scalars(base.options(defer(Call.document), defer(Call.summary), selectinload(Call.speakers))
                              .order_by(*order).limit(q.limit).offset(q.offset)).all()
@@ -324,17 +385,20 @@ class Store:
 
     def iter_calls(self, q: CallQuery | None = None, *, batch: int = 500) -> Iterator[dict]:
         """Every call matching ``q`` (no paging), as ``{file, channels, speakers, summary, outcome,
-        labels, id, stored_at}``: what the CSV export needs."""
+        labels, id, stored_at, created_at, digest}``: what the CSV export needs (``created_at``:
+        seconds since the epoch; ``digest``: BLAKE2b of the audio's bytes, ``None`` when unknown)."""
         from sqlalchemy import select
         from sqlalchemy.orm import defer
 
         q = q or CallQuery()
         col = SORTS[q.sort.lstrip("-")]
         order = [col.desc(), Call.id.desc()] if q.sort.startswith("-") else [col.asc(), Call.id.asc()]
+        with self._session() as s:
+            stmt = self._filtered(q, self._dominants(s, q.dominant))
         offset = 0
         while True:
             with self._session() as s:
-                rows = s.scalars(self._filtered(q).options(defer(Call.document)).order_by(*order)
+                rows = s.scalars(stmt.options(defer(Call.document)).order_by(*order)
                                  .limit(batch).offset(offset)).all()
                 # the speakers found (a batch's summary.csv counts them), without the rest of the document
                 found = dict(s.execute(select(Call.id, Call.document["speakers"])
@@ -342,7 +406,7 @@ class Store:
                 for c in rows:
                     yield {"id": c.id, "stored_at": _iso(c.created_at), "file": c.file, "channels": c.channels,
                            "speakers": found.get(c.id), "summary": c.summary, "outcome": c.outcome,
-                           "labels": c.labels}
+                           "labels": c.labels, "created_at": c.created_at, "digest": c.digest}
             if len(rows) < batch:
                 return
             offset += batch
