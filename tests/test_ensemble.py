@@ -170,3 +170,19 @@ def test_cli_ensemble_refusal_is_one_line(two_models, tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert err.startswith("escucha: error: ") and "\n" not in err and "keep.txt" in err
     assert main(["ensemble", str(a), str(b), "-o", str(tmp_path / "ok")]) == 0
+
+
+def test_members_that_answer_or_hear_differently_are_named_by_the_folders_given(two_models, fake_ravdess, tmp_path):
+    """The refusal named the hidden copy being built (runs/.ab.new-x7/config.json), never the
+    member at fault, and listed the labels the wrong way round."""
+    a, _ = two_models
+    recs = scan_ravdess(fake_ravdess)
+    fit(recs, TrainConfig(**SMOKE, epochs=1, trim_db=30.0), tmp_path / "trimmed", show_progress=False)
+    four = sorted({r.emotion for r in recs})[:4]
+    fit(recs, TrainConfig(**SMOKE, epochs=1, labels=four), tmp_path / "four", show_progress=False)
+    with pytest.raises(ConfigError, match=rf"^{tmp_path / 'trimmed'}: prepares audio with trim_db 30.0 .* but {a} with "
+                                          r"None .*same --trim-db"):
+        make_ensemble([a, tmp_path / "trimmed"], tmp_path / "e1")
+    with pytest.raises(ConfigError, match=rf"^{tmp_path / 'four'}: answers (\w+, ){{3}}\w+, but {a} answers neutral, calm, "):
+        make_ensemble([a, tmp_path / "four"], tmp_path / "e2")
+    assert not list(tmp_path.glob(".e*"))      # nothing left beside

@@ -348,6 +348,18 @@ def make_ensemble(model_dirs: Sequence[str | os.PathLike], out_dir: str | os.Pat
                 raise ConfigError(f"{out}: {why}; refusing to replace it even with --force; choose another folder")
             replace = True
     members = [Predictor.from_checkpoint(p) for p in model_dirs]  # validates every member
+    # what the ensemble needs of its members, said of the folders given (not of the copy being built)
+    for p, m in zip(model_dirs[1:], members[1:]):
+        a, b = members[0], m
+        if list(b.labels) != list(a.labels):
+            raise ConfigError(f"{p}: answers {', '.join(b.labels)}, but {model_dirs[0]} answers "
+                              f"{', '.join(a.labels)}; ensemble members must answer the same emotions "
+                              "(train them with the same --labels)")
+        pa, pb = a.preprocess_config, b.preprocess_config
+        if (pb.trim_db, pb.loudness_db) != (pa.trim_db, pa.loudness_db):
+            raise ConfigError(f"{p}: prepares audio with trim_db {pb.trim_db} and loudness_db {pb.loudness_db}, but "
+                              f"{model_dirs[0]} with {pa.trim_db} and {pa.loudness_db}; ensemble members must "
+                              "prepare audio alike (train them with the same --trim-db and loudness)")
     out.parent.mkdir(parents=True, exist_ok=True)
     new = Path(tempfile.mkdtemp(prefix=f".{out.name}.new-", dir=out.parent))
     old = new.with_name(new.name.replace(".new-", ".old-", 1))
