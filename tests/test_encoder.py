@@ -37,7 +37,10 @@ def test_encoder_head_trains_and_reloads(tiny_encoder, fake_ravdess, tmp_path):
 
 @pytest.mark.parametrize("kw, message", [
     ({"kind": "encoder"}, "need encoder_path"),
-    ({"kind": "encoder", "encoder_path": "/no/such/encoder"}, "not a pretrained encoder folder"),
+    # the missing folder said so; it printed transformers' hub advice ("Repo id must be in the form ...")
+    ({"kind": "encoder", "encoder_path": "/no/such/encoder"}, r"^/no/such/encoder: no such folder \(encoder_path "
+                                                              r"names a local folder"),
+    ({"kind": "encoder", "encoder_path": "/tmp"}, r"^/tmp: not a pretrained encoder folder \(no config.json in it\)$"),
 ])
 def test_bad_encoder_config(kw, message):
     with pytest.raises(ConfigError, match=message):

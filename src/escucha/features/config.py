@@ -131,6 +131,12 @@ def _encoder_config(path: str):
         from transformers import AutoConfig
     except ImportError:
         raise ConfigError("encoder features need the 'transformers' package: pip install 'escucha[encoders]'") from None
+    # a folder that is not there: said so (transformers would take the path for a hub repo id)
+    if not Path(path).exists():
+        raise ConfigError(f"{path}: no such folder (encoder_path names a local folder with the encoder's "
+                          "config.json and weights; nothing is downloaded)")
+    if not (Path(path) / "config.json").is_file():
+        raise ConfigError(f"{path}: not a pretrained encoder folder (no config.json in it)")
     try:
         return AutoConfig.from_pretrained(path, local_files_only=True)
     except (OSError, ValueError) as e:
