@@ -126,7 +126,8 @@ def test_an_existing_results_file_needs_force(folder, tmp_path):
     (tmp_path / "r.json").write_text("mine")
     r = subprocess.run([sys.executable, "-m", "escucha", "predict", str(folder), "-o", "r.json"], cwd=tmp_path,
                        env=ENV, capture_output=True, text=True, timeout=300)
-    assert r.returncode == 2 and "r.json: already exists; pass --force" in r.stderr
+    assert r.returncode == 2 and "r.json: already exists (a finished run: the same command resumes only a stopped " \
+                                 "one); pass --force" in r.stderr
     assert (tmp_path / "r.json").read_text() == "mine"
 
 

@@ -73,7 +73,8 @@ class ResultsFile:
         if self.path.is_dir():
             raise ConfigError(f"{self.path}: is a folder; -o takes a results file ({', '.join(FORMATS)})")
         if self.path.exists() and not force:
-            raise ConfigError(f"{self.path}: already exists; pass --force to replace it")
+            raise ConfigError(f"{self.path}: already exists (a finished run: the same command resumes only a "
+                              "stopped one); pass --force to replace it, or write to another file")
         check_writable(self.path)   # before any work, not when the first result is kept
         self.partial = self.path.with_name(self.path.name + ".partial")
         self._done: dict[str, dict] = {}   # absolute path -> {"key": ..., "result": ...}
