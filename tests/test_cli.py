@@ -239,7 +239,7 @@ def test_inference_commands_take_threads(command, fake_ravdess, tmp_path):
               "adapt": [str(fake_ravdess), "-o", str(tmp_path / "adapted")],
               "export": [str(tmp_path / "no-such-model")]}[command]
     r = escucha(command, *target, "--threads", "0")
-    assert r.returncode == 2 and r.stderr.strip() == "escucha: error: threads must be an integer >= 1, got 0"
+    assert r.returncode == 2 and r.stderr.strip() == "escucha: error: threads must be an integer >= 1 (--threads N, or threads= in Python), got 0"
     assert "--threads N" in escucha(command, "--help").stdout
     if command == "predict":
         assert escucha(command, *target, "--threads", "1").returncode == 0

@@ -646,6 +646,9 @@ def test_data_index_several_corpora_summary_and_no_overwrite(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err == f"escucha: error: {out}: already exists; pass --force to replace it\n"
     assert out.read_bytes() == before
+    # a mistyped input is said first, not the output that exists
+    assert main(["data", "index", str(tmp_path / "savey"), "-o", str(out)]) == 2
+    assert capsys.readouterr().err == f"escucha: error: {tmp_path / 'savey'}: no such file or folder\n"
     assert main(["data", "index", str(tmp_path / "savee"), "-o", str(out), "--force", "--corpus", "savee"]) == 0
     assert len(list(csv.DictReader(open(out)))) == 14
 

@@ -208,5 +208,6 @@ def resolve_labels(names: Iterable[str], label_map: Mapping[str, str | None] | s
         more = f" and {len(unknown) - 12} more" if len(unknown) > 12 else ""
         raise CorpusError(f"{source + ': ' if source else ''}unknown emotion label{'s' if len(unknown) > 1 else ''} "
                           f"{listed}{more}; accepted: {_accepted()} and common synonyms (anger, fear, joy, ...); "
-                          f"map others with --label-map FILE.json ({{\"{unknown[0][0]}\": \"angry\"}}, or null to skip)")
+                          f"map others with --label-map FILE.json ({{\"{unknown[0][0]}\": \"EMOTION\"}}, EMOTION one of those, or "
+                          "null to skip)")
     return out

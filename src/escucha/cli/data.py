@@ -48,6 +48,9 @@ def run_index(args) -> int:
     from ..labels import load_label_map
 
     out = Path(args.output)
+    for d in args.dir:   # a missing input first: it is what the user mistyped, not the output
+        if not Path(d).exists():
+            raise ConfigError(f"{d}: no such file or folder")
     if out.is_dir():
         raise ConfigError(f"{out}: is a folder; -o takes the manifest file to write")
     if out.exists() and not args.force:

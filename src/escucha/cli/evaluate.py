@@ -12,7 +12,7 @@ from .options import add_calibration_option, add_labels_option, add_model_option
 
 def register(sub):
     p = sub.add_parser("evaluate", help="score a model on a folder (or manifest) of labelled clips")
-    p.add_argument("dir", help="RAVDESS folder or manifest CSV")
+    p.add_argument("dir", help="a corpus folder (any layout data index reads) or a manifest / label CSV")
     add_model_option(p)
     add_threads_option(p)
     add_labels_option(p)

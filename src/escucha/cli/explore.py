@@ -9,7 +9,7 @@ from .options import add_audio_option
 
 def register(sub):
     p = sub.add_parser("explore", help="write an HTML report of what a corpus holds (durations, balance, cues)")
-    p.add_argument("dir", help="RAVDESS folder or manifest CSV")
+    p.add_argument("dir", help="a corpus folder (any layout data index reads) or a manifest / label CSV")
     p.add_argument("-o", "--output", help="folder for explore.html, figures/ and cues.csv "
                                           "(default: explore-<name of DIR>)")
     p.add_argument("--clip", help="clip shown as waveform and mel spectrogram: a path, or a file name "

@@ -79,7 +79,7 @@ def register(sub):
                         "(final model)")
     p.add_argument("--fold", type=int, help="which speaker fold is the test set (default 0)")
     p.add_argument("--folds", type=int, help="number of speaker folds (default 5)")
-    p.add_argument("--out", default=None, help="run folder to create (default runs/<model>-<split>)")
+    p.add_argument("--out", default=None, help="run folder to create (default runs/<model>-<split>, and -fold<N> for a speaker fold)")
     p.add_argument("--resume", metavar="RUN_DIR",
                    help="continue the unfinished run in RUN_DIR from its last completed epoch, with its own "
                         "settings; it ends exactly where the uninterrupted run would have")

@@ -41,10 +41,13 @@ def parse_labels(value: str | Sequence[str] | None) -> list[str] | None:
     for n in names:
         try:
             lab = normalize_label(n)
-        except Exception as e:  # CorpusError from the label table: the user's flag, not a corpus
-            raise ConfigError(f"--labels: {e}") from None
+        except Exception:  # CorpusError from the label table: the caller's choice, not a corpus
+            from ..labels import _accepted
+
+            raise ConfigError(f"labels: {n!r} is not an emotion label escucha knows; accepted: {_accepted()} "
+                              "and common synonyms (anger, fear, joy, ...)") from None
         if lab in out:
-            raise ConfigError(f"--labels: {lab!r} is given twice")
+            raise ConfigError(f"labels: {lab!r} is given twice")
         out.append(lab)
     return out
 
@@ -146,10 +149,10 @@ class LabelSubset(_Answers):
         known = list(predictor.labels)
         unknown = [lab for lab in labels if lab not in known]
         if unknown:
-            raise ConfigError(f"--labels: the model does not answer {', '.join(map(repr, unknown))}; "
+            raise ConfigError(f"labels: the model does not answer {', '.join(map(repr, unknown))}; "
                               f"its labels are {', '.join(known)}")
         if len(set(labels)) < 2:
-            raise ConfigError(f"--labels: give at least two labels to choose between, got {', '.join(labels)}")
+            raise ConfigError(f"labels: give at least two labels to choose between, got {', '.join(labels)}")
         self.inner = predictor
         keep = [lab for lab in known if lab in set(labels)]
         self._idx = np.array([known.index(lab) for lab in keep])

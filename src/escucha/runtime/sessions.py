@@ -32,7 +32,7 @@ def set_num_threads(n: int) -> None:
     """
     global _REQUESTED
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ConfigError(f"threads must be an integer >= 1, got {n!r}")
+        raise ConfigError(f"threads must be an integer >= 1 (--threads N, or threads= in Python), got {n!r}")
     _REQUESTED = n
     torch = sys.modules.get("torch")
     if torch is not None:
