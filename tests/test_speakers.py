@@ -289,6 +289,9 @@ def test_a_mono_call_gets_a_timeline_and_a_summary_per_speaker(predictor, tmp_pa
     assert split.channels == ["customer", "agent"] and all(s.speaker == s.channel for s in split.segments)
     plain = analyze_file(stereo, predictor, channel_names="a,b")
     assert plain.channels == ["a", "b"] and {s.speaker for s in plain.segments} == {"a", "b"}
+    # a split call's speakers are its channels, as a mono call's are the voices found (it was None)
+    assert plain.speakers == ["a", "b"] and split.speakers == ["customer", "agent"]
+    assert analyze_file(stereo, predictor, speakers="off").speakers is None
 
 
 @needs_ravdess

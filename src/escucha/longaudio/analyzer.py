@@ -453,6 +453,8 @@ class CallAnalyzer:
         res.channel_choice = self.channel_choice
         if self.speaker_names is not None:
             res.speakers = list(self.speaker_names)
+        elif mode == "split" and self.speaker_options.enabled:   # each channel is one speaker
+            res.speakers = list(self.names)
         res.baseline = self.baseline_shifts
         res.peak_db = self.peak_db
         return res

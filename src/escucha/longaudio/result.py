@@ -35,7 +35,8 @@ class CallResult:
     source: dict = field(default_factory=dict)
     #: how a multi-channel file's mode was chosen (``channels="auto"``): mode, reason, measures
     channel_choice: dict | None = None
-    #: the speakers found (names in order of first appearance), when speakers were asked for
+    #: the speakers (names in order of first appearance): found on a mono call, or a split
+    #: call's channels (one speaker each); ``None`` with ``speakers="off"``
     speakers: list[str] | None = None
     #: each speaker heard against their own neutral voice (``baseline=True``): the log-weights
     #: by label that re-weighted their answers (:mod:`escucha.inference.baseline`)
