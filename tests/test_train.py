@@ -196,7 +196,7 @@ def test_bad_flag_then_rerun_needs_no_force(fake_ravdess, tmp_path, capsys):
     from escucha.cli import main
 
     args = ["train", "--data", str(fake_ravdess), "--epochs", "1", "--batch-size", "8", "--clip-seconds", "1",
-            "--folds", "3", "--threads", "1", "--out", str(tmp_path / "run"), "--no-report", "--quiet"]
+            "--folds", "3", "--threads", "1", "--out", str(tmp_path / "run"), "--no-report", "--quiet", "--json"]
     assert main([*args, "--lr", "-1"]) == 2
     assert main([*args, "--lr", "0.01"]) == 0
     assert json.loads(capsys.readouterr().out)["test"]["n"] == 32

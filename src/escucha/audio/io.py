@@ -12,7 +12,8 @@ import numpy as np
 
 from ..errors import AudioError
 
-__all__ = ["load_audio", "audio_info", "resample", "to_mono", "valid_audio", "check_audio_path"]
+__all__ = ["load_audio", "audio_info", "resample", "to_mono", "valid_audio", "check_audio_path", "check_sample_rate",
+           "float_samples", "RATES"]
 
 
 def _first_line(e: BaseException) -> str:
@@ -199,3 +200,31 @@ def load_audio(
     if min_duration and y.shape[-1] < min_duration * sr:
         raise AudioError(f"{path}: audio is too short ({y.shape[-1] / sr:.3f} s, need at least {min_duration:g} s)")
     return y, sr
+
+
+#: sample rates an array may be given at (Hz), as the live stream takes them
+RATES = (1000, 384000)
+
+
+def check_sample_rate(sample_rate, *, name: str = "audio") -> int:
+    """``sample_rate`` as an int, or :class:`AudioError`: a whole number of Hz in :data:`RATES`
+    (a bool, a string, 16000.5 or 1 Hz are mistakes; 1 Hz would make a 4-s clip 17 GB)."""
+    ok = isinstance(sample_rate, (int, np.integer, float, np.floating)) and not isinstance(sample_rate, (bool, np.bool_))
+    if ok and float(sample_rate).is_integer() and RATES[0] <= float(sample_rate) <= RATES[1]:
+        return int(sample_rate)
+    raise AudioError(f"{name}: sample rate must be a whole number of Hz from {RATES[0]} to {RATES[1]}, "
+                     f"got {sample_rate!r}")
+
+
+def float_samples(x) -> np.ndarray:
+    """Samples as float32 in [-1, 1]: integer PCM is scaled (``int16`` by 32768, unsigned 8-bit
+    around its middle), floats are kept; anything else (complex, strings) is an :class:`AudioError`."""
+    y = np.asarray(x)
+    if y.dtype.kind not in "fiu":
+        raise AudioError(f"audio samples must be real numbers, got an array of {y.dtype}")
+    if np.issubdtype(y.dtype, np.unsignedinteger):   # offset PCM (8-bit WAV): silence is the middle
+        mid = float(np.iinfo(y.dtype).max // 2 + 1)
+        return ((y.astype(np.float32) - mid) / mid).astype(np.float32)
+    if np.issubdtype(y.dtype, np.integer):
+        return (y.astype(np.float32) / float(-np.iinfo(y.dtype).min)).astype(np.float32)
+    return y.astype(np.float32, copy=False)

@@ -24,7 +24,7 @@ from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 
-from ..audio import load_audio, pad_or_crop, resample, to_mono, valid_audio
+from ..audio import check_sample_rate, float_samples, load_audio, pad_or_crop, resample, to_mono, valid_audio
 from ..data.waveforms import PreprocessConfig, preprocess
 from ..errors import AudioError, EscuchaError, ModelError
 from ..features.config import FeatureConfig
@@ -36,34 +36,6 @@ __all__ = ["Prediction", "BasePredictor", "EnsemblePredictor", "clip_windows", "
 #: inputs longer than this (seconds) are scored like ``escucha analyze`` scores a call: voice
 #: activity first, then windows over speech only, in bounded memory
 LONG_SECONDS = 30.0
-
-
-#: sample rates an array may be given at (Hz), as the live stream takes them
-RATES = (1000, 384000)
-
-
-def check_sample_rate(sample_rate, *, name: str = "audio") -> int:
-    """``sample_rate`` as an int, or :class:`AudioError`: a whole number of Hz in :data:`RATES`
-    (a bool, a string, 16000.5 or 1 Hz are mistakes; 1 Hz would make a 4-s clip 17 GB)."""
-    ok = isinstance(sample_rate, (int, np.integer, float, np.floating)) and not isinstance(sample_rate, (bool, np.bool_))
-    if ok and float(sample_rate).is_integer() and RATES[0] <= float(sample_rate) <= RATES[1]:
-        return int(sample_rate)
-    raise AudioError(f"{name}: sample rate must be a whole number of Hz from {RATES[0]} to {RATES[1]}, "
-                     f"got {sample_rate!r}")
-
-
-def float_samples(x) -> np.ndarray:
-    """Samples as float32 in [-1, 1]: integer PCM is scaled (``int16`` by 32768, unsigned 8-bit
-    around its middle), floats are kept; anything else (complex, strings) is an :class:`AudioError`."""
-    y = np.asarray(x)
-    if y.dtype.kind not in "fiu":
-        raise AudioError(f"audio samples must be real numbers, got an array of {y.dtype}")
-    if np.issubdtype(y.dtype, np.unsignedinteger):   # offset PCM (8-bit WAV): silence is the middle
-        mid = float(np.iinfo(y.dtype).max // 2 + 1)
-        return ((y.astype(np.float32) - mid) / mid).astype(np.float32)
-    if np.issubdtype(y.dtype, np.integer):
-        return (y.astype(np.float32) / float(-np.iinfo(y.dtype).min)).astype(np.float32)
-    return y.astype(np.float32, copy=False)
 
 
 @dataclass

@@ -106,7 +106,7 @@ class CallAnalyzer:
                  vad_model: SileroVAD | None = None, batch_size: int = 32, name: str = "audio",
                  speakers: "SpeakerOptions | str | int | None" = "auto", agent_voice=None, transcribe=None,
                  live: bool = False, baseline: bool = BASELINE_DEFAULT):
-        from ..inference.base import check_sample_rate
+        from ..audio import check_sample_rate
 
         sample_rate = check_sample_rate(sample_rate, name=name)
         if int(channels_in) < 1:
@@ -243,7 +243,7 @@ class CallAnalyzer:
 
         Returns the segments that closed during this block (possibly none), in time order.
         """
-        from ..inference.base import float_samples
+        from ..audio import float_samples
 
         if self.finished:
             raise ConfigError(f"{self.name}: analyzer already finished; create a new one")
