@@ -469,7 +469,7 @@ def _loudest_frame_db(x: np.ndarray, rate: int) -> float:
     n = max(1, int(round(0.032 * rate)))
     k = len(x) // n
     frames = x[:k * n].reshape(k, n, -1) if k else x[None]
-    ms = (frames.astype(np.float64) ** 2).mean(axis=1).max()
+    ms = float(np.square(frames, dtype=np.float32).mean(axis=1).max())
     return float(10 * np.log10(max(ms, 1e-20)))
 
 
