@@ -435,8 +435,9 @@ class CallAnalyzer:
                 if self._given_names is None:
                     from .attribution import provisional_names
 
-                    roles = provisional_names([t.mean_embedding() for t in self._tracks], self.speaker_options.agent)
-                    seg.speaker = roles[self._ch.index(c)] or c.name
+                    role = provisional_names([t.mean_embedding() for t in self._tracks],
+                                             self.speaker_options.agent)[self._ch.index(c)]
+                    seg.speaker = role if role in ("agent", "customer") else c.name   # as at the end
         elif self.mode == "split" and self.speaker_options.enabled:
             seg.speaker = c.name
         return seg

@@ -68,7 +68,8 @@ def provisional_names(voices: list[np.ndarray | None], agent: np.ndarray | None,
     or no role can be told): with an enrolled ``agent`` and at least two voices, the closest is
     ``agent`` and the rest are named as :func:`name_speakers` names them. One voice alone is not
     named: a single enrolment clip against a single voice is too weak a test (acted voices of one
-    person and of two people overlap in cosine similarity, 0.38-0.93 against 0.3-0.93)."""
+    person and of two people overlap in cosine similarity: 0.38-0.94 against 0.32-0.93 for single
+    clips of nEMO, Korean and RAVDESS speakers)."""
     heard = [i for i, v in enumerate(voices) if v is not None]
     out: list[str | None] = [None] * len(voices)
     if agent is None or len(heard) < 2:
