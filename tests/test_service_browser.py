@@ -9,6 +9,7 @@ to the test's temporary folder; with ``ESCUCHA_UPDATE_SCREENSHOTS=1`` also to do
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import threading
@@ -226,7 +227,8 @@ def test_microphone_recording_gets_a_result(page, tmp_path):
     page.wait_for_timeout(3500)
     page.click("#record")
     page.wait_for_selector("#clip-result:not([hidden])", timeout=60_000)
-    assert page.text_content("#player-name") == "recording.wav"
+    # each recording its own name (all were 'recording.wav', one name for every stored recording)
+    assert re.fullmatch(r"recording-\d{4}-\d\d-\d\dT\d\d-\d\d-\d\d\.wav", page.text_content("#player-name"))
     label = page.query_selector("#clip-label")
     assert label is not None and label.text_content() in EMOTIONS     # the fake device plays a real clip
     duration = page.evaluate("document.getElementById('player').duration")

@@ -228,6 +228,13 @@ def test_dominant_and_speaker_in_any_case_and_an_unknown_emotion_said(db_url):
     assert names(since=datetime.now(timezone.utc) + timedelta(hours=1)) == []
     assert len(names(until=str(now + 60))) == 3 and names(until=date(2000, 1, 1)) == []
     store.close()
+    # with a speaker, dominant is that speaker's: an angry customer in a mostly calm call
+    mixed = fake_result("mixed.wav", dominant="calm")
+    mixed["summary"]["channels"]["customer"]["dominant"] = "angry"
+    store.save_call(mixed)
+    assert names(dominant="angry") == ["angry.wav"]
+    assert names(speaker="customer", dominant="Angry") == ["angry.wav", "mixed.wav"]
+    assert names(speaker="agent", dominant="angry") == ["angry.wav"]
 
 
 def test_jobs_claim_lease_finish_once(db_url):

@@ -13,7 +13,9 @@ import socket
 import threading
 import time
 
+import numpy as np
 import pytest
+import soundfile as sf
 
 pytest.importorskip("fastapi", reason="the serve extra is not installed (pip install -e '.[serve]')")
 pytest.importorskip("sqlalchemy", reason="the store extra is not installed (pip install 'escucha[store]')")
@@ -96,13 +98,18 @@ def test_list_filter_open_export_delete_and_queue_several(page, stored, tmp_path
     page.fill("#f-speaker", "agent")
     page.click("#calls-apply")
     wait_until(page, "document.querySelectorAll('#calls-table tbody tr').length === 2")
-    assert page.evaluate(f"{cells}.join()") == "10 %,0 pts"
+    assert page.evaluate(f"{cells}.join()") == "10\xa0%,0 pts"          # a no-break space: '10 %' never breaks
     assert page.text_content("#th-negative") == "negative (agent)"
-    assert "customer: angry (45 % negative)" in page.evaluate(f"{cells.split('.map(r =>')[0]}[0].textContent")
+    assert "customer: angry (45\xa0% negative)" in page.evaluate(f"{cells.split('.map(r =>')[0]}[0].textContent")
+    # the server matches the speaker in any case; so do the columns (they showed the call's figures)
+    page.fill("#f-speaker", "Agent")
+    page.click("#calls-apply")
+    wait_until(page, "document.getElementById('th-negative').textContent === 'negative (Agent)'")
+    assert page.evaluate(f"{cells}.join()") == "10\xa0%,0 pts"
     page.fill("#f-speaker", "")
     page.click("#calls-apply")
     wait_until(page, "document.querySelectorAll('#calls-table tbody tr').length === 3")
-    assert page.evaluate(f"{cells}.join()") == "45 %,+70 pts"      # the whole call's
+    assert page.evaluate(f"{cells}.join()") == "45\xa0%,+70 pts"      # the whole call's
     assert page.text_content("#th-negative") == "negative"
     page.fill("#f-file", "CALL")
     page.select_option("#f-sort", "-negative")
@@ -145,6 +152,13 @@ def test_list_filter_open_export_delete_and_queue_several(page, stored, tmp_path
 
 def test_a_long_stored_call_zooms_and_the_view_follows_the_cursor(page, stored, tmp_path):
     url, store = stored
+    # a short recording in the player first: the stored call (no audio) must not be driven by it
+    # (End stopped at 0:01.0, the recording's end, and Space played it behind the stored call)
+
+    clip = tmp_path / "one-second.wav"
+    sf.write(clip, (0.1 * np.sin(np.arange(16000) / 5)).astype(np.float32), 16000)
+    page.set_input_files("#file", str(clip))
+    page.wait_for_selector("#clip-result:not([hidden]), #error:not([hidden])", timeout=60_000)
     d = fake_result("long-call.wav", segments=60)
     for i, g in enumerate(d["segments"]):                                # 60 turns over ten minutes
         g["start"], g["end"] = 10.0 * i, 10.0 * i + 6.0
@@ -169,8 +183,12 @@ def test_a_long_stored_call_zooms_and_the_view_follows_the_cursor(page, stored, 
     assert abs(page.evaluate(ratio) - 10) < 0.2
     assert len(page.query_selector_all("#axis span")) == 41
     assert page.text_content("#axis span:nth-child(2)") == "0:15.0"
-    # move to the middle: the cursor is where it should be, and scrolled into view
     page.focus("#lanes")
+    page.keyboard.press("End")
+    assert page.text_content("#now").startswith("10:00.0")
+    page.keyboard.press("Home")
+    assert page.evaluate("document.getElementById('player').paused") and page.is_hidden("#player-box")
+    # move to the middle: the cursor is where it should be, and scrolled into view
     for _ in range(30):
         page.keyboard.press("PageUp")                                    # +10 s each
     assert page.text_content("#now").startswith("5:00.0")
@@ -183,6 +201,46 @@ def test_a_long_stored_call_zooms_and_the_view_follows_the_cursor(page, stored, 
     x = scroller["x"] + scroller["width"] / 2
     want = (x - lanes["x"]) / lanes["width"] * 600
     page.mouse.click(x, lanes["y"] + 10)
-    assert abs(page.evaluate("document.getElementById('player').currentTime") - want) < 1.0
+    m, s = page.text_content("#now").split(" ")[0].split(":")
+    assert abs(60 * int(m) + float(s) - want) < 1.0
     assert page.console_errors == []
     shot(page, tmp_path, "service-zoom.png", full_page=True)
+
+
+def test_an_upload_s_buttons_act_on_it_and_what_it_says_is_in_view(page, stored, tmp_path):
+    """Found by a supervisor's walkthrough: the call buttons stayed on the call opened before (its
+    CSV, its deletion) under a new upload, or showed on a fresh page and did nothing ([hidden] lost
+    to .actions' display); the result and errors appeared below the stored-calls list, off screen."""
+    url, store = stored
+    page.set_viewport_size({"width": 1200, "height": 700})
+    page.evaluate("document.getElementById('options').open = true")
+    page.select_option("#mode", "call")
+    call = make_long_call(tmp_path / "upload-call.wav", 4)
+    page.set_input_files("#file", str(call))
+    page.wait_for_selector("#call-result:not([hidden])", timeout=120_000)
+    assert page.is_visible("#call-actions") and page.text_content("#call-stored") == "stored"
+    with page.expect_download() as dl:
+        page.click("#call-csv")
+    assert dl.value.suggested_filename == "upload-call.wav.segments.csv"
+    # the result is where the user acted: above the list, in view
+    top = page.evaluate("document.getElementById('call-result').getBoundingClientRect().top")
+    assert top < page.evaluate("document.getElementById('calls').getBoundingClientRect().top") and top < 700
+    # a clip next: no call buttons (they would act on the call before)
+    page.select_option("#mode", "clip")
+    clip = tmp_path / "tone.wav"
+    sf.write(clip, (0.1 * np.sin(np.arange(16000) / 5)).astype(np.float32), 16000)
+    page.set_input_files("#file", str(clip))
+    page.wait_for_selector("#clip-result:not([hidden]), #error:not([hidden])", timeout=60_000)
+    assert page.is_hidden("#call-actions")
+    # an error is said in view, and a refused file is not left in the player
+    empty = tmp_path / "broken.wav"
+    empty.write_bytes(b"RIFF....WAVEfmt nonsense" * 4)
+    page.evaluate("window.scrollTo(0, document.body.scrollHeight)")
+    page.set_input_files("#file", str(empty))
+    page.wait_for_selector("#error:not([hidden])", timeout=60_000)
+    box = page.evaluate("(() => { const r = document.getElementById('error').getBoundingClientRect(); "
+                        "return [r.top, r.bottom, window.innerHeight]; })()")
+    assert -1 <= box[0] and box[1] <= box[2] + 1, box
+    assert page.is_hidden("#player-box")
+    page.select_option("#mode", "auto")
+    assert page.console_errors == [] or all("422" in e or "Failed to load" in e for e in page.console_errors)

@@ -135,7 +135,7 @@ class CallQuery:
         A speaker's name or role (e.g. ``customer``, any case); the negative filters then apply to
         that speaker's own summary ("customers who ended worse than they started").
     dominant : str, optional
-        Dominant emotion of the call, any case. A label that is neither an escucha emotion nor
+        Dominant emotion of the call (with ``speaker``: of that speaker), any case. A label that is neither an escucha emotion nor
         any stored call's is a :class:`~escucha.errors.ConfigError` when the calls are read.
     min_negative, max_negative : float, optional
         Share of negative speech (0..1).
@@ -351,7 +351,7 @@ class Store:
         if q.file:
             pat = "%" + q.file.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
             stmt = stmt.where(Call.file.ilike(pat, escape="\\"))
-        if dominants is not None:
+        if dominants is not None and not q.speaker:
             stmt = stmt.where(Call.dominant.in_(dominants))
         neg = [(q.min_negative, ">="), (q.max_negative, "<="), (q.min_change, ">="), (q.max_change, "<=")]
         if q.speaker:
@@ -360,6 +360,8 @@ class Store:
                      or_(func.lower(Speaker.name) == who, func.lower(Speaker.role) == who)]
             cols = (Speaker.negative_share, Speaker.negative_share, Speaker.negative_change, Speaker.negative_change)
             conds += [c >= v if op == ">=" else c <= v for (v, op), c in zip(neg, cols) if v is not None]
+            if dominants is not None:   # "customers whose dominant emotion was angry": the speaker's own
+                conds.append(Speaker.dominant.in_(dominants))
             stmt = stmt.where(exists().where(*conds))
         else:
             cols = (Call.negative_share, Call.negative_share, Call.negative_change, Call.negative_change)

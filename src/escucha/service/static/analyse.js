@@ -35,6 +35,9 @@ export async function analyse(blob, name) {
   showError('');
   $('clip-result').hidden = true;
   $('call-result').hidden = true;
+  state.stored = null;               // the call buttons act on the call shown, never an earlier one
+  $('call-actions').hidden = true;
+  state.pos = 0;
   if (!blob.size) { showError(`${name}: the file is empty (0 bytes)`); return; }
   if (blob.size > CFG.max_upload_bytes) {
     showError(`${name}: ${(blob.size / 1e6).toFixed(1)} MB is larger than this server's limit of ` +
@@ -62,12 +65,19 @@ export async function analyse(blob, name) {
       if ($('baseline').checked) q.set('baseline', 'true');
       const names = $('names').value.trim();
       if (split && names) q.set('channel_names', names);
-      let { status, body } = await api(`/v1/analyze?${q}`, { method: 'POST', body: form });
+      let { status, body, location } = await api(`/v1/analyze?${q}`, { method: 'POST', body: form });
       if (status === 202) body = await pollJob(body);
       renderCall(body);
+      const id = location ? location.split('/').pop() : body.id;
+      if (CFG.store && id) {   // kept by the server: its buttons act on this call
+        state.stored = { id, file: body.file || name };
+        $('call-stored').textContent = 'stored';
+        $('call-actions').hidden = false;
+      }
     }
     setStatus('');
   } catch (e) {
+    $('player-box').hidden = true;   // a refused recording is not left in the player as if accepted
     showError(e instanceof ApiError ? e.message : `Something went wrong in the page: ${e.message}`);
   } finally {
     state.busy = false;

@@ -34,7 +34,8 @@ export async function api(path, options) {
     }
     throw new ApiError(resp.status, msg);
   }
-  return { status: resp.status, body };
+  // a call the server kept: where it is stored (Content-Location: /v1/calls/{id})
+  return { status: resp.status, body, location: resp.headers.get('Content-Location') };
 }
 
 export async function pollJob(job) {
@@ -43,7 +44,7 @@ export async function pollJob(job) {
     setStatus(`Analysing the call (${job.status}, ${Math.round((Date.now() - t0) / 1000)} s)…`);
     await new Promise((r) => setTimeout(r, 1000));
     const { body } = await api(job.url);
-    if (body.status === 'done') return body.result;
+    if (body.status === 'done') return { ...body.result, id: body.result.id || body.call };   // its stored id
     if (body.status === 'failed') throw new ApiError(body.code || 422, body.error);
     job = body;
   }

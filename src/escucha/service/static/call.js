@@ -28,7 +28,7 @@ function summaryBlock(name, b) {
     el('div', { class: 'stack-row' }, el('span', {}, 'last third'), shareStack(b.last_third.emotion_share)),
     el('p', { class: 'shares' }, shares.length ? shares.map(([l, v]) => `${l} ${pct(v)}`).join(', ') : 'no speech found'),
     el('p', { class: 'change' }, 'first third ', chip(first), ' → last third ', chip(last),
-      ` · ${b.speech_seconds.toFixed(1)} s of speech in ${b.segments} segments`),
+      ` · ${b.speech_seconds.toFixed(1)} s of speech in ${b.segments} segment${b.segments === 1 ? '' : 's'}`),
     dimensionLine(b));
 }
 
@@ -65,10 +65,11 @@ export function renderCall(r) {
   } else title.append('Mostly ', swatch(s.dominant), ' ', el('span', { id: 'call-label' }, s.dominant),
                       ` · ${pct(s.emotion_share[s.dominant])} of the speech`);
   const how = r.channel_choice ? ` · ${r.channel_choice.reason}` : '';
-  const who = r.speakers && r.channel_mode === 'mono' ? ` · ${r.speakers.length} speaker(s) by voice` : '';
+  const n = r.speakers ? r.speakers.length : 0;
+  const who = n && r.channel_mode === 'mono' ? ` · ${n} speaker${n === 1 ? '' : 's'} by voice` : '';
   const base = r.baseline && Object.keys(r.baseline).length ? ' · each speaker against their own neutral voice' : '';
   $('call-meta').textContent = `${r.file}, ${total.toFixed(1)} s, ${s.speech_seconds.toFixed(1)} s of speech ` +
-    `(${pct(s.speech_ratio)}), ${s.segments} segments` + (r.reason ? `: ${r.reason}` : '') + how + who + base;
+    `(${pct(s.speech_ratio)}), ${s.segments} segment${s.segments === 1 ? '' : 's'}` + (r.reason ? `: ${r.reason}` : '') + how + who + base;
 
   const names = $('track-names'), rows = $('lane-rows');
   names.replaceChildren(); rows.replaceChildren();

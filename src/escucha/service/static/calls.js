@@ -44,8 +44,8 @@ function changeText(c) {
 // the speaker the filter names (by name or role, as the server matches it), whose negative speech
 // the list then shows: "customers who ended worse" must read the customer's change, not the call's
 function filtered(c) {
-  const want = $('f-speaker').value.trim();
-  return want ? c.speakers.find((s) => s.name === want || s.role === want) : null;
+  const want = $('f-speaker').value.trim().toLowerCase();   // any case, as the server matches it
+  return want ? c.speakers.find((s) => s.name.toLowerCase() === want || (s.role || '').toLowerCase() === want) : null;
 }
 
 function row(c) {
@@ -56,11 +56,12 @@ function row(c) {
   }).join(', ');
   const sp = filtered(c);
   const neg = sp ? sp.negative : c.negative;
+  const dom = sp ? sp.dominant : c.dominant;   // with a speaker filter, that speaker's
   return el('tr', { 'data-id': c.id },
     el('td', {}, open),
     el('td', {}, (c.stored_at || '').replace('T', ' ').replace('Z', '')),
     el('td', {}, clock(c.duration)),
-    el('td', {}, c.dominant ? swatch(c.dominant) : '', ' ', c.dominant || c.outcome || '–'),
+    el('td', {}, dom ? swatch(dom) : '', ' ', dom || c.outcome || '–'),
     el('td', {}, neg.share == null ? '–' : pct(neg.share)),
     el('td', {}, changeText(neg.change)),
     el('td', { class: 'who' }, who));
@@ -69,16 +70,22 @@ function row(c) {
 // the negative columns' heading says whose speech they measure
 function negativeHeadings() {
   const want = $('f-speaker').value.trim();
+  $('th-dominant').textContent = want ? `dominant (${want})` : 'dominant';
   $('th-negative').textContent = want ? `negative (${want})` : 'negative';
   $('th-change').textContent = want ? `first → last third (${want})` : 'first → last third';
 }
+
+let asked = 0;   // the latest list asked for: an older answer arriving late is dropped
 
 export async function loadCalls() {
   const q = filterParams();
   q.set('limit', String(PAGE));
   q.set('offset', String(offset));
+  const mine = ++asked;
   try {
     const { body } = await api(`/v1/calls?${q}`);
+    if (mine !== asked) return;
+    if ($('error').textContent.startsWith('Cannot reach the escucha server')) showError('');   // it is back
     total = body.total;
     const tbody = $('calls-table').tBodies[0];
     negativeHeadings();
@@ -120,7 +127,14 @@ export async function openCall(id) {
     setStatus('Opening the call…');
     const { body } = await api(`/v1/calls/${encodeURIComponent(id)}`);
     state.stored = body;
-    $('player-box').hidden = true;  // the store keeps no audio
+    const p = $('player');          // the store keeps no audio: the player holds none either
+    p.pause();
+    p.removeAttribute('src');
+    p.load();
+    if (state.url) { URL.revokeObjectURL(state.url); state.url = null; }
+    $('player-box').hidden = true;
+    body.noAudio = true;            // the timeline keeps its own position
+    state.pos = 0;
     $('clip-result').hidden = true;
     renderCall(body);   // draws the transcript too (call.js), searchable
     $('call-actions').hidden = false;
@@ -167,7 +181,7 @@ export async function queueFiles(files) {
       item.textContent = `${f.name}: queued`;
       pending.push([body, item]);
     } catch (e) {
-      item.textContent = `${f.name}: ${e.message}`;
+      item.textContent = e.message.startsWith(`${f.name}:`) ? e.message : `${f.name}: ${e.message}`;
       item.className = 'failed';
     }
   }

@@ -16,7 +16,7 @@ export const el = (tag, props, ...kids) => {
   for (const k of kids) if (k != null) e.append(k);
   return e;
 };
-export const pct = (x) => `${Math.round(100 * x)} %`;
+export const pct = (x) => `${Math.round(100 * x)}\u00a0%`;   // a no-break space: '19 %' never breaks
 export const color = (label) => COLORS[label] || '#4D4D4D';
 export const swatch = (label) => el('span', { class: 'swatch', style: { background: color(label) }, 'aria-hidden': 'true' });
 export const clock = (t) => {
@@ -36,7 +36,8 @@ export function fillAxis(axis, total, target) {
       const t = k * step, at = Math.min(1, t / total);
       const s = el('span', {}, clock(t));
       s.style.left = `${100 * at}%`;
-      s.style.transform = at === 0 ? 'none' : at >= 1 ? 'translateX(-100%)' : 'translateX(-50%)';
+      // a label near an end is aligned inside the lanes, not cut by them
+      s.style.transform = at < 0.04 ? 'none' : at > 0.94 ? 'translateX(-100%)' : 'translateX(-50%)';
       ticks.push(s);
     }
   }

@@ -6,5 +6,8 @@ export function showError(text) {
   const box = $('error');
   box.textContent = text;
   box.hidden = !text;
-  if (text) setStatus('');
+  if (text) {
+    setStatus('');
+    box.scrollIntoView({ block: 'nearest' });   // said where the eye is, not below a long list
+  }
 }

@@ -1,7 +1,8 @@
 // The microphone: record through an AudioWorklet (recorder-worklet.js; a ScriptProcessor in old
 // browsers) for up to MAX_RECORD_SECONDS, then analyse the recording as a WAV file.
 import { analyse } from './analyse.js';
-import { MAX_RECORD_SECONDS } from './config.js';
+import { loadCalls } from './calls.js';
+import { CFG, MAX_RECORD_SECONDS } from './config.js';
 import { $ } from './dom.js';
 import { setStatus, showError } from './messages.js';
 import { state } from './state.js';
@@ -67,5 +68,8 @@ export async function stopRecording() {
   $('record-label').textContent = 'Record';
   $('rec-time').textContent = '';
   const blob = wav16(rec.chunks, rate);
-  await analyse(blob, 'recording.wav');
+  // each recording its own name (the stored calls list them by name), then the list refreshed
+  const stamp = new Date().toISOString().slice(0, 19).replace(/:/g, '-');
+  await analyse(blob, `recording-${stamp}.wav`);
+  if (CFG.store) loadCalls();
 }

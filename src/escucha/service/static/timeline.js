@@ -3,19 +3,25 @@
 import { $, clock, pct } from './dom.js';
 import { state } from './state.js';
 
+// a stored call has no audio: the timeline keeps its own position (the player may still hold
+// another recording, which must not drive it)
+const silent = () => state.call && state.call.noAudio;
+const position = () => (silent() ? state.pos || 0 : $('player').currentTime || 0);
+
 export function seek(t, play) {
   const p = $('player');
   const total = state.call ? state.call.duration : p.duration;
-  p.currentTime = Math.max(0, Math.min(t, isFinite(total) ? total : t));
+  t = Math.max(0, Math.min(t, isFinite(total) ? total : t));
+  if (silent()) state.pos = t;
+  else p.currentTime = t;
   follow();
-  if (play) p.play().catch(() => {});
+  if (play && !silent()) p.play().catch(() => {});
 }
 
 export function follow() {
   const r = state.call;
   if (!r) return;
-  const p = $('player');
-  const t = p.currentTime || 0, total = r.duration || 1;
+  const t = position(), total = r.duration || 1;
   $('cursor').style.left = `${Math.min(100, (100 * t) / total)}%`;
   const lanes = $('lanes');
   lanes.setAttribute('aria-valuenow', t.toFixed(1));
@@ -47,11 +53,11 @@ export function wireTimeline() {
   });
   lanes.addEventListener('keydown', (e) => {
     if (!state.call) return;
-    const t = p.currentTime || 0;
+    const t = position();
     const moves = { ArrowRight: t + 1, ArrowLeft: t - 1, PageUp: t + 10, PageDown: t - 10, Home: 0,
                     End: state.call.duration };
     if (e.key in moves) { seek(moves[e.key], false); e.preventDefault(); }
-    else if (e.key === ' ' || e.key === 'Enter') {
+    else if ((e.key === ' ' || e.key === 'Enter') && !silent()) {
       if (p.paused) p.play().catch(() => {}); else p.pause();
       e.preventDefault();
     }
