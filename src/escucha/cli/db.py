@@ -93,9 +93,11 @@ def run_db(args) -> int:
         print(f"{safe_url(url)}: deleted {n['calls']} call(s) and {n['jobs']} finished job(s) older than "
               f"{args.older_than}" + (f", and {files} upload(s) no job needs" if data is not None else ""))
         return 0
+    from ..store.db import known_revision
+
     engine = make_engine(url)
     try:
-        have = current_revision(engine)
+        have = current_revision(engine)   # an unreachable database: one line, exit 2
     finally:
         engine.dispose()
     want = head_revision()
@@ -107,6 +109,11 @@ def run_db(args) -> int:
             line += f"; {store.count_calls()} call(s); jobs " + ", ".join(f"{k} {v}" for k, v in counts.items())
         finally:
             store.close()
+    elif not known_revision(have):   # a monitoring check must see it: this escucha cannot use it
+        print(f"{line}; newer than this escucha, which cannot use it: upgrade escucha", file=sys.stderr)
+        return 1
+    else:
+        line += "; older: escucha serve and analyze --db upgrade it when they open it (or: escucha db upgrade)"
     print(line)
     return 0
 

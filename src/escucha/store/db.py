@@ -20,6 +20,8 @@ __all__ = ["DB_FILE", "resolve_url", "make_engine", "upgrade", "current_revision
 #: the SQLite file made in a data folder
 DB_FILE = "escucha.db"
 _MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+#: seconds to wait for a PostgreSQL server to accept a connection
+CONNECT_TIMEOUT = 5
 
 
 def _require_sqlalchemy():
@@ -84,7 +86,11 @@ def make_engine(url: str):
             if path.is_dir():
                 raise ConfigError(f"--db {url}: {path} is a folder; name a file (or give the folder as --data)")
             try:
-                path.parent.mkdir(parents=True, exist_ok=True)
+                # personal data: a new database (SQLite gives its -wal and -shm files the same mode)
+                # and a new folder for it are the owner's only, whatever the umask
+                path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+                if not path.exists():
+                    os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
             except OSError as e:
                 raise ConfigError(f"--db {url}: cannot make the folder {path.parent} ({e.strerror or e})") from None
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
@@ -103,7 +109,11 @@ def make_engine(url: str):
         import psycopg  # noqa: F401
     except ImportError:
         raise ConfigError("a PostgreSQL store needs psycopg 3: pip install 'escucha[postgres]'") from None
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+    # a server that does not answer (overloaded, stopped, a dead network path) is said within
+    # seconds instead of hanging a request: connecting times out, and idle connections are probed
+    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5, pool_timeout=10,
+                         connect_args={"connect_timeout": CONNECT_TIMEOUT, "keepalives": 1, "keepalives_idle": 30,
+                                       "keepalives_interval": 10, "keepalives_count": 3})
 
 
 def _alembic_config(connection=None):
@@ -123,10 +133,29 @@ def head_revision() -> str:
 
 
 def current_revision(engine) -> str | None:
+    """The schema revision of the database (``None``: empty); an unreachable database is a
+    :class:`ConfigError` in one line (``cannot open the store (...)``), as everywhere else."""
     from alembic.runtime.migration import MigrationContext
+    from sqlalchemy.exc import SQLAlchemyError
 
-    with engine.connect() as conn:
-        return MigrationContext.configure(conn).get_current_revision()
+    try:
+        with engine.connect() as conn:
+            return MigrationContext.configure(conn).get_current_revision()
+    except SQLAlchemyError as e:
+        raise ConfigError(f"{safe_url(str(engine.url))}: cannot open the store ({db_error(e)})") from None
+
+
+def known_revision(revision: str | None) -> bool:
+    """Whether this escucha's migrations know ``revision`` (a newer escucha's are unknown)."""
+    from alembic.script import ScriptDirectory
+    from alembic.util import CommandError
+
+    if revision is None:
+        return True
+    try:
+        return ScriptDirectory.from_config(_alembic_config()).get_revision(revision) is not None
+    except CommandError:
+        return False
 
 
 @contextmanager
