@@ -318,3 +318,98 @@ def _two_workers(url):
     assert stores[0].job_counts()["done"] == 20
     for st in stores:
         st.close()
+
+
+# -- uploads in the data folder -----------------------------------------------------------------------
+def test_an_upload_is_kept_private_under_a_path_relative_to_the_data_folder(tmp_path):
+    import os
+    import stat
+
+    from escucha.store.uploads import keep_upload, upload_path
+
+    src = tmp_path / "incoming.wav"
+    src.write_bytes(b"RIFF....")
+    kept = keep_upload(src, tmp_path / "data", "abc123", "Call 7.WAV")
+    assert kept == "uploads/abc123.wav" and not src.exists()
+    assert stat.S_IMODE(os.stat(tmp_path / "data" / "uploads").st_mode) == 0o700
+    assert stat.S_IMODE(os.stat(tmp_path / "data" / kept).st_mode) == 0o600
+    other = tmp_path / "mounted-elsewhere"
+    (tmp_path / "data").rename(other)                                   # another server's mount of it
+    for stored, want in [(kept, other / "uploads" / "abc123.wav"),
+                         ("/srv/escucha/data/uploads/abc123.wav", other / "uploads" / "abc123.wav"),  # an old row
+                         (str(other / "uploads" / "abc123.wav"), other / "uploads" / "abc123.wav"),
+                         (None, None)]:
+        assert upload_path(stored, other) == want
+
+
+def test_prune_deletes_the_uploads_no_job_needs_and_keeps_the_rest(tmp_path):
+    import os
+
+    from escucha.store.uploads import prune_orphans
+
+    store = open_store(data=tmp_path)
+    up = tmp_path / "uploads"
+    up.mkdir()
+
+    def job(keep: bool, end: str | None):
+        j = store.enqueue("a.wav", audio_path=None, options={}, keep_audio=keep)
+        (up / f"{j['id']}.wav").write_bytes(b"RIFF")
+        if end is not None:
+            c = store.claim("w", lease=30)
+            assert c.id == j["id"]
+            if end == "failed":
+                assert store.fail_job(c.id, "w", "a.wav: cannot decode audio")
+            else:
+                assert store.save_call(fake_result("a.wav"), job=(c.id, "w"))
+        return up / f"{j['id']}.wav"
+
+    failed, failed_kept, done, done_kept, queued = (job(False, "failed"), job(True, "failed"), job(False, "done"),
+                                                    job(True, "done"), job(False, None))
+    fresh, old, part = up / "0fresh.wav", up / "0old.wav", up / ".0old.part"    # no job names them
+    for f in (fresh, old, part):
+        f.write_bytes(b"RIFF")
+    for f in (old, part):
+        os.utime(f, (time.time() - 7200, time.time() - 7200))
+    assert prune_orphans(store, tmp_path) == 4                          # fresh failed/done ones too, at once
+    assert sorted(p.name for p in up.iterdir()) == sorted(p.name for p in (failed_kept, done_kept, queued, fresh))
+    store.close()
+
+
+def test_a_full_or_read_only_data_folder_is_one_line_and_leaves_no_partial_file(tmp_path):
+    """A real small file system (tmpfs: needs the right to mount, else skipped) as the data folder."""
+    import subprocess
+
+    from escucha.store.uploads import DataFolderError, keep_upload
+
+    data = tmp_path / "data"
+    data.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(data)], capture_output=True).returncode:
+        pytest.skip("cannot mount a small tmpfs here (needs root in a container that allows it)")
+    try:
+        src = tmp_path / "big.wav"                                      # another file system: copied, then renamed
+        src.write_bytes(b"\0" * 200_000)
+        with pytest.raises(DataFolderError) as e:
+            keep_upload(src, data, "j1", "big.wav")
+        assert e.value.no_space and str(data) in str(e.value) and "no space left" in str(e.value)
+        assert list((data / "uploads").iterdir()) == [] and src.exists()   # no .part left; the upload still there
+        subprocess.run(["mount", "-o", "remount,ro", str(data)], check=True)
+        src.write_bytes(b"RIFF")
+        with pytest.raises(DataFolderError) as e:
+            keep_upload(src, data, "j2", "small.wav")
+        assert not e.value.no_space and "not writable" in str(e.value) and "\n" not in str(e.value)
+    finally:
+        subprocess.run(["umount", str(data)], capture_output=True)
+
+
+def test_a_database_that_fails_while_exporting_is_a_store_error_without_its_password(tmp_path):
+    pytest.importorskip("psycopg", reason="psycopg is not installed (pip install 'escucha[postgres]')")
+    from escucha.errors import StoreError
+    from escucha.store import Store
+
+    store = Store(make_engine("postgresql+psycopg://escucha:hunter2@127.0.0.1:9/none"))   # nothing listens
+    for fn in (store.ping, lambda: list(store.iter_calls()), store.job_counts):
+        with pytest.raises(StoreError) as e:
+            fn()
+        assert "hunter2" not in str(e.value) and "127.0.0.1" in str(e.value)      # the whole line, for the log
+        assert "127.0.0.1:9/none" not in e.value.problem                           # what a client may be told
+    store.close()

@@ -492,3 +492,118 @@ def test_a_stored_job_that_cannot_be_analysed_fails_with_its_reason_and_its_audi
     kept_digest = content_digest(tmp_path / "uploads" / f"{kept_job['id']}.wav")
     assert [r["digest"] for r in store.iter_calls()] == [kept_digest]   # a job's call keeps its digest too
     store.close()
+
+
+# -- operations: a database down, another mount, a full disk, delete on request, logs -------------------
+def test_with_the_database_down_metrics_answer_readyz_says_why_and_clients_never_see_its_url(model, tmp_path,
+                                                                                               caplog):
+    pytest.importorskip("psycopg", reason="psycopg is not installed (pip install 'escucha[postgres]')")
+    from escucha.store import Store, open_store
+    from escucha.store.db import make_engine
+
+    up = open_store(data=tmp_path / "up")
+    with TestClient(create_app(model, ServiceConfig(workers=1, data=str(tmp_path / "up")), store=up)) as c:
+        assert c.get("/readyz").status_code == 200 and c.get("/readyz").json()["store"] is True
+        assert "escucha_store_up 1.0" in c.get("/metrics").text
+    up.close()
+    down = Store(make_engine("postgresql+psycopg://escucha:hunter2@127.0.0.1:9/calls"))   # nothing listens
+    caplog.set_level("INFO", logger="escucha.service")
+    with TestClient(create_app(model, ServiceConfig(workers=1, data=str(tmp_path / "down")), store=down)) as c:
+        assert c.get("/healthz").status_code == 200                         # alive, though not ready
+        r = c.get("/readyz")
+        assert r.status_code == 503 and r.headers["retry-after"] and "database does not answer" in r.json()["error"]
+        m = c.get("/metrics")
+        assert m.status_code == 200 and "escucha_store_up 0.0" in m.text and "escucha_queue_depth" in m.text
+        assert 'escucha_background_jobs{status="queued"}' not in m.text    # left out, not made up
+        assert 'escucha_errors_total{route="/readyz",status="503"}' in m.text
+        for path in ("/v1/calls", "/v1/calls.csv", "/v1/calls.json", "/v1/jobs"):
+            r = c.get(path)
+            assert r.status_code == 503 and r.headers["retry-after"], (path, r.text)
+            assert "127.0.0.1" not in r.json()["error"] and "\n" not in r.json()["error"], r.json()
+    warned = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert any(w.startswith("answering 503: postgresql+psycopg://escucha:***@127.0.0.1:9/calls") for w in warned)
+    assert not any("hunter2" in r.getMessage() for r in caplog.records)
+    assert not [r for r in caplog.records if r.levelname == "ERROR" and "internal error" in r.getMessage()]
+    down.close()
+
+
+def test_a_second_server_mounting_the_data_folder_elsewhere_runs_the_job_and_failed_uploads_go(model, tmp_path,
+                                                                                              caplog):
+    from escucha.service.app import problem_of
+    from escucha.service.durable import DurableJobs, analysis_runner
+    from escucha.service.uploads import Upload
+    from escucha.store import open_store
+
+    def classify(e, claim):
+        p = problem_of(e, Upload(path=Path(claim.audio_path), name=claim.file, size=0))
+        return p.status, p.message
+
+    store = open_store(f"sqlite:///{tmp_path / 'shared.db'}")
+    first = DurableJobs(store, tmp_path / "mnt-a", analysis_runner(model), classify, lease=30, poll=0.05)
+    good = first.submit(make_long_call(tmp_path / "in1.wav", 3), "good.wav", {"smooth": 3.0})
+    bad_src = tmp_path / "in2.wav"
+    bad_src.write_bytes(b"RIFF not audio")
+    bad = first.submit(bad_src, "bad.wav", {})
+    (tmp_path / "mnt-a").rename(tmp_path / "mnt-b")                     # the other server's mount point
+    caplog.set_level("INFO", logger="escucha.service")
+    second = DurableJobs(store, tmp_path / "mnt-b", analysis_runner(model), classify, lease=30, poll=0.05)
+    second.start()
+    try:
+        for _ in range(300):
+            got = [store.get_job(j["id"]) for j in (good, bad)]
+            if all(g["status"] in ("done", "failed") for g in got):
+                break
+            time.sleep(0.1)
+    finally:
+        second.shutdown()
+    assert got[0]["status"] == "done", got[0]
+    assert got[1]["status"] == "failed" and got[1]["error"].startswith("bad.wav: cannot decode audio")
+    assert list((tmp_path / "mnt-b" / "uploads").iterdir()) == []        # the failed job's upload went too
+    lines = [r.getMessage() for r in caplog.records if r.levelname == "INFO"]
+    for job, end in ((good, "done in"), (bad, "failed after")):
+        assert any(line.startswith(f"job {job['id']} ") and " claimed by " in line for line in lines), lines
+        assert any(line.startswith(f"job {job['id']} ") and end in line for line in lines), lines
+    store.close()
+
+
+def test_deleting_a_call_deletes_its_kept_recording(model, tmp_path):
+    data = tmp_path / "data"
+    cfg = ServiceConfig(data=str(data), sync_seconds=5, keep_audio=True)
+    make_long_call(tmp_path / "long.wav", 8)
+    with TestClient(create_app(model, cfg)) as c:
+        job_url = c.post("/v1/analyze", files={"file": ("long.wav", (tmp_path / "long.wav").read_bytes())},
+                         params={"mode": "job"}).headers["location"]
+        for _ in range(600):
+            job = c.get(job_url).json()
+            if job["status"] in ("done", "failed"):
+                break
+            time.sleep(0.1)
+        assert job["status"] == "done", job
+        kept = list((data / "uploads").iterdir())
+        assert [p.name for p in kept] == [f"{job['id']}.wav"] and oct(kept[0].stat().st_mode & 0o777) == "0o600"
+        assert c.delete(f"/v1/calls/{job['call']}").status_code == 204
+        assert list((data / "uploads").iterdir()) == []
+
+
+def test_a_full_data_folder_is_a_507_and_a_read_only_one_a_503_naming_it(model, tmp_path):
+    """A real small file system (tmpfs: needs the right to mount, else skipped) as the data folder;
+    its database elsewhere."""
+    data = tmp_path / "data"
+    data.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(data)], capture_output=True).returncode:
+        pytest.skip("cannot mount a small tmpfs here (needs root in a container that allows it)")
+    try:
+        cfg = ServiceConfig(data=str(data), db=f"sqlite:///{tmp_path / 'calls.db'}", sync_seconds=5)
+        make_long_call(tmp_path / "long.wav", 8)
+        body = (tmp_path / "long.wav").read_bytes()
+        assert len(body) > 64_000
+        with TestClient(create_app(model, cfg)) as c:
+            r = c.post("/v1/analyze", files={"file": ("long.wav", body)}, params={"mode": "job"})
+            assert r.status_code == 507 and r.headers["retry-after"], r.text
+            assert str(data) in r.json()["error"] and "please report" not in r.json()["error"]
+            assert list((data / "uploads").iterdir()) == []                 # no partial .part left
+            subprocess.run(["mount", "-o", "remount,ro", str(data)], check=True)
+            r = c.post("/v1/analyze", files={"file": ("short.wav", SAMPLE.read_bytes())}, params={"mode": "job"})
+            assert r.status_code == 503 and "not writable" in r.json()["error"] and str(data) in r.json()["error"]
+    finally:
+        subprocess.run(["umount", str(data)], capture_output=True)

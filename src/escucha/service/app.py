@@ -3,7 +3,8 @@
 
 ======================  =================================================================
 ``GET /``               the web page (self-contained: works offline)
-``GET /healthz``        liveness; never needs the token
+``GET /healthz``        liveness (the process answers); never needs the token
+``GET /readyz``         readiness (model loaded, store answers; else ``503``); never needs the token
 ``GET /metrics``        Prometheus metrics
 ``GET /v1/models``      labels, sample rate, emotion colours and a summary of the model
 ``POST /v1/predict``    one clip -> ``{label, confidence, probabilities, duration}`` or an outcome
@@ -15,7 +16,8 @@
 Statuses: ``400`` bad parameters, ``401`` token missing or wrong, ``404`` unknown job,
 ``413`` upload or audio too long, ``415`` not audio, ``422`` audio that cannot be used (the
 command line's one-line message, naming the uploaded file), ``503`` + ``Retry-After`` when the
-queue is full or the result took longer than the timeout. Every error body is
+queue is full, the result took longer than the timeout, or the store's database or data folder
+cannot be used now (``507`` when the data folder is full). Every error body is
 ``{"error": "<one line>"}``.
 """
 
@@ -41,7 +43,7 @@ from ..longaudio.settings import BASELINE_DEFAULT
 from .config import ServiceConfig
 from .metrics import Metrics
 from .problems import problem_of
-from .uploads import HTTPProblem, Upload, receive_upload
+from .uploads import HTTPProblem, Upload, disk_problem, receive_upload
 from .work import Busy, JobStore, TimedOut, WorkPool
 
 __all__ = ["create_app", "model_summary", "problem_of"]
@@ -69,7 +71,7 @@ _ERR = {"description": "one line for a person", "content": {"application/json": 
 LABELS_QUERY = Query(None, max_length=200, description="answer among these emotions only, comma-separated "
                                                        "(probabilities renormalised over them)")
 
-ERRORS = {400: _ERR, 401: _ERR, 413: _ERR, 415: _ERR, 422: _ERR, 503: _ERR}
+ERRORS = {400: _ERR, 401: _ERR, 413: _ERR, 415: _ERR, 422: _ERR, 503: _ERR, 507: _ERR}
 
 
 def model_summary(predictor) -> dict:
@@ -124,7 +126,7 @@ def create_app(model=None, config: ServiceConfig | None = None, store=None) -> F
 
     speakers_for, transcriber = _speakers_for(cfg), one_transcriber()
     store, durable, own_store = _open_store(cfg, store, predictor, speakers_for, transcriber)
-    metrics = Metrics(pool, durable or jobs, lambda: streams["open"])
+    metrics = Metrics(pool, durable or jobs, lambda: streams["open"], store=durable is not None)
     summary = model_summary(predictor)
     page = _static("index.html").decode().replace(
         "{{CONFIG}}", json.dumps({"labels": summary["labels"], "colors": summary["colors"],
@@ -246,7 +248,11 @@ def create_app(model=None, config: ServiceConfig | None = None, store=None) -> F
         (with a store: queued there with ``options``, its upload kept in the data folder).
         The upload's folder is removed when the work is done (or could not start)."""
         ticket = admit()
-        tmp = tempfile.TemporaryDirectory(prefix="escucha-upload-")
+        try:
+            tmp = tempfile.TemporaryDirectory(prefix="escucha-upload-")
+        except OSError as e:   # the temporary folder is full or read-only
+            ticket.release()
+            raise disk_problem(e, Path(tempfile.gettempdir()) / "escucha-upload-") from None
         handed = False
         up = None
         try:
@@ -313,9 +319,36 @@ def create_app(model=None, config: ServiceConfig | None = None, store=None) -> F
         return {"status": "ok", "version": __version__, "model": summary["id"], "workers": pool.workers,
                 "running": pool.running, "waiting": pool.waiting, "streams": streams["open"]}
 
+    ready = {"problem": None}   # the last readiness problem, logged when it changes
+
+    @app.get("/readyz", summary="Readiness (no token needed)", responses={503: _ERR})
+    async def readyz():
+        """``200`` when the model is loaded and the store (if any) answers a trivial query;
+        else ``503`` + ``Retry-After`` with one line naming the problem (never the database's URL)."""
+        from starlette.concurrency import run_in_threadpool
+
+        problem = None
+        if predictor is None:
+            problem = "the model is not loaded"
+        elif store is not None:
+            try:
+                await run_in_threadpool(store.ping)
+            except Exception as e:
+                problem = f"the store's database does not answer ({getattr(e, 'problem', None) or e})"
+                if problem != ready["problem"]:
+                    log.warning("not ready: %s", e)
+        if problem is None and ready["problem"] is not None:
+            log.info("ready again")
+        ready["problem"] = problem
+        if problem is not None:
+            return JSONResponse({"error": problem}, status_code=503, headers={"Retry-After": "5"})
+        return {"status": "ready", "version": __version__, "model": summary["id"], "store": store is not None}
+
     @app.get("/metrics", dependencies=guarded, summary="Prometheus metrics", responses={401: _ERR})
     async def metrics_route():
-        body, ctype = metrics.render()
+        from starlette.concurrency import run_in_threadpool
+
+        body, ctype = await run_in_threadpool(metrics.render)
         return Response(body, media_type=ctype)
 
     @app.get("/v1/models", dependencies=guarded, summary="The loaded model", responses={401: _ERR})

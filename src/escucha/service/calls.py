@@ -8,7 +8,7 @@ export and delete, and the queue of jobs. Every read and write goes through
 ``GET /v1/calls.json``         every matching call, as the list gives them (no paging)
 ``GET /v1/calls/{id}``         the whole analysis (``escucha analyze --json``) with ``id``, ``stored_at``
 ``GET /v1/calls/{id}.csv``     its segments (the columns of ``<name>.segments.csv``)
-``DELETE /v1/calls/{id}``      delete it (``204``), its speakers and segments with it
+``DELETE /v1/calls/{id}``      delete it (``204``), its speakers, segments and kept recording with it
 ``GET /v1/jobs``               the queued and running jobs
 =============================  =====================================================================
 """
@@ -182,8 +182,19 @@ def add_calls_routes(app, store, durable, guarded) -> None:
     @app.delete("/v1/calls/{call_id}", dependencies=guarded, status_code=204, responses={401: _ERR, 404: _ERR},
                 summary="Delete a stored call")
     async def delete_call(call_id: str):
-        """Deletes the call with its speakers and segments (the store never held its audio)."""
-        if not await run_in_threadpool(store.delete_call, call_id[:64]):
+        """Deletes the call with its speakers and segments, and its recording when the server
+        kept it (``--keep-audio``): nothing of the call is left."""
+        from ..store.uploads import remove_upload
+
+        def delete() -> bool:
+            kept = store.call_upload(call_id[:64])
+            if not store.delete_call(call_id[:64]):
+                return False
+            if kept and durable is not None:
+                remove_upload(durable.upload_of(kept))
+            return True
+
+        if not await run_in_threadpool(delete):
             raise HTTPProblem(404, f"no call {call_id[:64]!r} in the store (unknown, deleted or pruned)")
         return Response(status_code=204)
 

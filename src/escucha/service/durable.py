@@ -7,7 +7,11 @@ PostgreSQL go on): the job's lease runs out and it is claimed again and finishes
 server was killed :data:`~escucha.store.MAX_ATTEMPTS` times is failed with that reason. A call is
 never stored twice (only the lease holder can finish a job). Several servers share the queue; on
 PostgreSQL they claim with ``SELECT ... FOR UPDATE SKIP LOCKED``. Every server that shares a
-database must see the same data folder (where the uploads wait).
+database must see the same data folder (where the uploads wait), at any path: a job stores its
+upload's path relative to the data folder, and each server finds it under its own ``--data``.
+
+Each job's claim, take-over (after a lease ran out), end and failure is logged, one line at INFO
+on the ``escucha.service`` logger.
 """
 
 from __future__ import annotations
@@ -92,7 +96,8 @@ class DurableJobs:
         Seconds a claim holds without a heartbeat (heartbeats every quarter of it); a killed
         server's job is run again this long after its last heartbeat.
     keep_audio : bool
-        Keep the uploads of finished jobs (default: deleted when the job is done or failed).
+        Keep the uploads of finished jobs (default: deleted when the job is done or failed;
+        :meth:`sweep_uploads`, at start and every 10 minutes, deletes those a job no longer needs).
     """
 
     def __init__(self, store, data, run: Callable, classify: Callable, *, workers: int = 1, lease: float = 60.0,
@@ -112,12 +117,12 @@ class DurableJobs:
         from ..store.uploads import keep_upload, remove_upload
 
         job_id = uuid.uuid4().hex
-        kept = keep_upload(upload_path, self.data, job_id, name)
+        kept = keep_upload(upload_path, self.data, job_id, name)   # relative to the data folder
         try:
-            job = self.store.enqueue(name, audio_path=str(kept), options=options, keep_audio=self.keep_audio,
+            job = self.store.enqueue(name, audio_path=kept, options=options, keep_audio=self.keep_audio,
                                      job_id=job_id)
         except BaseException:
-            remove_upload(kept)
+            remove_upload(self.upload_of(kept))
             raise
         self._wake.set()
         return job
@@ -128,9 +133,30 @@ class DurableJobs:
     def counts(self) -> dict[str, int]:
         return self.store.job_counts()
 
+    def upload_of(self, stored: str | None) -> Path | None:
+        """Where this server finds an upload a job stored (:func:`escucha.store.uploads.upload_path`)."""
+        from ..store.uploads import upload_path
+
+        return upload_path(stored, self.data)
+
+    def sweep_uploads(self) -> int:
+        """Delete the uploads no job needs (those of jobs failed before they ran, after being
+        interrupted too often; see :func:`escucha.store.uploads.prune_orphans`); how many."""
+        from ..store.uploads import prune_orphans
+
+        try:
+            n = prune_orphans(self.store, self.data)
+        except Exception as e:
+            log.warning("could not look for uploads no job needs: %s", e)
+            return 0
+        if n:
+            log.info("deleted %d upload(s) no job needs from %s", n, self.data)
+        return n
+
     # -- the workers --------------------------------------------------------------------------------
     def start(self) -> None:
         self.expire_dead()
+        self.sweep_uploads()
         for k in range(self.workers):
             t = threading.Thread(target=self._loop, args=(k,), name=f"escucha-durable-{k}", daemon=True)
             t.start()
@@ -180,11 +206,14 @@ class DurableJobs:
         import time
 
         worker = f"{socket.gethostname()}:{os.getpid()}:{k}:{uuid.uuid4().hex[:6]}"
-        checked = time.monotonic()
+        checked = swept = time.monotonic()
         while not self._stop.is_set():
             if k == 0 and time.monotonic() - checked > max(2.0, min(10.0, self.lease / 4)):
                 self.expire_dead()  # a server on this machine killed meanwhile: its jobs now, not after its lease
                 checked = time.monotonic()
+            if k == 0 and time.monotonic() - swept > 600:
+                self.sweep_uploads()
+                swept = time.monotonic()
             try:
                 claim = self.store.claim(worker, lease=self.lease)
             except Exception as e:  # the database is unreachable for a moment: wait, then try again
@@ -195,10 +224,23 @@ class DurableJobs:
                 self._wake.wait(self.poll)
                 self._wake.clear()
                 continue
+            if claim.attempts > 1:
+                log.info("job %s (%s) taken over by %s after its lease ran out (attempt %d)", claim.id, claim.file,
+                         worker, claim.attempts)
+            else:
+                log.info("job %s (%s) claimed by %s", claim.id, claim.file, worker)
             self._run_one(claim)
 
     def _run_one(self, claim) -> None:
+        import dataclasses
+        import time
+
         from ..store.uploads import remove_upload
+
+        stored = claim.audio_path
+        path = self.upload_of(stored)   # under this server's own data folder
+        claim = dataclasses.replace(claim, audio_path=str(path) if path is not None else None)
+        t0 = time.monotonic()
 
         with self._lock:
             self._held[claim.id] = claim.worker
@@ -219,7 +261,8 @@ class DurableJobs:
             try:
                 if not claim.audio_path or not os.path.isfile(claim.audio_path):
                     raise AudioError(f"{claim.file}: its uploaded audio is gone from the data folder "
-                                     f"({claim.audio_path}); every server sharing a database must share its data folder")
+                                     f"({stored} under {self.data}); every server sharing a database must share "
+                                     "its data folder")
                 from ..longaudio.inputs import content_digest
 
                 d = self.run(claim)
@@ -230,6 +273,12 @@ class DurableJobs:
                     finished = self.store.fail_job(claim.id, claim.worker, message, status)
                 except Exception as e2:
                     log.error("could not record the failure of job %s: %s", claim.id, e2)
+                    return
+                if finished:
+                    log.info("job %s (%s) failed after %.1f s: %d %s", claim.id, claim.file, time.monotonic() - t0,
+                             status, message)
+                else:
+                    log.info("job %s (%s) failed here, but another server holds it now", claim.id, claim.file)
                 return
             try:
                 finished = self.store.save_call(d, digest=digest, job=(claim.id, claim.worker)) is not None
@@ -238,6 +287,10 @@ class DurableJobs:
                 return
             if finished:
                 self.done += 1
+                log.info("job %s (%s) done in %.1f s", claim.id, claim.file, time.monotonic() - t0)
+            else:
+                log.info("job %s (%s) finished here, but another server holds it now: its result is not stored",
+                         claim.id, claim.file)
         finally:
             if finished and not claim.keep_audio:
                 remove_upload(claim.audio_path)

@@ -1,14 +1,18 @@
 """Prometheus metrics of one service (its own registry, so that several apps in one process —
-tests — do not share counters)."""
+tests — do not share counters). A scrape is always answered: with a store that does not answer,
+``escucha_store_up`` is 0 and the series read from it (the stored jobs by status) are left out."""
 
 from __future__ import annotations
 
+import logging
 import time
+
+log = logging.getLogger("escucha.service")
 
 __all__ = ["Metrics", "route_label", "ROUTES"]
 
 #: paths reported by name in the metrics; anything else is "other" (the label set stays small)
-ROUTES = ("/", "/healthz", "/metrics", "/v1/models", "/v1/predict", "/v1/analyze", "/v1/stream", "/v1/calls",
+ROUTES = ("/", "/healthz", "/readyz", "/metrics", "/v1/models", "/v1/predict", "/v1/analyze", "/v1/stream", "/v1/calls",
           "/v1/calls.csv", "/v1/calls.json", "/v1/jobs")
 
 
@@ -29,9 +33,10 @@ def route_label(path: str) -> str:
 
 class Metrics:
     """Requests, latency, errors, queue depth, running jobs, background jobs, open streams,
-    seconds of audio analysed."""
+    seconds of audio analysed; with a store (``store=True``: ``jobs`` reads it), whether it
+    answers."""
 
-    def __init__(self, pool=None, jobs=None, streams=None):
+    def __init__(self, pool=None, jobs=None, streams=None, *, store: bool = False):
         from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
         self.registry = r = CollectorRegistry()
@@ -53,14 +58,28 @@ class Metrics:
             self.running.set_function(lambda: pool.running)
         if streams is not None:
             self.streams.set_function(streams)
+        self.store_up = Gauge("escucha_store_up", "1 when the store's database answered the last scrape, else 0",
+                              registry=r) if store else None
         self._jobs = jobs
 
     def render(self) -> tuple[bytes, str]:
+        """The scrape's body and content type. Reads the store (blocking): call it off the event loop."""
         from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
         if self._jobs is not None:
-            for status, n in self._jobs.counts().items():
-                self.jobs.labels(status).set(n)
+            try:
+                counts = self._jobs.counts()
+            except Exception as e:   # the store is down: the rest of the scrape still tells what is going on
+                if self.store_up is None:
+                    raise
+                log.warning("metrics without the stored jobs: %s", e)
+                self.store_up.set(0)
+                self.jobs.clear()
+            else:
+                for status, n in counts.items():
+                    self.jobs.labels(status).set(n)
+                if self.store_up is not None:
+                    self.store_up.set(1)
         return generate_latest(self.registry), CONTENT_TYPE_LATEST
 
     def middleware(self, app):

@@ -35,7 +35,11 @@ def problem_of(e: BaseException, up: Upload | None = None) -> HTTPProblem:
     if isinstance(e, (Busy, TimedOut)):
         return HTTPProblem(503, str(e), {"Retry-After": str(e.retry_after)})
     if isinstance(e, StoreError):
-        return HTTPProblem(503, msg(str(e)), {"Retry-After": "5"})
+        # the database or the data folder, not the request: the whole line (the database's URL,
+        # its password masked) in the server's log; the client is told the problem only
+        status = 507 if getattr(e, "no_space", False) else 503
+        log.warning("answering %d: %s", status, e)
+        return HTTPProblem(status, msg(getattr(e, "problem", None) or str(e)), {"Retry-After": "5"})
     if isinstance(e, AudioError):
         return HTTPProblem(422, msg(str(e)))
     if isinstance(e, ConfigError):

@@ -11,12 +11,17 @@ messages, so that an error reads as the command line's would for a file of that 
 
 from __future__ import annotations
 
+import errno
+import logging
+import os
 import re
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-__all__ = ["HTTPProblem", "Upload", "receive_upload", "display_name", "SUFFIXES"]
+__all__ = ["HTTPProblem", "Upload", "receive_upload", "display_name", "disk_problem", "SUFFIXES"]
+
+log = logging.getLogger("escucha.service")
 
 #: file name suffixes kept on the stored upload (what libsndfile reads)
 SUFFIXES = frozenset({".wav", ".wave", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aiff", ".aif", ".aifc", ".au",
@@ -75,6 +80,27 @@ def _too_large(name: str | None, limit: int) -> HTTPProblem:
                             "Opus, is smaller)")
 
 
+def disk_problem(e: OSError, folder) -> HTTPProblem:
+    """The answer when an upload cannot be written into ``folder``: ``507`` when the disk is full,
+    ``503`` when the folder is read-only or not writable, naming the folder's place (the
+    temporary folder's parent); logged at WARNING with the system's words."""
+    where = Path(folder).parent
+    log.warning("cannot write an upload into %s: %s", folder, e)
+    if e.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
+        return HTTPProblem(507, f"no space left for uploads in {where} on the server; retry later",
+                           {"Retry-After": "30"})
+    if e.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+        return HTTPProblem(503, f"the server's folder for uploads {where} is not writable ({os.strerror(e.errno)}); "
+                                "retry later", {"Retry-After": "30"})
+    return HTTPProblem(503, f"cannot write the upload into {where} on the server ({os.strerror(e.errno or 0)}); "
+                            "retry later", {"Retry-After": "30"})
+
+
+def _create(path: Path):
+    """``path`` opened for writing, readable by this user only (a recording is private)."""
+    return open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb")
+
+
 def is_audio_type(content_type: str) -> bool:
     return content_type.startswith("audio/") or content_type == "application/octet-stream"
 
@@ -107,12 +133,16 @@ async def receive_upload(request, folder: Path, *, max_bytes: int, filename: str
             raise _too_large(name, max_bytes)
         path = folder / ("upload" + _suffix(name, ctype))
         size = 0
-        with open(path, "wb") as f:
-            async for chunk in _body(request):
-                size += len(chunk)
-                if size > max_bytes:
-                    raise _too_large(name, max_bytes)
-                f.write(chunk)
+        try:
+            with _create(path) as f:
+                async for chunk in _body(request):
+                    size += len(chunk)
+                    if size > max_bytes:
+                        raise _too_large(name, max_bytes)
+                    f.write(chunk)
+        except OSError as e:
+            path.unlink(missing_ok=True)   # no partial upload left behind
+            raise disk_problem(e, folder) from None
         return Upload(path, name, size)
     raise HTTPProblem(415, f"content type {ctype or '(none)'!r} is not accepted: send multipart/form-data with the "
                            "audio in field 'file', or the audio itself with an audio/* content type")
@@ -170,7 +200,7 @@ async def _receive_multipart(request, folder: Path, ctype_raw: str, *, max_bytes
         name = display_name(raw.decode("utf-8", "replace") if raw is not None else None)
         part_type = parse_options_header(st["headers"].get(b"content-type", b""))[0].decode("latin-1").lower()
         path = folder / ("upload" + _suffix(name, part_type))
-        st["name"], st["target"] = name, open(path, "wb")
+        st["name"], st["target"] = name, _create(path)
 
     def on_part_data(data, start, end):
         n = end - start
@@ -203,6 +233,13 @@ async def _receive_multipart(request, folder: Path, ctype_raw: str, *, max_bytes
         parser.finalize()
     except MultipartParseError as e:
         raise HTTPProblem(400, f"the multipart/form-data body cannot be parsed ({str(e).splitlines()[0]})") from None
+    except OSError as e:
+        if st["target"] is not None:
+            st["target"].close()
+            st["target"] = None
+        if path is not None:
+            path.unlink(missing_ok=True)   # no partial upload left behind
+        raise disk_problem(e, folder) from None
     finally:
         if st["target"] is not None:
             st["target"].close()

@@ -51,13 +51,13 @@ def _retry(fn):
             except OperationalError as e:
                 text = str(getattr(e, "orig", e)).lower()
                 if self.dialect != "sqlite" or not ("locked" in text or "busy" in text) or attempt == 13:
-                    raise StoreError(f"{self.url}: {db_error(e)}") from None
+                    raise self._error(db_error(e)) from None
                 time.sleep(delay)
                 delay = min(1.0, 2 * delay)
             except IntegrityError:  # save_call tries once more (a settings row stored by another writer)
                 raise
             except SQLAlchemyError as e:
-                raise StoreError(f"{self.url}: {db_error(e)}") from None
+                raise self._error(db_error(e)) from None
 
     return wrapped
 
@@ -209,6 +209,32 @@ class Store:
     def close(self) -> None:
         self.engine.dispose()
 
+    def _error(self, problem: str) -> StoreError:
+        """``StoreError("<url>: <problem>")`` (the URL without its password, for the server's log),
+        with ``.problem`` alone, its host left out too (for messages to API clients, which are
+        not told where the database is)."""
+        e = StoreError(f"{self.url}: {problem}")
+        host = self.engine.url.host
+        e.problem = problem.replace(host, "the database server") if host else problem
+        return e
+
+    def ping(self) -> None:
+        """Run a trivial query (``SELECT 1``) once, without retrying: the readiness check.
+
+        Raises
+        ------
+        StoreError
+            The database does not answer (its one line).
+        """
+        from sqlalchemy import text
+        from sqlalchemy.exc import SQLAlchemyError
+
+        try:
+            with self.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+        except SQLAlchemyError as e:
+            raise self._error(db_error(e)) from None
+
     def _begin(self):
         return self._session.begin()
 
@@ -248,10 +274,9 @@ class Store:
                 return self._save_call(result, source=source, digest=digest, job=job, replace=replace)
             except IntegrityError as e:
                 if attempt == 2:
-                    raise StoreError(f"{self.url}: cannot store the call {result.get('file')!r} ({db_error(e)})"
-                                     ) from None
+                    raise self._error(f"cannot store the call {result.get('file')!r} ({db_error(e)})") from None
             except StoreError as e:
-                raise StoreError(f"cannot store the call {result.get('file')!r}: {e}") from None
+                raise self._error(f"cannot store the call {result.get('file')!r}: {getattr(e, 'problem', e)}") from None
 
     @_retry
     def _save_call(self, result: dict, *, source, digest, job, replace) -> str | None:
@@ -311,6 +336,15 @@ class Store:
             if c is None:
                 return None
             return {"id": c.id, "stored_at": _iso(c.created_at), "job": c.job_id, **_analysis(c)}
+
+    @_retry
+    def call_upload(self, call_id: str) -> str | None:
+        """The stored upload path of the job that made this call (kept with ``--keep-audio``;
+        relative to the data folder, or absolute from an older escucha), or ``None``."""
+        from sqlalchemy import select
+
+        with self._session() as s:
+            return s.scalar(select(Job.audio_path).where(Job.call_id == call_id).limit(1))
 
     @_retry
     def delete_call(self, call_id: str) -> bool:
@@ -388,7 +422,16 @@ class Store:
     def iter_calls(self, q: CallQuery | None = None, *, batch: int = 500) -> Iterator[dict]:
         """Every call matching ``q`` (no paging), as ``{file, channels, speakers, summary, outcome,
         labels, id, stored_at, created_at, digest}``: what the CSV export needs (``created_at``:
-        seconds since the epoch; ``digest``: BLAKE2b of the audio's bytes, ``None`` when unknown)."""
+        seconds since the epoch; ``digest``: BLAKE2b of the audio's bytes, ``None`` when unknown).
+        A database that fails meanwhile is a :class:`~escucha.errors.StoreError`."""
+        from sqlalchemy.exc import SQLAlchemyError
+
+        try:
+            yield from self._iter_calls(q, batch=batch)
+        except SQLAlchemyError as e:
+            raise self._error(db_error(e)) from None
+
+    def _iter_calls(self, q: CallQuery | None, *, batch: int) -> Iterator[dict]:
         from sqlalchemy import select
         from sqlalchemy.orm import defer
 
@@ -556,6 +599,19 @@ class Store:
             out = {k: 0 for k in ("queued", "running", "done", "failed")}
             out.update({k: n for k, n in s.execute(select(Job.status, func.count()).group_by(Job.status))})
             return out
+
+    @_retry
+    def upload_jobs(self, job_ids: Iterable[str]) -> dict[str, tuple[str, bool]]:
+        """``{job id: (status, keep_audio)}`` of those of ``job_ids`` that are stored jobs (what
+        :func:`escucha.store.uploads.prune_orphans` needs to know of the uploads it finds)."""
+        from sqlalchemy import select
+
+        ids, out = list(dict.fromkeys(job_ids)), {}
+        with self._session() as s:
+            for k in range(0, len(ids), 500):
+                rows = s.execute(select(Job.id, Job.status, Job.keep_audio).where(Job.id.in_(ids[k:k + 500])))
+                out.update({a: (b, bool(c)) for a, b, c in rows})
+        return out
 
     @_retry
     def job_audio_paths(self) -> set[str]:
