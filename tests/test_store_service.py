@@ -42,6 +42,20 @@ def make_long_call(path: Path, repeats: int, *, gap: float = 1.0, seed: int = 0)
     sf.write(path, np.concatenate([np.concatenate([y, pause]) for _ in range(repeats)]), sr, subtype="PCM_16")
     return path
 
+def run_until_over(runner, store, jobs: list, tries: int = 300) -> list:
+    """Start the job ``runner``, wait (up to ``tries`` / 10 s) until every job of ``jobs`` is done
+    or failed, stop it; the jobs as the store has them then."""
+    runner.start()
+    try:
+        for _ in range(tries):
+            got = [store.get_job(j["id"]) for j in jobs]
+            if all(g["status"] in ("done", "failed") for g in got):
+                break
+            time.sleep(0.1)
+    finally:
+        runner.shutdown()
+    return got
+
 
 @pytest.fixture(scope="module")
 def model():
@@ -474,15 +488,7 @@ def test_a_stored_job_that_cannot_be_analysed_fails_with_its_reason_and_its_audi
     keep = make_long_call(tmp_path / "keep.wav", 3)
     jobs.keep_audio = True
     kept_job = jobs.submit(keep, "kept.wav", {})
-    jobs.start()
-    try:
-        for _ in range(300):
-            got = [store.get_job(j["id"]) for j in (job, kept_job)]
-            if all(g["status"] in ("done", "failed") for g in got):
-                break
-            time.sleep(0.1)
-    finally:
-        jobs.shutdown()
+    got = run_until_over(jobs, store, [job, kept_job])
     assert got[0]["status"] == "failed" and got[0]["code"] == 422
     assert got[0]["error"].startswith("call 7.wav: cannot decode audio") and "uploads" not in got[0]["error"]
     assert got[1]["status"] == "done" and got[1]["result"]["file"] == "kept.wav"
@@ -547,15 +553,7 @@ def test_a_second_server_mounting_the_data_folder_elsewhere_runs_the_job_and_fai
     (tmp_path / "mnt-a").rename(tmp_path / "mnt-b")                     # the other server's mount point
     caplog.set_level("INFO", logger="escucha.service")
     second = DurableJobs(store, tmp_path / "mnt-b", analysis_runner(model), classify, lease=30, poll=0.05)
-    second.start()
-    try:
-        for _ in range(300):
-            got = [store.get_job(j["id"]) for j in (good, bad)]
-            if all(g["status"] in ("done", "failed") for g in got):
-                break
-            time.sleep(0.1)
-    finally:
-        second.shutdown()
+    got = run_until_over(second, store, [good, bad])
     assert got[0]["status"] == "done", got[0]
     assert got[1]["status"] == "failed" and got[1]["error"].startswith("bad.wav: cannot decode audio")
     assert list((tmp_path / "mnt-b" / "uploads").iterdir()) == []        # the failed job's upload went too
