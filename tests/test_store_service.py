@@ -369,6 +369,13 @@ def test_kill_9_during_a_batch_write_then_resume(tmp_path):
     r = subprocess.run([sys.executable, "-m", "escucha", "analyze", str(folder / "c0.wav"), "--db", url, "--force"],
                        env=env, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0 and store.count_calls() == 5                # --force replaces, never doubles
+    # other settings, no --force: refused before any work, as -o refuses (it replaced all 5 unasked)
+    ids = sorted(c["id"] for c in store.list_calls()[0])
+    r = subprocess.run([sys.executable, "-m", "escucha", "analyze", str(folder), "--db", url, "--smooth", "5",
+                        "--quiet"], env=env, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 2 and "5 of its 5 recording(s) are stored with other analysis settings; pass --force" \
+        in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert sorted(c["id"] for c in store.list_calls()[0]) == ids
     store.close()
 
 

@@ -14,7 +14,7 @@ import os
 import time
 from pathlib import Path
 
-from ..errors import EscuchaError
+from ..errors import ConfigError, EscuchaError
 
 __all__ = ["store_folder"]
 
@@ -52,6 +52,11 @@ def store_folder(folder: str | os.PathLike, predictor, store, *, jobs: int | Non
         raise CorpusError(f"{folder}: no audio files found (.wav, .flac, .ogg, .mp3)")
     settings = batch_settings(predictor, options)   # the speaker and word settings too: they change results
     report = BatchReport(out_dir=folder)
+    if not force:   # as -o refuses other settings: a rerun never replaces stored calls unasked
+        other = store.count_other_settings([os.path.realpath(p) for p in files], settings)
+        if other:
+            raise ConfigError(f"{folder}: {other} of its {len(files)} recording(s) are stored with other analysis "
+                              "settings; pass --force to replace them with this analysis (or give another --db)")
     stored = {} if force else store.stored_sources(settings)
     todo, seconds, sources = [], {}, {}
     for p in files:

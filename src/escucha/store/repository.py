@@ -325,6 +325,20 @@ class Store:
             return {a: b for a, b in rows}
 
     @_retry
+    def count_other_settings(self, sources: list[str], settings: dict) -> int:
+        """How many of ``sources`` have a call stored with settings other than ``settings`` (a
+        batch rerun with other settings would replace them)."""
+        from sqlalchemy import func, select
+
+        key = settings_key(settings)
+        n = 0
+        with self._session() as s:
+            for k in range(0, len(sources), 500):   # bounded IN lists
+                n += s.scalar(select(func.count(func.distinct(Call.source))).where(
+                    Call.source.in_(sources[k:k + 500]), Call.settings_key != key)) or 0
+        return n
+
+    @_retry
     def get_call(self, call_id: str) -> dict | None:
         """The whole analysis of a stored call, as ``escucha analyze --json`` gave it, plus ``id``,
         ``stored_at`` and ``job`` (``None`` when unknown)."""
