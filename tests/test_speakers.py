@@ -554,7 +554,11 @@ def test_a_store_batch_resumes_by_its_speaker_settings_too(predictor, tmp_path):
         assert len(first.analysed) == 2 and not first.errors
         again = store_folder(calls, predictor, store, show_progress=False, agent_voice=agent)
         assert again.analysed == [] and len(again.skipped) == 2          # same settings: resumed
-        other = store_folder(calls, predictor, store, show_progress=False, speakers="off")
+        from escucha.errors import ConfigError
+
+        with pytest.raises(ConfigError, match=r"2 of its 2 recording\(s\) are stored with other analysis settings"):
+            store_folder(calls, predictor, store, show_progress=False, speakers="off")   # not replaced unasked
+        other = store_folder(calls, predictor, store, show_progress=False, speakers="off", force=True)
         assert len(other.analysed) == 2 and other.skipped == []          # other settings: analysed again
         assert store.count_calls() == 2                                  # replaced, never doubled
     finally:
