@@ -533,6 +533,19 @@ def test_with_the_database_down_metrics_answer_readyz_says_why_and_clients_never
             r = c.get(path)
             assert r.status_code == 503 and r.headers["retry-after"], (path, r.text)
             assert "127.0.0.1" not in r.json()["error"] and "\n" not in r.json()["error"], r.json()
+        # a call that could not be kept is not analysed first: a client retrying after
+        # Retry-After paid the whole analysis each time
+        import escucha.longaudio as la
+
+        ran = []
+        real = la.analyze_file
+        la.analyze_file = lambda *a, **k: ran.append(1) or real(*a, **k)
+        try:
+            with open(make_long_call(tmp_path / "short.wav", 2), "rb") as f:
+                r = c.post("/v1/analyze?mode=sync", files={"file": ("short.wav", f, "audio/wav")})
+        finally:
+            la.analyze_file = real
+        assert r.status_code == 503 and r.headers["retry-after"] and ran == [], r.text
     warned = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
     assert any(w.startswith("answering 503: postgresql+psycopg://escucha:***@127.0.0.1:9/calls") for w in warned)
     assert not any("hunter2" in r.getMessage() for r in caplog.records)

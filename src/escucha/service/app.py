@@ -434,6 +434,8 @@ def create_app(model=None, config: ServiceConfig | None = None, store=None) -> F
         answering = answer_for(labels)
 
         def work(up: Upload, info: dict) -> dict:
+            if store is not None:   # a call that cannot be kept is not analysed first (a retry would pay again)
+                store.ping()
             res = analyze_file(up.path, answering, **opts)
             d = res.to_dict(windows=windows)
             d["file"] = up.name
