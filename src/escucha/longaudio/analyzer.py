@@ -463,15 +463,13 @@ class CallAnalyzer:
 
 def _loudest_frame_db(x: np.ndarray, rate: int) -> float:
     """Level (dBFS) of the loudest 32-ms frame of ``x`` ``(n, channels)`` (frames within the
-    block; a block shorter than a frame counts as one), as :func:`escucha.inference.gate.judge`
-    measures silence."""
+    block), measured as :func:`escucha.inference.gate.judge` measures silence."""
+    from ..audio.processing import frame_rms_db
+
     if not len(x):
         return -np.inf
     n = max(1, int(round(0.032 * rate)))
-    k = len(x) // n
-    frames = x[:k * n].reshape(k, n, -1) if k else x[None]
-    ms = float(np.square(frames, dtype=np.float32).mean(axis=1).max())
-    return float(10 * np.log10(max(ms, 1e-20)))
+    return max(float(frame_rms_db(x[:, c], frame_length=n, hop_length=n).max()) for c in range(x.shape[1]))
 
 
 def apply_baseline(segments: list[Segment], predictor) -> dict[str, dict[str, float]]:
