@@ -11,13 +11,14 @@ messages, so that an error reads as the command line's would for a file of that 
 
 from __future__ import annotations
 
-import errno
 import logging
 import os
 import re
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+
+from ..utils.io import NO_SPACE, NOT_WRITABLE
 
 __all__ = ["HTTPProblem", "Upload", "receive_upload", "display_name", "disk_problem", "SUFFIXES"]
 
@@ -86,10 +87,10 @@ def disk_problem(e: OSError, folder) -> HTTPProblem:
     temporary folder's parent); logged at WARNING with the system's words."""
     where = Path(folder).parent
     log.warning("cannot write an upload into %s: %s", folder, e)
-    if e.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
+    if e.errno in NO_SPACE:
         return HTTPProblem(507, f"no space left for uploads in {where} on the server; retry later",
                            {"Retry-After": "30"})
-    if e.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+    if e.errno in NOT_WRITABLE:
         return HTTPProblem(503, f"the server's folder for uploads {where} is not writable ({os.strerror(e.errno)}); "
                                 "retry later", {"Retry-After": "30"})
     return HTTPProblem(503, f"cannot write the upload into {where} on the server ({os.strerror(e.errno or 0)}); "

@@ -17,13 +17,11 @@ import time
 from pathlib import Path
 
 from ..errors import StoreError
+from ..utils.io import NO_SPACE, NOT_WRITABLE
 
 __all__ = ["UPLOADS", "DataFolderError", "keep_upload", "remove_upload", "upload_path", "prune_orphans"]
 
 UPLOADS = "uploads"
-#: errors of a data folder that is full, and of one that cannot be written
-_NO_SPACE = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}
-_NOT_WRITABLE = {errno.EROFS, errno.EACCES, errno.EPERM}
 
 
 class DataFolderError(StoreError):
@@ -36,10 +34,10 @@ class DataFolderError(StoreError):
 
 
 def _folder_error(e: OSError, folder: Path) -> StoreError:
-    if e.errno in _NO_SPACE:
+    if e.errno in NO_SPACE:
         return DataFolderError(f"no space left in the data folder {folder}; free some space (or prune: escucha "
                                "db prune) and retry", no_space=True)
-    if e.errno in _NOT_WRITABLE:
+    if e.errno in NOT_WRITABLE:
         return DataFolderError(f"the data folder {folder} is not writable ({os.strerror(e.errno)}); the server "
                                "cannot keep uploads there", no_space=False)
     return DataFolderError(f"cannot keep an upload in the data folder {folder} ({os.strerror(e.errno or 0)})",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import errno
 import os
 import tempfile
 from contextlib import contextmanager
@@ -11,6 +12,11 @@ from typing import Any, Iterator
 
 __all__ = ["atomic_path", "atomic_write_text", "atomic_write_json", "atomic_write_bytes", "atomic_write_csv",
            "check_writable"]
+
+
+#: errors of a disk that is full, and of a folder that may not be written (read-only, no permission)
+NO_SPACE = frozenset({errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)})
+NOT_WRITABLE = frozenset({errno.EROFS, errno.EACCES, errno.EPERM})
 
 
 def check_writable(path: str | os.PathLike, *, folder: bool = False) -> None:
