@@ -86,6 +86,12 @@ def _num(d: dict | None, *keys):
     return float(d) if isinstance(d, (int, float)) and not isinstance(d, bool) else None
 
 
+def _chunks(items: list, size: int = 500) -> Iterator[list]:
+    """``items`` in pieces of at most ``size``: bounded IN lists in a query."""
+    for k in range(0, len(items), size):
+        yield items[k:k + size]
+
+
 def parse_time(value, name: str = "time") -> float | None:
     """Seconds since the epoch from ``2026-12-01``, ``2026-12-01T09:30:00Z``, a number of seconds
     (a string or a number), or a ``datetime``/``date``; a time without a zone is UTC. ``None`` or
@@ -333,9 +339,9 @@ class Store:
         key = settings_key(settings)
         n = 0
         with self._session() as s:
-            for k in range(0, len(sources), 500):   # bounded IN lists
+            for part in _chunks(sources):
                 n += s.scalar(select(func.count(func.distinct(Call.source))).where(
-                    Call.source.in_(sources[k:k + 500]), Call.settings_key != key)) or 0
+                    Call.source.in_(part), Call.settings_key != key)) or 0
         return n
 
     @_retry
@@ -622,8 +628,8 @@ class Store:
 
         ids, out = list(dict.fromkeys(job_ids)), {}
         with self._session() as s:
-            for k in range(0, len(ids), 500):
-                rows = s.execute(select(Job.id, Job.status, Job.keep_audio).where(Job.id.in_(ids[k:k + 500])))
+            for part in _chunks(ids):
+                rows = s.execute(select(Job.id, Job.status, Job.keep_audio).where(Job.id.in_(part)))
                 out.update({a: (b, bool(c)) for a, b, c in rows})
         return out
 
